@@ -1,0 +1,62 @@
+"""Exceptions of fidelcli: each carries where the problem is and what to do about it."""
+
+from __future__ import annotations
+
+
+class FidelError(Exception):
+    """Base class: a problem the user can fix; the CLI prints it as one line and exits."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.column = column
+        self.row = row
+        self.hint = hint
+
+    def location(self) -> str:
+        """`sales.csv, column "date", row 17` (only the parts that are known)."""
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.column:
+            parts.append(f'column "{self.column}"')
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        loc = self.location()
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+class InputError(FidelError):
+    """An unreadable file, a bad value, an ambiguous date."""
+
+
+class MappingError(InputError):
+    """A missing or ambiguous column; the message lists the candidates."""
+
+
+class ConfigError(FidelError):
+    """An invalid fidelcli.toml or option value."""
+
+
+class FitError(FidelError):
+    """A model could not be fitted; says what was tried and what to change."""
+
+
+class CheckFailed(FidelError):
+    """A validation check or a `--fail-on` threshold failed."""
+
+    exit_code = 1

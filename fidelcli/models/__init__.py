@@ -1,0 +1,1 @@
+"""Model fitting: BTYD models, spend, contractual retention, churn."""

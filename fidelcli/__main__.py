@@ -1,0 +1,3 @@
+from fidelcli.cli.app import main
+
+main()

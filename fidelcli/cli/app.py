@@ -1,0 +1,98 @@
+"""The `fidelcli` command: global options, command registration, and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from typer.core import TyperGroup
+
+from fidelcli import __version__
+from fidelcli.cli import options, render
+from fidelcli.errors import FidelError
+
+
+def _report(exc: BaseException) -> int:
+    """Print one line (and a hint) on stderr for an exception; return the exit code."""
+    err = render.stderr()
+    if render.settings.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, FidelError):
+        err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    if isinstance(exc, pl.exceptions.PolarsError):
+        # A data problem found while computing (e.g. a value Polars could not cast).
+        err.print(f"error: {str(exc).splitlines()[0]}", style="red", markup=False, soft_wrap=True)
+        err.print("hint: run `fidelcli validate` on the input to locate the bad rows", markup=False)
+        return 2
+    err.print(f"error: internal error ({type(exc).__name__}): {exc}", style="red", markup=False, soft_wrap=True)
+    err.print("hint: this is a bug; please report it with the output of the same command with -v", markup=False)
+    return 3
+
+
+class FidelGroup(TyperGroup):
+    """Root group that maps every exception to one line on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # the one place errors are translated
+            if type(exc).__module__.startswith(("click", "typer")):
+                raise
+            raise typer.Exit(_report(exc)) from None
+
+
+app = typer.Typer(
+    cls=FidelGroup,
+    name="fidelcli",
+    help="Customer-loyalty analytics from transaction exports: validate, RFM, KPIs, cohorts, CLV, churn.\n\n"
+    "Example: fidelcli rfm -t sales.csv --summary",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fidelcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (default ./fidelcli.toml if present).", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also with NO_COLOR set).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Customer-loyalty analytics from transaction exports."""
+    render.settings.quiet = quiet
+    render.settings.verbose = verbose
+    render.settings.color = not no_color
+    options.context.config_path = config
+    options.context._config = None
+
+
+def _register() -> None:
+    """Add every command module's commands to the root app."""
+    from fidelcli.cli import commands  # noqa: F401  (modules register themselves)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register()
+    app()
+
+
+_register()

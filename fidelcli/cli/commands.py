@@ -1,0 +1,7 @@
+"""Imports every command module; each registers its commands on `fidelcli.cli.app.app`.
+
+A command module does `from fidelcli.cli.app import app` and decorates its functions with
+`@app.command("name")` (or `app.add_typer(group, name=...)` for a group such as `churn`).
+"""
+
+# One import per command module, in the order of `fidelcli --help`.

@@ -1,0 +1,139 @@
+"""`fidelcli.toml` as Pydantic models. Flag over config over default, merged in the CLI.
+
+An unknown key is an error that names the closest valid key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fidelcli.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Inputs(Section):
+    """Where each input kind is read from (file, glob, directory or database URI)."""
+
+    transactions: str | None = None
+    customers: str | None = None
+    surveys: str | None = None
+    campaigns: str | None = None
+    subscriptions: str | None = None
+    touchpoints: str | None = None
+    spend: str | None = None
+
+
+class Columns(Section):
+    """Explicit column maps per input kind: `[columns.transactions] customer_id = "N° client"`."""
+
+    transactions: dict[str, str] = Field(default_factory=dict)
+    customers: dict[str, str] = Field(default_factory=dict)
+    surveys: dict[str, str] = Field(default_factory=dict)
+    campaigns: dict[str, str] = Field(default_factory=dict)
+    subscriptions: dict[str, str] = Field(default_factory=dict)
+    touchpoints: dict[str, str] = Field(default_factory=dict)
+    spend: dict[str, str] = Field(default_factory=dict)
+
+
+class Analysis(Section):
+    """Settings shared by every analysis."""
+
+    currency: str = "EUR"
+    lang: Literal["en", "fr"] = "en"
+    locale: str | None = None
+    margin: float | None = Field(default=None, ge=0, le=1, description="gross margin rate applied to revenue")
+    returns: Literal["net", "drop", "keep"] = "net"
+    date_format: str | None = None
+    as_of: dt.date | None = None
+
+
+class RfmThresholds(Section):
+    """Fixed business thresholds: ascending cut points; `n` cut points give `n + 1` scores."""
+
+    recency: list[float] = Field(default_factory=list)
+    frequency: list[float] = Field(default_factory=list)
+    monetary: list[float] = Field(default_factory=list)
+
+
+class Segment(Section):
+    name: str
+    label_fr: str | None = None
+    action: str = ""
+    action_fr: str | None = None
+    r: list[int]
+    f: list[int]
+
+
+class Rfm(Section):
+    bins: int = Field(default=5, ge=2, le=10)
+    monetary: Literal["total", "average"] = "total"
+    thresholds: RfmThresholds | None = None
+    segments: list[Segment] | None = None
+
+
+class Kpi(Section):
+    period: Literal["day", "week", "month", "quarter", "year"] = "month"
+
+
+class Config(Section):
+    """The whole `fidelcli.toml`. Later commands add their sections here."""
+
+    inputs: Inputs = Field(default_factory=Inputs)
+    columns: Columns = Field(default_factory=Columns)
+    analysis: Analysis = Field(default_factory=Analysis)
+    rfm: Rfm = Field(default_factory=Rfm)
+    kpi: Kpi = Field(default_factory=Kpi)
+    clv: dict[str, Any] = Field(default_factory=dict)
+    churn: dict[str, Any] = Field(default_factory=dict)
+    report: dict[str, Any] = Field(default_factory=dict)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return model
+        ann = model.model_fields[part].annotation
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = candidates[0] if candidates else None
+    return model
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; `None` or a missing default file gives the defaults.
+
+    Raises ConfigError naming the key and the closest valid one.
+    """
+    if path is None:
+        default = Path("fidelcli.toml")
+        if not default.exists():
+            return Config()
+        path = default
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            valid = list(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else f"valid keys: {', '.join(valid)}"
+            raise ConfigError(f"unknown key {key!r}", file=str(path), hint=hint) from None
+        raise ConfigError(f"{key}: {err['msg']}", file=str(path)) from None

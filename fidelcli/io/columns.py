@@ -1,0 +1,221 @@
+"""Canonical fields of each input kind, their synonyms, and the mapping of source columns.
+
+Synonyms are compared after normalisation (lowercase, accents removed, only letters and digits),
+so `Customer ID`, `customer_id`, `CustomerID` and `N° client` all match as written below.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from fidelcli.errors import MappingError
+
+Kind = Literal["transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend"]
+KINDS: tuple[str, ...] = ("transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend")
+
+# Field types drive parsing: id (text, kept as written), date, datetime, number, int, bool, text.
+FieldType = Literal["id", "date", "datetime", "number", "int", "bool", "text"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType
+    synonyms: tuple[str, ...] = ()
+    required: bool = False
+
+
+def _f(name: str, type_: FieldType, synonyms: str = "", *, required: bool = False) -> Field:
+    return Field(name, type_, tuple(s.strip() for s in synonyms.split(",") if s.strip()), required)
+
+
+_CUSTOMER_ID = (
+    "customer_id, customerid, customer, customer_number, customer_no, client_id, clientid, client, cust, cust_id, "
+    "id, user_id, userid, member_id, household_id, account_id, id_client, idclient, n_client, n° client, no_client, "
+    "numero_client, num_client, code_client, identifiant_client, ref_client"
+)
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "transactions": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("date", "date", "date, order_date, invoice_date, invoicedate, purchase_date, transaction_date, "
+           "transaction_timestamp, timestamp, datetime, created_at, date_achat, date d'achat, date_commande, "
+           "date_de_commande, date_facture, date_vente, date_transaction", required=True),
+        _f("amount", "number", "amount, total, total_amount, sales, sales_value, revenue, value, price, net_amount, "
+           "order_total, spend, amount_paid, montant, montant_ttc, montant ttc, montant_ht, total_ttc, ca, "
+           "chiffre_affaires, prix_total, valeur"),
+        _f("quantity", "number", "quantity, qty, units, quantite, qte, nb_articles, cds"),
+        _f("unit_price", "number", "unit_price, unitprice, price_per_unit, prix_unitaire, pu, prix unitaire"),
+        _f("order_id", "id", "order_id, orderid, order, invoice, invoice_no, invoiceno, invoice_number, basket_id, "
+           "transaction_id, receipt_id, ticket, ticket_id, num_commande, numero_commande, n° commande, commande, "
+           "n° facture, numero_facture, facture"),
+        _f("product_id", "id", "product_id, productid, product, sku, stockcode, stock_code, item_id, article, "
+           "ref_produit, code_article, reference, produit"),
+        _f("category", "text", "category, product_category, categorie, famille, rayon, department"),
+        _f("channel", "text", "channel, canal, sales_channel"),
+        _f("store", "text", "store, store_id, shop, magasin, boutique, point_de_vente"),
+        _f("margin", "number", "margin, gross_margin, profit, marge"),
+        _f("cost", "number", "cost, cogs, cout, prix_achat"),
+        _f("discount", "number", "discount, remise, reduction, retail_disc"),
+        _f("status", "text", "status, order_status, statut, etat"),
+    ),
+    "customers": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("signup_date", "date", "signup_date, created_at, registration_date, date_inscription, date_creation"),
+        _f("acquisition_channel", "text", "acquisition_channel, source, canal_acquisition, origine"),
+        _f("referred_by", "id", "referred_by, referrer, referrer_id, parrain, parrain_id"),
+        _f("birth_date", "date", "birth_date, birthdate, date_of_birth, dob, date_naissance, date_de_naissance"),
+        _f("country", "text", "country, pays"),
+        _f("loyalty_member", "bool", "loyalty_member, member, is_member, membre, adherent, fidelite"),
+        _f("enrollment_date", "date", "enrollment_date, enrolment_date, join_date, date_adhesion"),
+        _f("tier", "text", "tier, level, niveau, palier, statut_fidelite"),
+        _f("email_opt_in", "bool", "email_opt_in, email_optin, optin_email, opt_in_email, consent_email"),
+        _f("sms_opt_in", "bool", "sms_opt_in, sms_optin, optin_sms, opt_in_sms, consent_sms"),
+        _f("email", "text", "email, e_mail, mail, courriel, adresse_email"),
+        _f("phone", "text", "phone, phone_number, telephone, tel, mobile, portable"),
+        _f("name", "text", "name, full_name, customer_name, nom, nom_client, prenom_nom"),
+    ),
+    "surveys": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("date", "date", "date, survey_date, response_date, date_reponse, submitted_at", required=True),
+        _f("nps", "number", "nps, nps_score, recommend, likelihood_to_recommend, recommandation"),
+        _f("csat", "number", "csat, csat_score, satisfaction, satisfaction_score"),
+        _f("ces", "number", "ces, ces_score, effort, customer_effort, effort_score"),
+        _f("type", "text", "type, score_type, survey_type, metric"),
+        _f("score", "number", "score, note, value, rating"),
+        _f("channel", "text", "channel, canal"),
+        _f("touchpoint", "text", "touchpoint, point_de_contact"),
+    ),
+    "campaigns": (
+        _f("campaign_id", "id", "campaign_id, campaign, campagne, id_campagne", required=True),
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("variant", "text", "variant, group, arm, version, variante, groupe, segment", required=True),
+        _f("sent_at", "date", "sent_at, send_date, date_envoi, sent_date"),
+        _f("delivered", "bool", "delivered, delivre"),
+        _f("opened", "bool", "opened, open, ouvert"),
+        _f("clicked", "bool", "clicked, click, clique"),
+        _f("converted", "bool", "converted, conversion, converti"),
+        _f("revenue", "number", "revenue, spend, ca, chiffre_affaires"),
+        _f("cost", "number", "cost, cout"),
+    ),
+    "subscriptions": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("start_date", "date", "start_date, start, date_debut, subscription_start, started_at", required=True),
+        _f("end_date", "date", "end_date, end, date_fin, cancelled_at, churn_date, subscription_end"),
+        _f("plan", "text", "plan, formule, offre"),
+        _f("price", "number", "price, mrr, prix, tarif, amount"),
+    ),
+    "touchpoints": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("timestamp", "datetime", "timestamp, date, datetime, event_time, horodatage", required=True),
+        _f("stage", "text", "stage, etape, phase", required=True),
+        _f("channel", "text", "channel, canal", required=True),
+        _f("satisfaction", "number", "satisfaction, rating, note"),
+        _f("outcome", "text", "outcome, resultat, issue"),
+    ),
+    "spend": (
+        _f("period", "date", "period, month, date, periode, mois", required=True),
+        _f("spend", "number", "spend, cost, budget, depense, depenses, marketing_spend", required=True),
+        _f("channel", "text", "channel, canal"),
+    ),
+}
+
+
+def normalize(name: str) -> str:
+    """`N° Client` -> `nclient`: lowercase, accents removed, letters and digits only."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]", "", ascii_only.lower())
+
+
+def fields(kind: str) -> tuple[Field, ...]:
+    """The canonical fields of an input kind."""
+    try:
+        return FIELDS[kind]
+    except KeyError:
+        raise MappingError(f"unknown input kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}") from None
+
+
+def parse_map_options(items: list[str] | None) -> dict[str, str]:
+    """`["customer_id=Client", "date=Jour"]` -> {"customer_id": "Client", "date": "Jour"}."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise MappingError(f"--map expects field=Column, got {item!r}", hint="e.g. --map customer_id=\"N° client\"")
+        result[field.strip()] = column.strip()
+    return result
+
+
+def resolve_columns(
+    columns: list[str], kind: str, *, explicit: dict[str, str] | None = None, file: str | None = None
+) -> dict[str, str]:
+    """Map canonical fields to source columns.
+
+    Explicit `--map` entries win; other fields are matched by synonym. A required field with no match,
+    or a field matched by two columns, raises `MappingError` listing the candidate columns.
+
+    Returns
+    -------
+    {canonical field: source column} for every field found.
+    """
+    explicit = dict(explicit or {})
+    spec = fields(kind)
+    names = {f.name for f in spec}
+    by_norm: dict[str, list[str]] = {}
+    for col in columns:
+        by_norm.setdefault(normalize(col), []).append(col)
+
+    mapping: dict[str, str] = {}
+    for field, column in explicit.items():
+        if field not in names:
+            close = difflib.get_close_matches(field, list(names), n=1)
+            raise MappingError(
+                f"--map names an unknown field {field!r} for {kind}",
+                file=file,
+                hint=f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(sorted(names))}",
+            )
+        if column not in columns:
+            matches = by_norm.get(normalize(column), [])
+            if len(matches) != 1:
+                raise MappingError(
+                    f"--map {field}={column}: no such column",
+                    file=file,
+                    hint=f"columns are: {', '.join(columns)}",
+                )
+            column = matches[0]
+        mapping[field] = column
+
+    taken = set(mapping.values())
+    for f in spec:
+        if f.name in mapping:
+            continue
+        # Synonyms are in order of preference: the first that matches any free column wins.
+        for synonym in f.synonyms:
+            found = [c for c in by_norm.get(normalize(synonym), []) if c not in taken]
+            if len(found) > 1:
+                raise MappingError(
+                    f"field {f.name!r} is ambiguous: columns {', '.join(map(repr, found))} all match",
+                    file=file,
+                    hint=f"choose one with --map {f.name}=COLUMN",
+                )
+            if found:
+                mapping[f.name] = found[0]
+                taken.add(found[0])
+                break
+
+    missing = [f.name for f in spec if f.required and f.name not in mapping]
+    if missing:
+        field = missing[0]
+        free = [c for c in columns if c not in taken]
+        guesses = difflib.get_close_matches(field, free, n=3, cutoff=0.3) or free
+        raise MappingError(
+            f"no column for required field {field!r} of {kind}; candidates: {', '.join(map(repr, guesses)) or 'none'}",
+            file=file,
+            hint=f"name it with --map {field}=COLUMN",
+        )
+    return mapping

@@ -1,0 +1,262 @@
+"""Read step: a source (file, glob, directory, database URI) becomes a lazy table of canonical fields.
+
+Sniffing, column mapping and parsing live here and nowhere else. Text files are scanned with every
+column as text, then parsed by expressions inferred from a bounded sample; parsing never fails
+silently: `Table.check()` reports the first value that did not parse with its row number.
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import glob as globmod
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import polars as pl
+
+from fidelcli.errors import InputError
+from fidelcli.io import values as V
+from fidelcli.io.columns import Field, fields, resolve_columns
+from fidelcli.io.dialect import open_binary, sniff
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
+SAMPLE_ROWS = 20_000
+_TEMP_DIRS: list[str] = []
+
+
+@atexit.register
+def _cleanup() -> None:
+    for d in _TEMP_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass
+class Table:
+    """A source mapped to canonical fields; `lf` is lazy, nothing is read until collected."""
+
+    kind: str
+    file: str
+    mapping: dict[str, str]
+    raw: pl.LazyFrame
+    exprs: dict[str, pl.Expr]
+    parsed_from_text: set[str] = field(default_factory=set)
+
+    @property
+    def lf(self) -> pl.LazyFrame:
+        """Canonical columns, parsed."""
+        return self.raw.select([e.alias(name) for name, e in self.exprs.items()])
+
+    def failed(self, name: str) -> pl.Expr:
+        """True where the source value of `name` is present but did not parse."""
+        src = self.mapping.get(name)
+        if src is None or name not in self.parsed_from_text:
+            return pl.lit(False)
+        return pl.col(src).is_not_null() & self.exprs[name].is_null()
+
+    def check(self) -> None:
+        """Raise `InputError` naming the first value that did not parse (one lazy pass)."""
+        checked = sorted(self.parsed_from_text)
+        if not checked:
+            return
+        rows = self.raw.with_row_index("__row", offset=1).select(
+            [pl.col("__row").filter(self.failed(n)).min().alias(n) for n in checked]
+        ).collect(engine="streaming")
+        bad = {n: rows[n][0] for n in checked if rows[n][0] is not None}
+        if not bad:
+            return
+        name = min(bad, key=lambda n: bad[n])
+        row = int(bad[name])
+        value = self.raw.slice(row - 1, 1).select(self.mapping[name]).collect().item()
+        kind = next(f.type for f in fields(self.kind) if f.name == name)
+        hint = {
+            "date": "use --date-format, or fix the value",
+            "datetime": "use --date-format, or fix the value",
+            "number": "write numbers like 1234.56 or 1 234,56, or fix the value",
+            "bool": "use yes/no, true/false or 1/0",
+        }.get(kind, "fix the value")
+        raise InputError(f"{value!r} is not a valid {kind}", file=self.file, column=self.mapping[name], row=row, hint=hint)
+
+
+def _display(source: str | Path) -> str:
+    return Path(source).name if not str(source).count("://") else str(source).split("?")[0]
+
+
+def _transcode(path: Path) -> Path:
+    """Copy a Windows-1252 file to UTF-8 in a temporary file, in bounded chunks."""
+    tmp = tempfile.mkdtemp(prefix="fidelcli-")
+    _TEMP_DIRS.append(tmp)
+    out = Path(tmp) / (path.stem.removesuffix(".csv") + ".csv")
+    decoder = codecs.getincrementaldecoder("cp1252")(errors="replace")
+    with open_binary(path) as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 22):
+            dst.write(decoder.decode(chunk))
+        dst.write(decoder.decode(b"", final=True))
+    return out
+
+
+def _files(source: Path | str) -> list[Path]:
+    s = str(source)
+    if any(ch in s for ch in "*?["):
+        found = sorted(Path(p) for p in globmod.glob(s, recursive=True) if Path(p).is_file())
+    elif Path(s).is_dir():
+        found = sorted(p for p in Path(s).rglob("*") if p.is_file() and _suffix(p) in TEXT_SUFFIXES | {".parquet", ".xlsx"})
+    elif Path(s).exists():
+        return [Path(s)]
+    else:
+        raise InputError("no such file", file=s, hint="check the path")
+    if not found:
+        raise InputError("no data files match", file=s, hint="point to .csv, .parquet or .xlsx files")
+    return found
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def scan_raw(source: str | Path) -> pl.LazyFrame:
+    """The source's own columns, lazily: text files as all-text columns, typed formats as they are."""
+    s = str(source)
+    if "://" in s:
+        return _scan_database(s)
+    files = _files(source)
+    kinds = {_suffix(p) for p in files}
+    if len(kinds) > 1:
+        raise InputError(f"mixed file types {sorted(kinds)}", file=s, hint="point to files of one format")
+    kind = kinds.pop()
+    if kind == ".parquet":
+        return pl.scan_parquet([str(p) for p in files], hive_partitioning=Path(s).is_dir())
+    if kind == ".xlsx":
+        frames = [pl.read_excel(p, engine="calamine") for p in files]
+        return pl.concat(frames, how="diagonal_relaxed").lazy()
+    if kind in TEXT_SUFFIXES:
+        dialect = sniff(files[0])
+        paths = [_transcode(p) if dialect.encoding == "cp1252" else p for p in files]
+        sep = "\t" if kind == ".tsv" and dialect.separator == "," else dialect.separator
+        return pl.scan_csv(
+            [str(p) for p in paths],
+            separator=sep,
+            infer_schema=False,
+            null_values=V.NULL_VALUES,
+            truncate_ragged_lines=True,
+        )
+    raise InputError(f"unsupported file type {kind or '(none)'!r}", file=s, hint="use csv, tsv, txt, gz, parquet or xlsx")
+
+
+def _scan_database(uri: str) -> pl.LazyFrame:
+    """`sqlite:///path.db?table=sales` or `?query=SELECT ...`; also `duckdb:///path.db?table=...`."""
+    parsed = urlparse(uri)
+    params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+    query = params.get("query") or (f'SELECT * FROM "{params["table"]}"' if "table" in params else None)
+    if query is None:
+        raise InputError("a database URI needs ?table=NAME or ?query=SELECT...", file=uri.split("?")[0])
+    path = parsed.path
+    if parsed.scheme == "sqlite":
+        if not Path(path).exists():
+            raise InputError("no such database file", file=path)
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            try:
+                return pl.read_database(query, conn, infer_schema_length=None).lazy()
+            except Exception as exc:  # sqlite3 errors carry the reason in their text
+                raise InputError(f"query failed: {exc}", file=path) from None
+    if parsed.scheme == "duckdb":
+        try:
+            import duckdb
+        except ImportError:
+            raise InputError("reading DuckDB needs the duckdb package", file=path, hint="pip install duckdb") from None
+        with duckdb.connect(path, read_only=True) as conn:
+            return conn.sql(query).pl().lazy()
+    if parsed.scheme in {"postgresql", "postgres"}:
+        try:
+            import psycopg
+        except ImportError:
+            raise InputError("reading PostgreSQL needs psycopg", file=uri.split("?")[0], hint="pip install 'psycopg[binary]'") from None
+        dsn = uri.split("?")[0]
+        with psycopg.connect(dsn) as conn:
+            return pl.read_database(query, conn, infer_schema_length=None).lazy()
+    raise InputError(f"unsupported database scheme {parsed.scheme!r}", file=uri.split("?")[0], hint="use sqlite://, duckdb:// or postgresql://")
+
+
+def _field_expr(f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str, date_format: str | None, separator: str) -> tuple[pl.Expr, bool]:
+    """Expression parsing one source column into field `f`; the bool says whether text was parsed."""
+    text = dtype == pl.String
+    values = [v for v in sample.drop_nulls().to_list()] if text else []
+    if f.type in ("id", "text"):
+        if text:
+            return (V.id_expr(src) if f.type == "id" else V.text_expr(src)), False
+        if dtype.is_float():
+            # Spreadsheets store ids as floats (17850.0): an integral float is written without `.0`.
+            return pl.col(src).cast(pl.Int64, strict=False).cast(pl.String), False
+        return pl.col(src).cast(pl.String), False
+    if f.type in ("date", "datetime"):
+        if not text:
+            if dtype == pl.Date:
+                return (pl.col(src) if f.type == "date" else pl.col(src).cast(pl.Datetime("us"))), False
+            if isinstance(dtype, pl.Datetime):
+                return (pl.col(src).dt.date() if f.type == "date" else pl.col(src).dt.replace_time_zone(None)), False
+            raise InputError(f"expected dates, found {dtype}", file=file, column=src, hint="export the column as dates")
+        fmt = date_format
+        if fmt is None and values:
+            full = V.full_scan_max(raw, src) if V.needs_full_scan(values) else None
+            fmt = V.infer_date_format(values, column=src, file=file, full_max=full)
+        fmt = fmt or "%Y-%m-%d"
+        return (V.date_expr(src, fmt) if f.type == "date" else V.datetime_expr(src, fmt)), True
+    if f.type == "number":
+        if not text:
+            return pl.col(src).cast(pl.Float64), False
+        plain = V.is_plain_numeric(values)
+        return V.number_expr(src, decimal_comma=not plain and V.infer_decimal_comma(values, separator=separator), plain=plain), True
+    if f.type == "bool":
+        return (V.bool_expr(src), True) if text else (pl.col(src).cast(pl.Boolean), False)
+    raise AssertionError(f.type)
+
+
+def scan_table(
+    source: str | Path,
+    kind: str,
+    *,
+    columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+) -> Table:
+    """Map and parse a source as an input `kind` (transactions, customers, surveys, ...).
+
+    Parameters
+    ----------
+    source: a file, glob, directory or database URI.
+    kind: the input kind, which fixes the canonical fields.
+    columns: explicit `{field: source column}` mapping (`--map`, `[columns]` of the config).
+    date_format: strptime format for every date column, when inference must not guess.
+
+    Raises
+    ------
+    InputError, MappingError: unreadable source, missing or ambiguous columns, unknown date format.
+    """
+    file = _display(source)
+    raw = scan_raw(source)
+    try:
+        schema = raw.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"cannot read the table: {str(exc).splitlines()[0]}", file=file) from None
+    mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file)
+    separator = sniff(_files(source)[0]).separator if "://" not in str(source) and _suffix(_files(source)[0]) in TEXT_SUFFIXES else ","
+    sample = raw.select(list(dict.fromkeys(mapping.values()))).head(SAMPLE_ROWS).collect()
+    exprs: dict[str, pl.Expr] = {}
+    parsed: set[str] = set()
+    for f in fields(kind):
+        src = mapping.get(f.name)
+        if src is None:
+            continue
+        expr, from_text = _field_expr(f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator)
+        exprs[f.name] = expr
+        if from_text:
+            parsed.add(f.name)
+    if kind == "transactions" and "amount" not in exprs and {"quantity", "unit_price"} <= exprs.keys():
+        exprs["amount"] = exprs["quantity"] * exprs["unit_price"]
+    return Table(kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed)

@@ -1,0 +1,515 @@
+"""Shared maximum-likelihood core of the probabilistic CLV models.
+
+Every model fits on compressed sufficient statistics: identical rows (x, t_x, T) become one row
+with a weight, so the cost of a likelihood evaluation grows with distinct rows, not customers.
+
+The optimiser works on theta = log(params), which keeps every parameter positive. The objective is
+
+    f(theta) = -LL(exp(theta)) / N + penalizer * sum(theta ** 2)
+
+where LL is the weighted total log-likelihood and N the number of customers (sum of weights). The
+penalizer is therefore an L2 penalty on the LOG-parameters, shrinking each parameter towards 1; it
+is per customer, so its strength does not change with the size of the data.
+
+Several scale-aware starting points are tried with L-BFGS-B (analytic gradient when the model gives
+one, central finite differences otherwise); if none converges, Nelder-Mead restarts from the best
+point and L-BFGS-B polishes the result. Standard errors come from the inverse Hessian of the
+(penalized) total negative log-likelihood in theta, mapped back to the natural parameters with the
+delta method (se(p) = p * se(theta)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from fidelcli.errors import ConfigError, FitError, InputError
+
+FloatArray = NDArray[np.float64]
+LogLik = Callable[[FloatArray], float]
+LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
+
+# theta = log(param) is kept in [-LOG_BOUND, LOG_BOUND]; an optimum on that bound means the data
+# do not identify the parameter (e.g. nobody ever repeats), which we report as a FitError.
+LOG_BOUND = 25.0
+_BOUND_MARGIN = 0.5
+_FD_STEP = 6e-6  # ~ cbrt(machine epsilon): central differences in theta
+_HESS_STEP = 1e-4
+_BAD = 1e30  # objective value returned where the likelihood is not finite
+
+
+def compress(*columns: ArrayLike, weights: ArrayLike | None = None) -> tuple[FloatArray, ...]:
+    """Collapse identical rows into one row with the summed weight.
+
+    Parameters
+    ----------
+    *columns
+        One or more equal-length 1-d columns (e.g. x, t_x, T).
+    weights
+        Weight of each row (default 1); rows with zero weight are dropped.
+
+    Returns
+    -------
+    The distinct rows as one array per column, sorted lexicographically, followed by their summed
+    weights. The result does not depend on the order of the rows: weights are summed in a sorted
+    order, so even fractional weights give bit-identical sums after a shuffle.
+
+    Example
+    -------
+    >>> compress([1, 0, 1], [2.0, 0.0, 2.0])
+    (array([0., 1.]), array([0., 2.]), array([1., 2.]))
+    """
+    if not columns:
+        raise ValueError("compress needs at least one column")
+    cols = [np.asarray(c, dtype=float).ravel() + 0.0 for c in columns]  # + 0.0: -0.0 -> 0.0
+    n = cols[0].size
+    if any(c.size != n for c in cols):
+        raise InputError(
+            f"columns have different lengths: {[c.size for c in cols]}",
+            hint="pass one value per customer in every column",
+        )
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel() + 0.0
+    if w.size != n:
+        raise InputError(f"weights has {w.size} values for {n} rows", column="weights")
+    keep = w != 0
+    if not keep.all():
+        cols = [c[keep] for c in cols]
+        w = w[keep]
+        n = w.size
+    if n == 0:
+        return (*(np.empty(0) for _ in cols), np.empty(0))
+    # np.lexsort sorts by the LAST key first: weights last-priority so the summation order is fixed.
+    order = np.lexsort([w, *cols[::-1]])
+    sorted_cols = [c[order] for c in cols]
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    new_group[1:] = False
+    for c in sorted_cols:
+        new_group[1:] |= c[1:] != c[:-1]
+    group = np.cumsum(new_group) - 1
+    summed = np.bincount(group, weights=w[order])
+    return (*(c[new_group] for c in sorted_cols), summed)
+
+
+def check_column(
+    values: ArrayLike,
+    name: str,
+    *,
+    integer: bool = False,
+    positive: bool = False,
+) -> FloatArray:
+    """Return `values` as a 1-d float array, or raise InputError on NaN, inf, negative values.
+
+    Parameters
+    ----------
+    values
+        The column (anything np.asarray accepts).
+    name
+        Column name used in the error message.
+    integer
+        Require whole numbers (counts of transactions, periods).
+    positive
+        Require values > 0 instead of >= 0.
+
+    Raises
+    ------
+    InputError
+        With the column and the 1-based row of the first bad value.
+    """
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric ({exc})", column=name,
+                         hint=f"convert {name} to numbers before fitting") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InputError(f"{name} must be one-dimensional, found shape {arr.shape}", column=name)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{name} must be a finite number, found {arr[i]}", column=name, row=i + 1,
+                         hint="drop or fill missing values before fitting")
+    bad = arr <= 0 if positive else arr < 0
+    if bad.any():
+        i = int(np.argmax(bad))
+        need = "> 0" if positive else ">= 0"
+        raise InputError(f"{name} must be {need}, found {arr[i]:g}", column=name, row=i + 1,
+                         hint=f"check the {name} column (time units, sign)")
+    if integer:
+        bad = arr != np.round(arr)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"{name} must be a whole number, found {arr[i]:g}", column=name,
+                             row=i + 1, hint=f"{name} counts transactions or periods")
+    return arr
+
+
+def check_weights(weights: ArrayLike | None, n: int) -> FloatArray:
+    """Validate optional per-row weights (default ones)."""
+    if weights is None:
+        return np.ones(n)
+    w = check_column(weights, "weights")
+    if w.size != n:
+        raise InputError(f"weights has {w.size} values for {n} rows", column="weights",
+                         hint="pass one weight per row")
+    return w
+
+
+def check_same_length(**columns: FloatArray) -> int:
+    """Return the common length of the columns or raise InputError."""
+    sizes = {k: v.size for k, v in columns.items()}
+    if len(set(sizes.values())) > 1:
+        raise InputError(f"columns have different lengths: {sizes}",
+                         hint="pass one value per customer in every column")
+    return next(iter(sizes.values()))
+
+
+@dataclass(frozen=True)
+class MLEResult:
+    """Outcome of `maximize_likelihood` (natural parameters, total log-likelihood)."""
+
+    params: dict[str, float]
+    std_errors: dict[str, float]
+    log_likelihood: float
+    converged: bool
+    attempts: tuple[str, ...]
+
+
+def _fd_gradient(fun: Callable[[FloatArray], float], theta: FloatArray, f0: float | None = None
+                 ) -> FloatArray:
+    """Central finite-difference gradient of `fun` at `theta` (step ~ cbrt(eps))."""
+    g = np.empty_like(theta)
+    for i in range(theta.size):
+        h = _FD_STEP * max(1.0, abs(theta[i]))
+        e = np.zeros_like(theta)
+        e[i] = h
+        g[i] = (fun(theta + e) - fun(theta - e)) / (2 * h)
+    return g
+
+
+class _Objective:
+    """-LL/N + penalty in theta = log(params), with its gradient; remembers the best point."""
+
+    def __init__(self, loglik: LogLik, loglik_grad: LogLikGrad | None, n_customers: float,
+                 penalizer: float) -> None:
+        self.loglik = loglik
+        self.loglik_grad = loglik_grad
+        self.scale = 1.0 / n_customers
+        self.penalizer = penalizer
+        self.best_value = math.inf
+        self.best_theta: FloatArray | None = None
+
+    def value(self, theta: FloatArray) -> float:
+        with np.errstate(all="ignore"):
+            ll = self.loglik(np.exp(theta))
+        if not math.isfinite(ll):
+            return _BAD
+        v = -ll * self.scale + self.penalizer * float(theta @ theta)
+        if v < self.best_value:
+            self.best_value, self.best_theta = v, theta.copy()
+        return v
+
+    def value_and_grad(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        if self.loglik_grad is None:
+            v = self.value(theta)
+            if v >= _BAD:
+                return v, np.zeros_like(theta)
+            return v, _fd_gradient(self.value, theta)
+        p = np.exp(theta)
+        with np.errstate(all="ignore"):
+            ll, g = self.loglik_grad(p)
+        if not (math.isfinite(ll) and np.all(np.isfinite(g))):
+            return _BAD, np.zeros_like(theta)
+        v = -ll * self.scale + self.penalizer * float(theta @ theta)
+        if v < self.best_value:
+            self.best_value, self.best_theta = v, theta.copy()
+        return v, -g * p * self.scale + 2 * self.penalizer * theta
+
+    def total_neg_grad(self, theta: FloatArray) -> FloatArray:
+        """Gradient of the total (unscaled, penalized) negative log-likelihood in theta."""
+        return self.value_and_grad(theta)[1] / self.scale
+
+
+def _hessian(obj: _Objective, theta: FloatArray) -> FloatArray:
+    """Central-difference Hessian of the total penalized negative log-likelihood in theta."""
+    k = theta.size
+    h = np.empty((k, k))
+    for j in range(k):
+        e = np.zeros(k)
+        e[j] = _HESS_STEP
+        h[:, j] = (obj.total_neg_grad(theta + e) - obj.total_neg_grad(theta - e)) / (2 * _HESS_STEP)
+    return 0.5 * (h + h.T)
+
+
+def _std_errors(obj: _Objective, theta: FloatArray) -> FloatArray:
+    """Delta-method standard errors of exp(theta); NaN where the Hessian is not invertible."""
+    try:
+        h = _hessian(obj, theta)
+        if not np.all(np.isfinite(h)):
+            return np.full(theta.size, np.nan)
+        cov = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return np.full(theta.size, np.nan)
+    var = np.diag(cov)
+    se = np.full(theta.size, np.nan)
+    ok = var > 0
+    se[ok] = np.exp(theta[ok]) * np.sqrt(var[ok])
+    return se
+
+
+def maximize_likelihood(
+    loglik: LogLik,
+    starts: Sequence[ArrayLike],
+    *,
+    names: Sequence[str],
+    n_customers: float,
+    model: str,
+    loglik_grad: LogLikGrad | None = None,
+    penalizer: float = 0.0,
+) -> MLEResult:
+    """Maximise a total log-likelihood over positive parameters.
+
+    Parameters
+    ----------
+    loglik
+        Natural parameters -> weighted total log-likelihood (may return -inf or NaN where invalid).
+    starts
+        Starting points in natural parameters, most promising first.
+    names
+        Parameter names, in the order of the arrays.
+    n_customers
+        Sum of the weights (scales the objective to a per-customer mean).
+    model
+        Model name for error messages.
+    loglik_grad
+        Optional natural parameters -> (total log-likelihood, gradient in natural parameters).
+    penalizer
+        L2 penalty on the log-parameters, per customer (see module docstring).
+
+    Returns
+    -------
+    MLEResult with the natural parameters, standard errors, unpenalized total log-likelihood.
+
+    Raises
+    ------
+    FitError
+        No attempt reached a finite likelihood, or the optimum lies on the parameter bounds.
+    """
+    obj = _Objective(loglik, loglik_grad, n_customers, penalizer)
+    k = len(names)
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * k
+    attempts: list[str] = []
+    results: list[tuple[float, FloatArray, bool]] = []
+    lbfgs_opts = {"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20}
+    for start in starts:
+        theta0 = np.clip(np.log(np.asarray(start, dtype=float)), -LOG_BOUND + 1, LOG_BOUND - 1)
+        if obj.value(theta0) >= _BAD:
+            attempts.append(f"L-BFGS-B from {_fmt(names, np.exp(theta0))}: likelihood not finite")
+            continue
+        res = optimize.minimize(obj.value_and_grad, theta0, jac=True, method="L-BFGS-B",
+                                bounds=bounds, options=lbfgs_opts)
+        ok = bool(res.success) and res.fun < _BAD
+        attempts.append(f"L-BFGS-B from {_fmt(names, np.exp(theta0))}: "
+                        f"{'converged' if ok else 'failed (' + str(res.message) + ')'}")
+        results.append((float(res.fun), np.asarray(res.x), ok))
+        # Two converged starts that agree: the optimum is found, skip the remaining starts.
+        good = sorted(r[0] for r in results if r[2])
+        if len(good) >= 2 and abs(good[0] - good[1]) <= 1e-9 * max(1.0, abs(good[0])):
+            break
+    converged = any(r[2] for r in results)
+    if not converged and obj.best_theta is not None:
+        nm = optimize.minimize(obj.value, obj.best_theta, method="Nelder-Mead",
+                               options={"maxiter": 4000 * k, "xatol": 1e-9, "fatol": 1e-13})
+        res = optimize.minimize(obj.value_and_grad, np.clip(nm.x, -LOG_BOUND, LOG_BOUND),
+                                jac=True, method="L-BFGS-B", bounds=bounds, options=lbfgs_opts)
+        ok = bool(res.success) and res.fun < _BAD
+        attempts.append(f"Nelder-Mead then L-BFGS-B from the best point: "
+                        f"{'converged' if ok else 'failed (' + str(res.message) + ')'}")
+        results.append((float(res.fun), np.asarray(res.x), ok))
+        converged = ok
+    if obj.best_theta is None or obj.best_value >= _BAD:
+        raise FitError(
+            f"{model}: the likelihood was not finite at any starting point",
+            hint="check the data (units of t_x and T, x <= number of periods); tried: "
+            + "; ".join(attempts),
+        )
+    theta = obj.best_theta
+    at_bound = np.abs(theta) >= LOG_BOUND - _BOUND_MARGIN
+    if at_bound.any():
+        bad = ", ".join(f"{names[i]}={math.exp(theta[i]):.3g}" for i in np.flatnonzero(at_bound))
+        raise FitError(
+            f"{model}: the maximum likelihood runs off to the parameter bounds ({bad}); "
+            "the data do not identify the model",
+            hint="use more customers or a longer calibration period, or set penalizer > 0 "
+            "(e.g. 0.01); tried: " + "; ".join(attempts),
+        )
+    ll = loglik(np.exp(theta))
+    se = _std_errors(obj, theta)
+    params = {n: float(v) for n, v in zip(names, np.exp(theta), strict=True)}
+    std_errors = {n: float(v) for n, v in zip(names, se, strict=True)}
+    return MLEResult(params, std_errors, float(ll), converged, tuple(attempts))
+
+
+def _fmt(names: Sequence[str], values: FloatArray) -> str:
+    return "(" + ", ".join(f"{n}={v:.3g}" for n, v in zip(names, values, strict=True)) + ")"
+
+
+def weighted_mean(values: FloatArray, weights: FloatArray) -> float:
+    """Weighted mean, 0.0 when the weights sum to zero."""
+    total = float(weights.sum())
+    return float((values * weights).sum() / total) if total > 0 else 0.0
+
+
+class FittedModel:
+    """Settings, fitted attributes and JSON round trip shared by every model.
+
+    Subclasses set `name` and `param_names` and fill the fitted attributes through `_store`.
+    """
+
+    name: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    params_: dict[str, float]
+    std_errors_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: float
+    converged_: bool
+    n_distinct_: int | None
+
+    def __init__(self, *, penalizer: float = 0.0) -> None:
+        if not (isinstance(penalizer, int | float) and math.isfinite(penalizer) and penalizer >= 0):
+            raise ConfigError(f"penalizer must be a finite number >= 0, found {penalizer!r}",
+                              hint="use e.g. penalizer=0.01")
+        self.penalizer = float(penalizer)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        return f"{type(self).__name__}({_fmt(self.param_names, self._theta())[1:-1]})"
+
+    def _store(self, result: MLEResult, n_customers: float, n_distinct: int) -> None:
+        self.params_ = result.params
+        self.std_errors_ = result.std_errors
+        self.log_likelihood_ = result.log_likelihood
+        self.n_customers_ = float(n_customers)
+        self.converged_ = result.converged
+        self.n_distinct_ = int(n_distinct)
+        self.fit_attempts_ = result.attempts
+
+    def _theta(self) -> FloatArray:
+        """Fitted natural parameters as an array, in `param_names` order."""
+        if not hasattr(self, "params_"):
+            raise FitError(f"{self.name} model is not fitted",
+                           hint="call fit() first or load a saved model with from_dict()")
+        return np.array([self.params_[n] for n in self.param_names])
+
+    def _fit_mle(self, loglik: LogLik, starts: Sequence[ArrayLike], n_customers: float,
+                 n_distinct: int, loglik_grad: LogLikGrad | None = None) -> None:
+        """Run `maximize_likelihood` after the identifiability checks common to every model."""
+        k = len(self.param_names)
+        if n_distinct < k:
+            raise FitError(
+                f"{self.name}: {n_distinct} distinct customer histories cannot identify "
+                f"{k} parameters",
+                hint="fit on more customers (hundreds at least)",
+            )
+        result = maximize_likelihood(loglik, starts, names=self.param_names,
+                                     n_customers=n_customers, model=self.name,
+                                     loglik_grad=loglik_grad, penalizer=self.penalizer)
+        self._store(result, n_customers, n_distinct)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable description: name, params, log_likelihood, n_customers, std_errors,
+        converged (NaN standard errors become None)."""
+        self._theta()
+        return {
+            "name": self.name,
+            "params": {n: float(self.params_[n]) for n in self.param_names},
+            "log_likelihood": float(self.log_likelihood_),
+            "n_customers": float(self.n_customers_),
+            "std_errors": {n: (None if not math.isfinite(v) else float(v))
+                           for n, v in ((n, self.std_errors_.get(n, math.nan))
+                                        for n in self.param_names)},
+            "converged": bool(self.converged_),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        """Restore a predict-ready model saved with `to_dict`.
+
+        Raises
+        ------
+        ConfigError
+            The dict is for another model or misses a parameter.
+        """
+        if not isinstance(d, dict):
+            raise ConfigError(f"a saved model must be a JSON object, found {type(d).__name__}")
+        if d.get("name") != cls.name:
+            raise ConfigError(f"saved model is {d.get('name')!r}, expected {cls.name!r}",
+                              hint="load it with the matching model class")
+        params = d.get("params")
+        if not isinstance(params, dict):
+            raise ConfigError(f"saved {cls.name} model has no params",
+                              hint="save the model again with --save-model")
+        missing = [n for n in cls.param_names if n not in params]
+        if missing:
+            raise ConfigError(f"saved {cls.name} model misses parameter(s) {missing}",
+                              hint="save the model again with --save-model")
+        values: dict[str, float] = {}
+        for n in cls.param_names:
+            v = params[n]
+            if not isinstance(v, int | float) or isinstance(v, bool) or not (
+                    math.isfinite(v) and v > 0):
+                raise ConfigError(f"saved {cls.name} parameter {n} must be a positive number, "
+                                  f"found {v!r}")
+            values[n] = float(v)
+        model = cls()
+        model.params_ = values
+        se = d.get("std_errors") or {}
+        model.std_errors_ = {n: (math.nan if se.get(n) is None else float(se[n]))
+                             for n in cls.param_names}
+        model.log_likelihood_ = float(d.get("log_likelihood", math.nan))
+        model.n_customers_ = float(d.get("n_customers", math.nan))
+        model.converged_ = bool(d.get("converged", False))
+        model.n_distinct_ = None
+        return model
+
+
+def discount_sum(cumulative: Callable[[FloatArray], FloatArray], *, horizon: int,
+                 discount_rate_per_period: float, step: float = 1.0) -> FloatArray:
+    """Sum over k = 1..horizon of (E(k*step) - E((k-1)*step)) / (1 + d)^k.
+
+    Parameters
+    ----------
+    cumulative
+        Maps an array of times (shape (m,)) to cumulative expectations of shape (n, m).
+    horizon
+        Number of periods.
+    discount_rate_per_period
+        d, the discount rate of one period (e.g. 0.01 per month).
+    step
+        Length of one period in the model's time unit (e.g. 52/12 weeks per month).
+
+    Returns
+    -------
+    Discounted expected transactions, shape (n,).
+    """
+    if not (isinstance(horizon, int | np.integer) and horizon >= 0):
+        raise ConfigError(f"horizon must be a whole number of periods >= 0, found {horizon!r}")
+    if not (math.isfinite(discount_rate_per_period) and discount_rate_per_period > -1):
+        raise ConfigError(f"discount rate must be > -1, found {discount_rate_per_period!r}",
+                          hint="give a rate per period, e.g. 0.01 for 1 % a month")
+    if not (math.isfinite(step) and step > 0):
+        raise ConfigError(f"step must be > 0, found {step!r}")
+    times = np.arange(horizon + 1, dtype=float) * step
+    cum = cumulative(times)
+    increments = np.diff(cum, axis=-1)
+    factors = (1.0 + discount_rate_per_period) ** -np.arange(1, horizon + 1, dtype=float)
+    return increments @ factors

@@ -151,17 +151,21 @@ def scan_raw(source: str | Path) -> pl.LazyFrame:
 
 
 def _scan_database(uri: str) -> pl.LazyFrame:
-    """`sqlite:///path.db?table=sales` or `?query=SELECT ...`; also `duckdb:///path.db?table=...`."""
+    """`sqlite:///path.db?table=sales` or `?query=SELECT ...`; also `duckdb:///path.db?table=...`.
+
+    Paths follow the SQLAlchemy convention: three slashes for a relative path, four for an absolute one.
+    """
     parsed = urlparse(uri)
     params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
     query = params.get("query") or (f'SELECT * FROM "{params["table"]}"' if "table" in params else None)
     if query is None:
         raise InputError("a database URI needs ?table=NAME or ?query=SELECT...", file=uri.split("?")[0])
-    path = parsed.path
+    # SQLAlchemy convention: sqlite:///relative.db, sqlite:////absolute/path.db
+    path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
     if parsed.scheme == "sqlite":
         if not Path(path).exists():
             raise InputError("no such database file", file=path)
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as conn:
             try:
                 return pl.read_database(query, conn, infer_schema_length=None).lazy()
             except Exception as exc:  # sqlite3 errors carry the reason in their text

@@ -513,3 +513,134 @@ def discount_sum(cumulative: Callable[[FloatArray], FloatArray], *, horizon: int
     increments = np.diff(cum, axis=-1)
     factors = (1.0 + discount_rate_per_period) ** -np.arange(1, horizon + 1, dtype=float)
     return increments @ factors
+
+
+def check_values(values: ArrayLike, name: str) -> FloatArray:
+    """Return `values` (any shape) as floats; InputError on NaN, inf or negative values."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric ({exc})", column=name) from None
+    flat = arr.ravel()
+    bad = ~np.isfinite(flat) | (flat < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{name} must be a finite number >= 0, found {flat[i]}", column=name,
+                         row=i + 1, hint="drop or fill missing values; check the sign")
+    return arr
+
+
+def check_purchase_data(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None
+                        ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Validate a recency/frequency summary: x whole >= 0, 0 <= t_x <= T, finite weights."""
+    xa = check_column(x, "x", integer=True)
+    ta = check_column(t_x, "t_x")
+    Ta = check_column(T, "T")
+    n = check_same_length(x=xa, t_x=ta, T=Ta)
+    bad = ta > Ta * (1 + 1e-12) + 1e-12
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"t_x ({ta[i]:g}) must not exceed T ({Ta[i]:g})", column="t_x",
+                         row=i + 1, hint="t_x is the time of the last purchase, T the time "
+                         "since the first; both in the same unit")
+    return xa, np.minimum(ta, Ta), Ta, check_weights(weights, n)
+
+
+class PurchaseModel(FittedModel):
+    """Base of the continuous-time purchase models fitted on (x, t_x, T).
+
+    Subclasses implement `_fit_compressed(x, t_x, T, w)`, `_loglik_rows(params, x, t_x, T)` and
+    `_expected(t, x, t_x, T)` (conditional expectation, broadcasting).
+    """
+
+    def fit(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *,
+            weights: ArrayLike | None = None) -> Self:
+        """Fit by maximum likelihood on compressed (x, t_x, T) rows.
+
+        Parameters
+        ----------
+        x
+            Number of repeat purchases in the calibration period.
+        t_x
+            Time of the last repeat purchase since the first purchase (0 when x = 0).
+        T
+            Time between the first purchase and the end of calibration.
+        weights
+            Number of customers each row stands for (default 1).
+
+        Returns
+        -------
+        self, with params_, std_errors_, log_likelihood_ (total), n_customers_, converged_,
+        n_distinct_.
+
+        Raises
+        ------
+        InputError
+            NaN, negative or inconsistent values.
+        FitError
+            The data cannot identify the model, or every optimisation attempt failed.
+        """
+        xa, ta, Ta, w = check_purchase_data(x, t_x, T, weights)
+        cx, ct, cT, cw = compress(xa, ta, Ta, weights=w)
+        if cw.size == 0:
+            raise FitError(f"{self.name}: no customers to fit", hint="check the input filters")
+        if not (cT > 0).any():
+            raise FitError(f"{self.name}: every customer has T = 0, so nothing was observed",
+                           hint="T is the time from the first purchase to the end of "
+                           "calibration; move --calibration-end later")
+        if float((cx * cw).sum()) == 0.0:
+            raise FitError(f"{self.name}: no customer made a repeat purchase (x = 0 for all), so "
+                           "the purchase rate cannot be estimated",
+                           hint="use a longer calibration period, or a historical CLV")
+        self._fit_compressed(cx, ct, cT, cw)
+        return self
+
+    def _fit_compressed(self, x: FloatArray, t_x: FloatArray, T: FloatArray,
+                        w: FloatArray) -> None:
+        raise NotImplementedError
+
+    def _loglik_rows(self, params: FloatArray, x: FloatArray, t_x: FloatArray,
+                     T: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def _expected(self, t: FloatArray, x: FloatArray, t_x: FloatArray,
+                  T: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def log_likelihood_individual(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """Log-likelihood of each customer's (x, t_x, T) under the fitted parameters."""
+        xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
+        return self._loglik_rows(self._theta(), xa, ta, Ta)
+
+    def expected_purchases(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike,
+                           T: ArrayLike) -> FloatArray:
+        """Expected number of purchases in (T, T + t] given the history (broadcasts)."""
+        self._theta()
+        return self._expected(check_values(t, "t"), check_values(x, "x"),
+                              check_values(t_x, "t_x"), check_values(T, "T"))
+
+    def discounted_expected_transactions(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *,
+                                         horizon: int, discount_rate_per_period: float,
+                                         step: float = 1.0) -> FloatArray:
+        """Sum over k = 1..horizon of (E[Y(k step)] - E[Y((k-1) step)]) / (1 + d)^k.
+
+        Parameters
+        ----------
+        x, t_x, T
+            Customers' histories.
+        horizon
+            Number of periods.
+        discount_rate_per_period
+            Discount rate d of one period.
+        step
+            Length of one period in the model's time unit.
+
+        Returns
+        -------
+        Discounted expected purchases per customer (multiply by margin x spend for CLV).
+        """
+        self._theta()
+        xa, ta, Ta = (check_values(v, n).reshape(-1, 1)
+                      for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
+        return discount_sum(lambda t: self._expected(t[None, :], xa, ta, Ta), horizon=horizon,
+                            discount_rate_per_period=discount_rate_per_period, step=step)

@@ -1,0 +1,177 @@
+"""Pareto/NBD purchase model: Schmittlein, Morrison & Colombo (1987); formulas from Fader & Hardie
+(2005), "A Note on Deriving the Pareto/NBD Model and Related Expressions".
+
+While alive, a customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); her
+lifetime is exponential with rate mu ~ Gamma(s, beta).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import gammaln, hyp2f1
+
+from fidelcli.models._fit import (
+    FloatArray,
+    PurchaseModel,
+    check_purchase_data,
+    weighted_mean,
+)
+
+
+def _log1mexp(d: FloatArray) -> FloatArray:
+    """log(1 - exp(d)) for d <= 0, accurate on both sides of -log 2 (-inf at d = 0)."""
+    with np.errstate(divide="ignore"):
+        return np.where(d > -0.6931471805599453, np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+
+
+def log_a0_term(params: FloatArray, x: FloatArray, t: FloatArray) -> FloatArray:
+    """log of 2F1(r+s+x, B; r+s+x+1; z_t) / (max(alpha, beta) + t)^(r+s+x), one of the two terms
+    of A_0 in the likelihood (Fader-Hardie 2005 note, section 3), with the branch chosen as in the
+    note so that 0 <= z < 1:
+
+    alpha >= beta: B = s+1,  z_t = (alpha-beta)/(alpha+t)
+    alpha <  beta: B = r+x,  z_t = (beta-alpha)/(beta+t)
+
+    With A = r+s+x and C = A+1, Euler's transformation 2F1(A, B; C; z) = (1-z)^(C-A-B)
+    2F1(C-A, C-B; C; z) gives log 2F1 = (1-B) log(1-z) + log 2F1(1, C-B; C; z): the (1-z) power
+    carries the growth near z = 1 in log space, and the remaining 2F1 has first argument 1 (cheap,
+    no overflow for large x). alpha = beta gives z = 0 and 2F1 = 1 on both branches, so the branch
+    switch is continuous.
+    """
+    r, alpha, s, beta = params
+    big_a = r + s + x
+    if alpha >= beta:
+        big_b = s + 1.0
+        m = alpha
+        z = (alpha - beta) / (alpha + t)
+    else:
+        big_b = r + x
+        m = beta
+        z = (beta - alpha) / (beta + t)
+    c = big_a + 1.0
+    log_f = (1.0 - big_b) * np.log1p(-z) + np.log(hyp2f1(1.0, c - big_b, c, z))
+    return log_f - big_a * np.log(m + t)
+
+
+def pnbd_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
+               log_term_tx: FloatArray | None = None, log_term_T: FloatArray | None = None,
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The three log pieces of the Pareto/NBD likelihood (Fader-Hardie 2005 note, section 3):
+
+    L = Gamma(r+x) alpha^r beta^s / Gamma(r) [ 1 / ((alpha+T)^(r+x) (beta+T)^s)
+                                               + s/(r+s+x) A_0 ],
+    A_0 = term(t_x) - term(T)   (see `log_a0_term`).
+
+    Returns
+    -------
+    (log of the prefactor, log of the "alive at T" term, log of s/(r+s+x) A_0).
+    """
+    r, alpha, s, beta = params
+    if log_term_tx is None:
+        log_term_tx = log_a0_term(params, x, t_x)
+    if log_term_T is None:
+        log_term_T = log_a0_term(params, x, T)
+    pre = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    l_alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    # A_0 > 0 is the integral over death times in (t_x, T]; rounding can put term(T) a hair
+    # above term(t_x) when t_x ~ T, hence the clip.
+    d = np.minimum(log_term_T - log_term_tx, 0.0)
+    l_dead = np.log(s) - np.log(r + s + x) + log_term_tx + _log1mexp(d)
+    return pre, l_alive, l_dead
+
+
+def pnbd_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+                ) -> FloatArray:
+    """Per-row Pareto/NBD log-likelihood (Fader-Hardie 2005 note, section 3)."""
+    pre, l_alive, l_dead = pnbd_parts(params, x, t_x, T)
+    return pre + np.logaddexp(l_alive, l_dead)
+
+
+def _expm1_ratio(s1: float, u: FloatArray) -> FloatArray:
+    """[1 - exp(-s1 u)] / s1, continuous at s1 = 0 (value u)."""
+    if abs(s1) < 1e-10:
+        return u * (1.0 - 0.5 * s1 * u)
+    return -np.expm1(-s1 * u) / s1
+
+
+class ParetoNBD(PurchaseModel):
+    """Pareto/NBD model. Parameters r, alpha (purchase rate), s, beta (lifetime).
+
+    Example
+    -------
+    >>> model = ParetoNBD().fit(x, t_x, T)
+    >>> model.p_alive(x, t_x, T)
+    """
+
+    name: ClassVar[str] = "pnbd"
+    param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+
+    def _fit_compressed(self, x: FloatArray, t_x: FloatArray, T: FloatArray,
+                        w: FloatArray) -> None:
+        # The hypergeometric terms depend on (x, t_x) and (x, T) only: with dates in days there are
+        # far fewer such pairs than rows, so they are computed once per distinct pair.
+        pairs_x, pairs_t, _ = _unique_pairs(np.concatenate([x, x]), np.concatenate([t_x, T]))
+        ux, ut, inv = pairs_x, pairs_t, _
+        inv_tx, inv_T = inv[: x.size], inv[x.size:]
+
+        def loglik(p: FloatArray) -> float:
+            lt = log_a0_term(p, ux, ut)
+            pre, l_alive, l_dead = pnbd_parts(p, x, t_x, T, lt[inv_tx], lt[inv_T])
+            return float(w @ (pre + np.logaddexp(l_alive, l_dead)))
+
+        mean_t = weighted_mean(T, w)
+        rate = max(weighted_mean(x, w), 1e-3) / max(mean_t, 1e-9)
+        starts = [np.array([1.0, 1.0 / rate, 1.0, mean_t]),
+                  np.array([0.5, 0.5 / rate, 0.5, 0.5 * mean_t]),
+                  np.array([2.0, 2.0 / rate, 2.0, 2.0 * mean_t])]
+        self._fit_mle(loglik, starts, float(w.sum()), x.size)
+
+    def _loglik_rows(self, params: FloatArray, x: FloatArray, t_x: FloatArray,
+                     T: FloatArray) -> FloatArray:
+        return pnbd_loglik(params, x, t_x, T)
+
+    def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        pre, l_alive, l_dead = pnbd_parts(self._theta(), x, t_x, T)
+        return np.exp(l_alive - np.logaddexp(l_alive, l_dead))
+
+    def p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """P(alive | x, t_x, T) = the "alive at T" term over the whole likelihood (Fader-Hardie
+        2005 note, section 4)."""
+        xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
+        return self._p_alive(xa, ta, Ta)
+
+    def _expected(self, t: FloatArray, x: FloatArray, t_x: FloatArray,
+                  T: FloatArray) -> FloatArray:
+        """E[Y(t) | x, t_x, T] (Fader-Hardie 2005 note, section 5;
+        Schmittlein et al. 1987):
+        (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive),
+        written with expm1/log1p so that s = 1 is the continuous limit."""
+        r, alpha, s, beta = self._theta()
+        shape = np.broadcast_shapes(np.shape(t), np.shape(x), np.shape(t_x), np.shape(T))
+        xb, txb, Tb = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, T))
+        tb = np.broadcast_to(t, shape).ravel()
+        pa = self._p_alive(xb, np.minimum(txb, Tb), Tb)
+        u = np.log1p(tb / (beta + Tb))
+        out = (r + xb) * (beta + Tb) / (alpha + Tb) * _expm1_ratio(s - 1.0, u) * pa
+        return out.reshape(shape)
+
+    def expected_purchases_new(self, t: FloatArray | float) -> FloatArray:
+        """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)] (Schmittlein et al. 1987)."""
+        r, alpha, s, beta = self._theta()
+        t = np.asarray(t, dtype=float)
+        return r * beta / alpha * _expm1_ratio(s - 1.0, np.log1p(t / beta))
+
+
+def _unique_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Distinct (a, b) pairs and the index of each row's pair."""
+    order = np.lexsort([b, a])
+    sa, sb = a[order], b[order]
+    new = np.empty(a.size, dtype=bool)
+    new[:1] = True
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    group = np.cumsum(new) - 1
+    inv = np.empty(a.size, dtype=np.intp)
+    inv[order] = group
+    return sa[new], sb[new], inv

@@ -1,0 +1,97 @@
+"""Returns policy, analysis window and purchase occasions (SPEC section 1)."""
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from fidelcli.clean import clean_transactions
+from fidelcli.io.read import scan_table
+from fidelcli.summary import DEFAULT_ENGINE
+
+IO = Path(__file__).parent / "fixtures" / "io"
+
+
+def summary(name: str, **kw) -> pl.DataFrame:
+    tx = clean_transactions(scan_table(IO / name, "transactions"), **kw)
+    return DEFAULT_ENGINE.customer_summary(tx.lf)
+
+
+def test_online_retail_cancellations_net_and_missing_customer_dropped():
+    tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"))
+    assert tx.as_of == dt.date(2010, 12, 5)  # day after the latest transaction
+    assert tx.warnings == ["1 rows without a customer id were dropped"]
+    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    # 17850: invoices 536365 (15.30 + 20.34) and 536366 (3.70) are 2 occasions; C536379 (-2.55) nets.
+    # 15.30 + 20.34 + 3.70 - 2.55 = 36.79
+    expected = pl.DataFrame(
+        {
+            "customer_id": ["13047", "17850"],
+            "first_purchase": [dt.date(2010, 12, 4), dt.date(2010, 12, 1)],
+            "last_purchase": [dt.date(2010, 12, 4), dt.date(2010, 12, 2)],
+            "frequency": [1, 2],
+            "purchase_days": [1, 2],
+            "revenue": [5.0, 36.79],
+            "revenue_cents": [500, 3679],
+            "first_value": [5.0, 35.64],
+            "returns": [0, 1],
+        }
+    )
+    assert_frame_equal(s, expected)
+
+
+def test_returns_drop_removes_cancellations():
+    s = summary("retail.csv", returns="drop").filter(pl.col("customer_id") == "17850")
+    assert s["revenue"].item() == pytest.approx(39.34)  # 15.30 + 20.34 + 3.70
+    assert s["returns"].item() == 0
+
+
+def test_returns_keep_counts_cancellation_as_an_occasion():
+    s = summary("retail.csv", returns="keep").filter(pl.col("customer_id") == "17850")
+    assert s["frequency"].item() == 3
+    assert s["revenue"].item() == pytest.approx(36.79)
+
+
+def test_status_returns_are_negated_and_occasions_are_customer_days():
+    # Two lines on 2024-03-01 make one occasion; the "retourné" line of 30 is subtracted.
+    s = summary("status_returns.csv")
+    assert s.select("frequency", "revenue", "returns").row(0) == (2, 100 + 20 - 30 + 50, 1)
+
+
+def test_as_of_ignores_later_rows_with_a_warning():
+    tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"), as_of=dt.date(2010, 12, 3))
+    assert "3 rows dated on or after the analysis date 2010-12-03 were ignored" in tx.warnings
+    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    assert s["customer_id"].to_list() == ["17850"]
+    assert s["revenue"].item() == pytest.approx(39.34)
+
+
+def test_start_end_window_is_inclusive():
+    s = summary("retail.csv", start=dt.date(2010, 12, 2), end=dt.date(2010, 12, 3))
+    assert s.filter(pl.col("customer_id") == "17850").select("frequency", "revenue").row(0) == (1, pytest.approx(1.15))
+
+
+def test_activity_per_month():
+    tx = clean_transactions(scan_table(IO / "status_returns.csv", "transactions"))
+    a = DEFAULT_ENGINE.activity(tx.lf, period="month")
+    expected = pl.DataFrame(
+        {
+            "customer_id": ["c1", "c1"],
+            "period_start": [dt.date(2024, 3, 1), dt.date(2024, 4, 1)],
+            "orders": [1, 1],
+            "revenue": [90.0, 50.0],
+            "revenue_cents": [9000, 5000],
+        }
+    )
+    assert_frame_equal(a, expected)
+
+
+def test_summary_does_not_depend_on_row_order(tmp_path):
+    df = pl.read_csv(IO / "retail.csv", infer_schema=False)
+    shuffled = tmp_path / "shuffled.csv"
+    df.sample(fraction=1.0, shuffle=True, seed=7).write_csv(shuffled)
+    a = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(IO / "retail.csv", "transactions")).lf)
+    b = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(shuffled, "transactions")).lf)
+    assert_frame_equal(a, b)

@@ -1,0 +1,59 @@
+import pytest
+
+from fidelcli.config import Config, load_config
+from fidelcli.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "fidelcli.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None) == Config()
+
+
+def test_full_config(tmp_path):
+    cfg = load_config(
+        write(
+            tmp_path,
+            '[inputs]\ntransactions = "sales.csv"\n'
+            '[columns.transactions]\ncustomer_id = "N° client"\n'
+            '[analysis]\ncurrency = "EUR"\nlang = "fr"\nmargin = 0.35\nreturns = "drop"\n'
+            "[rfm]\nbins = 4\n",
+        )
+    )
+    assert cfg.inputs.transactions == "sales.csv"
+    assert cfg.columns.transactions == {"customer_id": "N° client"}
+    assert (cfg.analysis.lang, cfg.analysis.margin, cfg.analysis.returns, cfg.rfm.bins) == ("fr", 0.35, "drop", 4)
+
+
+def test_default_file_in_working_directory_is_read(tmp_path, monkeypatch):
+    write(tmp_path, "[rfm]\nbins = 3\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None).rfm.bins == 3
+
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "[analysis]\ncurency = 'EUR'\n"))
+    assert err.value.message == "unknown key 'analysis.curency'"
+    assert err.value.hint == "did you mean 'analysis.currency'?"
+
+
+def test_unknown_section_suggests_the_closest(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "[input]\ntransactions = 'a.csv'\n"))
+    assert err.value.hint == "did you mean 'inputs'?"
+
+
+def test_invalid_value(tmp_path):
+    with pytest.raises(ConfigError, match="analysis.margin"):
+        load_config(write(tmp_path, "[analysis]\nmargin = 1.5\n"))
+
+
+def test_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(write(tmp_path, "[analysis\n"))

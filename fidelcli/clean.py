@@ -85,7 +85,6 @@ def clean_transactions(
         no_customer=pl.col("customer_id").is_null().sum(),
         no_date=pl.col("date").is_null().sum(),
         no_amount=(pl.col("amount").is_null().sum() if has_amount else pl.lit(0)),
-        returns=pl.col("is_return").sum(),
         after_as_of=after.fill_null(False).sum(),
         max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
     ).collect(engine="streaming").row(0, named=True)
@@ -118,7 +117,7 @@ def clean_transactions(
         lf = lf.filter(~pl.col("is_return"))
     else:
         lf = lf.with_columns(is_return=pl.lit(False))
-    occasion = pl.col("order_id") if "order_id" in table.exprs else pl.col("date").cast(pl.String)
+    occasion = pl.col("order_id") if "order_id" in table.exprs else pl.col("date")
     lf = lf.with_columns(occasion=occasion)
     return Transactions(
         lf=lf, as_of=as_of, file=table.file, start=start, end=end, has_amount=has_amount, warnings=warnings, stats=profile

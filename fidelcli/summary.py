@@ -45,24 +45,38 @@ class Engine(Protocol):
 
 
 class PolarsEngine:
-    """Reductions as lazy Polars plans, collected with the streaming engine."""
+    """Reductions as lazy Polars plans, collected with the streaming engine.
 
-    def _occasions(self, tx: pl.LazyFrame) -> pl.LazyFrame:
-        return (
-            tx.filter(~pl.col("is_return"))
-            .group_by("customer_id", "occasion")
-            .agg(date=pl.col("date").min(), value_cents=cents(pl.col("amount")).sum())
+    Each reduction is one pass over the transactions: rows are first grouped by (customer, occasion),
+    then by customer (or customer and period).
+    """
+
+    @staticmethod
+    def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr) -> pl.LazyFrame:
+        purchase = ~pl.col("is_return")
+        return tx.group_by("customer_id", *keys, "occasion").agg(
+            # An occasion made only of returns has no purchase date: it is not a purchase occasion.
+            date=pl.col("date").filter(purchase).min(),
+            value_cents=cents(pl.col("amount")).filter(purchase).sum(),
+            total_cents=cents(pl.col("amount")).sum(),
+            returns=pl.col("is_return").sum().cast(pl.Int64),
         )
 
     def occasions(self, tx: pl.LazyFrame) -> pl.DataFrame:
         """One row per purchase occasion (returns are not occasions).
 
-        Columns: customer_id, occasion, date (its first day), value (its spend, 2 decimals exact).
+        Columns: customer_id, occasion (text), date (its first day), value (spend of its purchase
+        lines, exact to the cent). Sorted by customer_id, date, occasion.
         """
         return (
-            self._occasions(tx)
-            .with_columns(value=pl.col("value_cents") / 100)
-            .drop("value_cents")
+            self._by_occasion(tx)
+            .filter(pl.col("date").is_not_null())
+            .select(
+                "customer_id",
+                pl.col("occasion").cast(pl.String),
+                "date",
+                value=pl.col("value_cents") / 100,
+            )
             .sort("customer_id", "date", "occasion")
             .collect(engine="streaming")
         )
@@ -70,65 +84,40 @@ class PolarsEngine:
     def customer_summary(self, tx: pl.LazyFrame) -> pl.DataFrame:
         """Per-customer purchase history.
 
-        Columns: customer_id, first_purchase, last_purchase (dates of first and last occasion),
-        frequency (purchase occasions), purchase_days (distinct days with an occasion),
-        revenue (net spend: purchases minus returns), revenue_cents (the same, exact integer),
-        first_value (spend of the first occasion; ties on the day broken by occasion id),
-        returns (return lines). Customers whose only rows are returns have frequency 0 and null dates.
-        Sorted by customer_id.
+        Columns: customer_id, first_purchase, last_purchase (dates of the first and last occasion),
+        frequency (purchase occasions), revenue (net spend: purchases minus returns),
+        revenue_cents (the same as an exact integer), returns (return lines). Customers whose only
+        rows are returns have frequency 0 and null dates. Sorted by customer_id.
         """
-        occ = (
-            self._occasions(tx)
+        return (
+            self._by_occasion(tx)
             .group_by("customer_id")
             .agg(
                 first_purchase=pl.col("date").min(),
                 last_purchase=pl.col("date").max(),
-                frequency=pl.len().cast(pl.Int64),
-                purchase_days=pl.col("date").n_unique().cast(pl.Int64),
-                first_value_cents=pl.col("value_cents").sort_by("date", "occasion").first(),
-            )
-        )
-        money = tx.group_by("customer_id").agg(
-            revenue_cents=cents(pl.col("amount")).sum(),
-            returns=pl.col("is_return").sum().cast(pl.Int64),
-        )
-        return (
-            money.join(occ, on="customer_id", how="left")
-            .with_columns(
-                frequency=pl.col("frequency").fill_null(0),
-                purchase_days=pl.col("purchase_days").fill_null(0),
-                revenue=pl.col("revenue_cents") / 100,
-                first_value=pl.col("first_value_cents") / 100,
+                frequency=pl.col("date").count().cast(pl.Int64),
+                revenue_cents=pl.col("total_cents").sum(),
+                returns=pl.col("returns").sum(),
             )
             .select(
-                "customer_id", "first_purchase", "last_purchase", "frequency", "purchase_days",
-                "revenue", "revenue_cents", "first_value", "returns",
+                "customer_id", "first_purchase", "last_purchase", "frequency",
+                revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents", returns="returns",
             )
             .sort("customer_id")
             .collect(engine="streaming")
         )
 
     def activity(self, tx: pl.LazyFrame, *, period: Period) -> pl.DataFrame:
-        """Per customer and period with any row: period_start, orders (occasions), revenue (net).
+        """Per customer and period with any row: orders (purchase occasions) and net revenue.
 
-        Columns: customer_id, period_start, orders, revenue, revenue_cents. Sorted.
+        Columns: customer_id, period_start, orders, revenue, revenue_cents. An occasion whose lines
+        fall in two periods counts in both. Sorted by customer_id, period_start.
         """
-        occ = (
-            self._occasions(tx)
-            .with_columns(period_start=period_start(pl.col("date"), period))
-            .group_by("customer_id", "period_start")
-            .agg(orders=pl.len().cast(pl.Int64))
-        )
-        money = (
-            tx.with_columns(period_start=period_start(pl.col("date"), period))
-            .group_by("customer_id", "period_start")
-            .agg(revenue_cents=cents(pl.col("amount")).sum())
-        )
         return (
-            money.join(occ, on=["customer_id", "period_start"], how="full", coalesce=True)
-            .with_columns(orders=pl.col("orders").fill_null(0), revenue_cents=pl.col("revenue_cents").fill_null(0))
-            .with_columns(revenue=pl.col("revenue_cents") / 100)
-            .select("customer_id", "period_start", "orders", "revenue", "revenue_cents")
+            self._by_occasion(tx, period_start(pl.col("date"), period).alias("period_start"))
+            .group_by("customer_id", "period_start")
+            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=pl.col("total_cents").sum())
+            .select("customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents")
             .sort("customer_id", "period_start")
             .collect(engine="streaming")
         )

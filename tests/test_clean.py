@@ -32,10 +32,8 @@ def test_online_retail_cancellations_net_and_missing_customer_dropped():
             "first_purchase": [dt.date(2010, 12, 4), dt.date(2010, 12, 1)],
             "last_purchase": [dt.date(2010, 12, 4), dt.date(2010, 12, 2)],
             "frequency": [1, 2],
-            "purchase_days": [1, 2],
             "revenue": [5.0, 36.79],
             "revenue_cents": [500, 3679],
-            "first_value": [5.0, 35.64],
             "returns": [0, 1],
         }
     )

@@ -188,13 +188,17 @@ def _scan_database(uri: str) -> pl.LazyFrame:
     raise InputError(f"unsupported database scheme {parsed.scheme!r}", file=uri.split("?")[0], hint="use sqlite://, duckdb:// or postgresql://")
 
 
-def _field_expr(f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str, date_format: str | None, separator: str) -> tuple[pl.Expr, bool]:
+def _field_expr(
+    f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str,
+    date_format: str | None, separator: str, text_file: bool,
+) -> tuple[pl.Expr, bool]:
     """Expression parsing one source column into field `f`; the bool says whether text was parsed."""
     text = dtype == pl.String
     values = [v for v in sample.drop_nulls().to_list()] if text else []
     if f.type in ("id", "text"):
         if text:
-            return (V.id_expr(src) if f.type == "id" else V.text_expr(src)), False
+            # Text exports may pad values with spaces; typed sources (Parquet, databases) are taken as they are.
+            return (V.id_expr(src) if text_file else pl.col(src)), False
         if dtype.is_float():
             # Spreadsheets store ids as floats (17850.0): an integral float is written without `.0`.
             return pl.col(src).cast(pl.Int64, strict=False).cast(pl.String), False
@@ -249,7 +253,8 @@ def scan_table(
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"cannot read the table: {str(exc).splitlines()[0]}", file=file) from None
     mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file)
-    separator = sniff(_files(source)[0]).separator if "://" not in str(source) and _suffix(_files(source)[0]) in TEXT_SUFFIXES else ","
+    text_file = "://" not in str(source) and _suffix(_files(source)[0]) in TEXT_SUFFIXES
+    separator = sniff(_files(source)[0]).separator if text_file else ","
     sample = raw.select(list(dict.fromkeys(mapping.values()))).head(SAMPLE_ROWS).collect()
     exprs: dict[str, pl.Expr] = {}
     parsed: set[str] = set()
@@ -257,7 +262,7 @@ def scan_table(
         src = mapping.get(f.name)
         if src is None:
             continue
-        expr, from_text = _field_expr(f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator)
+        expr, from_text = _field_expr(f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator, text_file=text_file)
         exprs[f.name] = expr
         if from_text:
             parsed.add(f.name)

@@ -161,5 +161,3 @@ def id_expr(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars()
 
 
-def text_expr(column: str) -> pl.Expr:
-    return pl.col(column).str.strip_chars()

@@ -72,22 +72,22 @@ def clean_transactions(
     """
     if table.kind != "transactions":
         raise InputError(f"expected a transactions table, got {table.kind}", file=table.file)
-    table.check()
-    lf = table.lf
     has_amount = "amount" in table.exprs
-    if not has_amount:
-        lf = lf.with_columns(amount=pl.lit(None, dtype=pl.Float64))
+    amount = pl.col("amount") if has_amount else pl.lit(None, dtype=pl.Float64)
+    after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
+    # One pass: parse check and the counts behind the warnings.
+    profile = table.check(
+        {
+            "rows": pl.len(),
+            "no_customer": pl.col("customer_id").is_null().sum(),
+            "no_date": pl.col("date").is_null().sum(),
+            "no_amount": amount.is_null().sum() if has_amount else pl.lit(0),
+            "after_as_of": after.sum(),
+            "max_date": pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
+        }
+    )
+    lf = table.lf.with_columns(amount=amount)
     lf = lf.with_columns(is_return=return_flag(table))
-
-    after = (pl.col("date") >= pl.lit(as_of)) if as_of else pl.lit(False)
-    profile = lf.select(
-        rows=pl.len(),
-        no_customer=pl.col("customer_id").is_null().sum(),
-        no_date=pl.col("date").is_null().sum(),
-        no_amount=(pl.col("amount").is_null().sum() if has_amount else pl.lit(0)),
-        after_as_of=after.fill_null(False).sum(),
-        max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
-    ).collect(engine="streaming").row(0, named=True)
     if profile["max_date"] is None:
         raise InputError("no transaction with a customer id and a date", file=table.file, hint="check the column mapping (--map)")
     as_of = as_of or profile["max_date"] + dt.timedelta(days=1)

@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -58,17 +59,28 @@ class Table:
             return pl.lit(False)
         return pl.col(src).is_not_null() & self.exprs[name].is_null()
 
-    def check(self) -> None:
-        """Raise `InputError` naming the first value that did not parse (one lazy pass)."""
+    def check(self, aggregates: dict[str, pl.Expr] | None = None) -> dict[str, Any]:
+        """One lazy pass over the source: raise `InputError` naming the first value that did not
+        parse, and return `aggregates` (expressions over the canonical columns) computed in the same pass.
+        """
         checked = sorted(self.parsed_from_text)
-        if not checked:
-            return
-        rows = self.raw.with_row_index("__row", offset=1).select(
-            [pl.col("__row").filter(self.failed(n)).min().alias(n) for n in checked]
-        ).collect(engine="streaming")
-        bad = {n: rows[n][0] for n in checked if rows[n][0] is not None}
+        aggregates = aggregates or {}
+        if not checked and not aggregates:
+            return {}
+        frame = self.raw.with_row_index("__row", offset=1) if checked else self.raw
+        frame = frame.select(
+            *([pl.col("__row")] if checked else []),
+            *[e.alias(name) for name, e in self.exprs.items()],
+            *[self.failed(n).alias(f"__failed_{n}") for n in checked],
+        )
+        result = frame.select(
+            *[pl.col("__row").filter(pl.col(f"__failed_{n}")).min().alias(f"__failed_{n}") for n in checked],
+            **aggregates,
+        ).collect(engine="streaming").row(0, named=True)
+        bad = {n: result.pop(f"__failed_{n}") for n in checked}
+        bad = {n: row for n, row in bad.items() if row is not None}
         if not bad:
-            return
+            return result
         name = min(bad, key=lambda n: bad[n])
         row = int(bad[name])
         value = self.raw.slice(row - 1, 1).select(self.mapping[name]).collect().item()

@@ -29,10 +29,10 @@ def _report(exc: BaseException) -> int:
     if isinstance(exc, pl.exceptions.PolarsError):
         # A data problem found while computing (e.g. a value Polars could not cast).
         err.print(f"error: {str(exc).splitlines()[0]}", style="red", markup=False, soft_wrap=True)
-        err.print("hint: run `fidelcli validate` on the input to locate the bad rows", markup=False)
+        err.print("hint: run `fidelcli validate` on the input to locate the bad rows", markup=False, soft_wrap=True)
         return 2
     err.print(f"error: internal error ({type(exc).__name__}): {exc}", style="red", markup=False, soft_wrap=True)
-    err.print("hint: this is a bug; please report it with the output of the same command with -v", markup=False)
+    err.print("hint: this is a bug; please report it with the output of the same command with -v", markup=False, soft_wrap=True)
     return 3
 
 

@@ -115,12 +115,12 @@ def save(df: pl.DataFrame, path: Path) -> None:
 
 def info(message: str) -> None:
     if not settings.quiet:
-        stderr().print(message, markup=False)
+        stderr().print(message, markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
     if not settings.quiet:
-        stderr().print(f"warning: {message}", style="yellow", markup=False)
+        stderr().print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
 
 
 def warnings(messages: list[str]) -> None:

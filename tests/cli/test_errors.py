@@ -1,0 +1,137 @@
+"""Exit codes and one-line errors (SPEC section 3), through the root group's error handler."""
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from fidelcli.cli import options, render
+from fidelcli.cli.app import FidelGroup, app
+
+IO = Path(__file__).parents[1] / "fixtures" / "io"
+
+probe = typer.Typer(cls=FidelGroup)
+
+
+@probe.command("load")
+def load(
+    transactions: options.TransactionsOpt = None,
+    maps: options.MapOpt = None,
+    date_format: options.DateFormatOpt = None,
+    fmt: options.FormatOpt = None,
+) -> None:
+    """Load transactions and print the customer count."""
+    from fidelcli.summary import DEFAULT_ENGINE
+
+    tx = options.transactions(transactions, maps=maps, date_format=date_format)
+    render.mapping({"customers": DEFAULT_ENGINE.customer_summary(tx.lf).height}, fmt=fmt)
+
+
+@probe.command("crash")
+def crash() -> None:
+    """Raise a bug."""
+    raise ZeroDivisionError("boom")
+
+
+@probe.callback()
+def root(verbose: bool = typer.Option(False, "-v")) -> None:
+    render.settings.verbose = verbose
+    render.settings.quiet = False
+
+
+def run(*args: str):
+    return CliRunner().invoke(probe, list(args))
+
+
+def last_lines(result, n=2):
+    return result.stderr.strip().splitlines()[-n:]
+
+
+def test_ok_csv_when_piped():
+    result = run("load", "-t", str(IO / "retail.csv"))
+    assert result.exit_code == 0
+    assert result.stdout == "name,value\ncustomers,2\n"
+    assert last_lines(result, 1) == ["warning: 1 rows without a customer id were dropped"]
+
+
+def test_missing_file():
+    result = run("load", "-t", str(IO / "nope.csv"))
+    assert result.exit_code == 2
+    assert last_lines(result) == [f"error: {IO / 'nope.csv'}: no such file", "hint: check the path"]
+
+
+def test_missing_column_lists_candidates():
+    result = run("load", "-t", str(IO / "no_customer.csv"))
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        "error: no_customer.csv: no column for required field 'customer_id' of transactions; candidates: 'client_name'",
+        "hint: name it with --map customer_id=COLUMN",
+    ]
+
+
+def test_map_option_fixes_it():
+    result = run("load", "-t", str(IO / "no_customer.csv"), "--map", "customer_id=client_name")
+    assert result.exit_code == 0
+    assert result.stdout == "name,value\ncustomers,1\n"
+
+
+def test_ambiguous_dates():
+    result = run("load", "-t", str(IO / "ambiguous_dates.csv"))
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        "error: ambiguous_dates.csv, column \"date\": dates are ambiguous: '01/02/2024' may be day/month or month/day",
+        "hint: use --date-format %d/%m/%Y (or %m/%d/%Y)",
+    ]
+
+
+def test_unparseable_amount_with_row():
+    result = run("load", "-t", str(IO / "bad_amount.csv"))
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        "error: bad_amount.csv, column \"amount\", row 3: 'douze' is not a valid number",
+        "hint: write numbers like 1234.56 or 1 234,56, or fix the value",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_traceback_only_with_verbose():
+    result = run("-v", "load", "-t", str(IO / "bad_amount.csv"))
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_internal_error_exit_3():
+    result = run("crash")
+    assert result.exit_code == 3
+    assert last_lines(result) == [
+        "error: internal error (ZeroDivisionError): boom",
+        "hint: this is a bug; please report it with the output of the same command with -v",
+    ]
+
+
+def test_usage_error_exit_2():
+    result = run("load", "--no-such-option")
+    assert result.exit_code == 2
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == "fidelcli 0.1.0\n"
+
+
+def test_bad_config_is_exit_2(tmp_path):
+    cfg = tmp_path / "fidelcli.toml"
+    cfg.write_text("[analysis]\ncurency = 'EUR'\n")
+    options.context.config_path = cfg
+    options.context._config = None
+    try:
+        result = run("load", "-t", str(IO / "retail.csv"))
+    finally:
+        options.context.config_path = None
+        options.context._config = None
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        f"error: {cfg}: unknown key 'analysis.curency'",
+        "hint: did you mean 'analysis.currency'?",
+    ]

@@ -72,7 +72,9 @@ def _date(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value else None
 
 
-def table(kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True) -> Table | None:
+def table(
+    kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, strict: bool = True
+) -> Table | None:
     """Scan an input kind from the flag, else from `[inputs]` of the config."""
     cfg = config()
     source = source or getattr(cfg.inputs, kind)
@@ -82,7 +84,7 @@ def table(kind: str, source: str | None, *, maps: list[str] | None = None, date_
             raise InputError(f"no {kind} input given", hint=f"pass {flag} FILE or set [inputs] {kind} in fidelcli.toml")
         return None
     columns = {**getattr(cfg.columns, kind), **parse_map_options(maps)}
-    return scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format)
+    return scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict)
 
 
 def transactions(

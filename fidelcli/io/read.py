@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import codecs
 import glob as globmod
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -46,6 +47,8 @@ class Table:
     raw: pl.LazyFrame
     exprs: dict[str, pl.Expr]
     parsed_from_text: set[str] = field(default_factory=set)
+    # Only with `scan_table(strict=False)`: date fields whose format could not be inferred, left out of `exprs`.
+    unparsed: dict[str, InputError] = field(default_factory=dict)
 
     @property
     def lf(self) -> pl.LazyFrame:
@@ -200,13 +203,20 @@ def _scan_database(uri: str) -> pl.LazyFrame:
     raise InputError(f"unsupported database scheme {parsed.scheme!r}", file=uri.split("?")[0], hint="use sqlite://, duckdb:// or postgresql://")
 
 
+_DATE_LIKE = re.compile(r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{8}|\d{1,2}[/.-]\d{1,2}[/.-](\d{4}|\d{2}))$")
+
+
 def _field_expr(
     f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str,
-    date_format: str | None, separator: str, text_file: bool,
+    date_format: str | None, separator: str, text_file: bool, strict: bool = True,
 ) -> tuple[pl.Expr, bool]:
     """Expression parsing one source column into field `f`; the bool says whether text was parsed."""
     text = dtype == pl.String
     values = [v for v in sample.drop_nulls().to_list()] if text else []
+    if f.type in ("date", "datetime") and values:
+        # Infer from the values that look like dates; the others fail to parse and
+        # are reported row by row instead of making the whole column fail.
+        values = [v for v in values if any(_DATE_LIKE.match(d) for d in V.date_part([v]))] or values
     if f.type in ("id", "text"):
         if text:
             # Text exports may pad values with spaces; typed sources (Parquet, databases) are taken as they are.
@@ -244,6 +254,7 @@ def scan_table(
     *,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
+    strict: bool = True,
 ) -> Table:
     """Map and parse a source as an input `kind` (transactions, customers, surveys, ...).
 
@@ -253,6 +264,9 @@ def scan_table(
     kind: the input kind, which fixes the canonical fields.
     columns: explicit `{field: source column}` mapping (`--map`, `[columns]` of the config).
     date_format: strptime format for every date column, when inference must not guess.
+    strict: when False (used by `validate`), a date column whose format cannot be inferred is left out of
+        `exprs` and its error kept in `Table.unparsed`, and values that do not look like dates do not
+        stop the inference (they fail to parse, row by row).
 
     Raises
     ------
@@ -270,14 +284,24 @@ def scan_table(
     sample = raw.select(list(dict.fromkeys(mapping.values()))).head(SAMPLE_ROWS).collect()
     exprs: dict[str, pl.Expr] = {}
     parsed: set[str] = set()
+    unparsed: dict[str, InputError] = {}
     for f in fields(kind):
         src = mapping.get(f.name)
         if src is None:
             continue
-        expr, from_text = _field_expr(f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator, text_file=text_file)
+        try:
+            expr, from_text = _field_expr(
+                f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator,
+                text_file=text_file, strict=strict,
+            )
+        except InputError as exc:
+            if strict or f.type not in ("date", "datetime"):
+                raise
+            unparsed[f.name] = exc
+            continue
         exprs[f.name] = expr
         if from_text:
             parsed.add(f.name)
     if kind == "transactions" and "amount" not in exprs and {"quantity", "unit_price"} <= exprs.keys():
         exprs["amount"] = exprs["quantity"] * exprs["unit_price"]
-    return Table(kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed)
+    return Table(kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed, unparsed=unparsed)

@@ -1,0 +1,323 @@
+"""The data-quality checks: per-row flags as Polars expressions over a table's raw columns, one pass per file.
+
+Each check is a boolean expression over `Table.raw` (and the parse expressions `Table.exprs`); one lazy
+`select` per file counts the flagged rows and keeps the first N row numbers and example values of each.
+Column-level problems (missing columns, undecidable date formats, personal-data columns) are found
+from the mapping and a small sample, without a pass over the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from fidelcli.io.columns import fields, normalize
+from fidelcli.io.read import Table
+from fidelcli.validate.findings import FileInfo, Finding, finding
+
+ROW = "__fidelcli_row"
+OLDEST_DATE = dt.date(1990, 1, 1)
+MAX_AGE = 120
+OUTLIER_IQR = 3.0
+OUTLIER_MIN_VALUES = 20
+PII_SAMPLE = 1_000
+
+# Score scales (SPEC section 1).
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("surveys", "nps"): (0, 10),
+    ("surveys", "csat"): (1, 5),
+    ("surveys", "ces"): (1, 7),
+    ("touchpoints", "satisfaction"): (1, 5),
+}
+# Money that should not be negative (transactions amounts are returns when negative: reported apart).
+NON_NEGATIVE = {("spend", "spend"), ("subscriptions", "price"), ("campaigns", "revenue"), ("campaigns", "cost")}
+OUTLIER_FIELDS = {("transactions", "amount"), ("subscriptions", "price"), ("spend", "spend"), ("campaigns", "revenue")}
+PII_FIELDS = {"email", "phone", "name", "birth_date"}
+# Optional fields whose empty value means something (an active subscription has no end date).
+MEANINGFUL_NULLS = {("subscriptions", "end_date")}
+
+_UNPARSEABLE = {"date": "unparseable-date", "datetime": "unparseable-date", "number": "unparseable-number", "bool": "unparseable-bool"}
+_WHAT = {"date": "not a valid date", "datetime": "not a valid date", "number": "not a valid number", "bool": "not a yes/no value"}
+_PII_WORDS = {
+    "email": "email", "mail": "email", "courriel": "email", "phone": "phone", "telephone": "phone", "tel": "phone",
+    "mobile": "phone", "portable": "phone", "name": "name", "fullname": "name", "firstname": "name",
+    "lastname": "name", "surname": "name", "nom": "name", "prenom": "name", "address": "address",
+    "adresse": "address", "street": "address", "rue": "address", "zip": "address", "zipcode": "address",
+    "postcode": "address", "postal": "address", "birth": "birth date", "birthdate": "birth date",
+    "birthday": "birth date", "dob": "birth date", "naissance": "birth date", "iban": "bank account", "ssn": "national id",
+}
+# Words that make a *name* column something other than a person's name (product_name, nom_magasin).
+_NOT_PERSON = {
+    "product", "item", "campaign", "store", "shop", "plan", "category", "brand", "file", "company", "magasin",
+    "produit", "article", "campagne", "categorie", "marque", "stage", "channel", "event", "page", "domain",
+}
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+_PHONE = r"^(\+|00)\d[\d\s.()-]{7,}$|^0\d([\s.-]?\d{2}){4}$"
+
+
+@dataclass
+class RowCheck:
+    """A per-row check: `flag` is true on the offending rows; `value` gives the example shown (None: PII)."""
+
+    code: str
+    flag: pl.Expr
+    message: str
+    column: str | None = None
+    field: str | None = None
+    value: pl.Expr | None = None
+
+
+def _words(column: str) -> list[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
+    return [w for w in (normalize(p) for p in re.split(r"[^A-Za-z0-9À-ÿ]+", spaced)) if w]
+
+
+def pii_columns(table: Table) -> dict[str, str]:
+    """Columns holding personal data: {source column: what it holds}, by mapped field, name, or content.
+
+    Content: more than half of a sample of the column's text values look like email addresses or
+    phone numbers. Identifier columns are pseudonymous and not reported unless their values are emails.
+    """
+    found: dict[str, str] = {}
+    for name in ("email", "phone", "name", "birth_date"):
+        if table.kind == "customers" and name in table.mapping:
+            found[table.mapping[name]] = name.replace("_", " ")
+    schema = table.raw.collect_schema()
+    # A column mapped to a field that is not personal data (email_opt_in) is known by its field, not its name.
+    known = {c for n, c in table.mapping.items() if n not in PII_FIELDS}
+    for column in schema.names():
+        if column in found or column in known:
+            continue
+        words = _words(column)
+        hits = [_PII_WORDS[w] for w in words if w in _PII_WORDS]
+        if hits and not (hits[0] == "name" and _NOT_PERSON & set(words)):
+            found[column] = hits[0]
+    text = [c for c, t in schema.items() if t == pl.String and c not in found]
+    if text:
+        sample = table.raw.select(text).head(PII_SAMPLE).collect()
+        for column in text:
+            values = sample[column].drop_nulls().str.strip_chars()
+            if values.len() == 0:
+                continue
+            if values.str.contains(_EMAIL).mean() > 0.5:  # type: ignore[operator]
+                found[column] = "email"
+            elif values.str.contains(_PHONE).mean() > 0.5:  # type: ignore[operator]
+                found[column] = "phone"
+    return found
+
+
+def _is_missing(table: Table, src: str) -> pl.Expr:
+    col = pl.col(src)
+    if table.raw.collect_schema()[src] == pl.String:
+        return col.is_null() | (col.str.strip_chars() == "")
+    return col.is_null()
+
+
+def _required(table: Table) -> set[str]:
+    req = {f.name for f in fields(table.kind) if f.required}
+    if table.kind == "transactions":
+        # SPEC section 1: the amount, or quantity and unit price, is required when the file has it.
+        req |= {"amount"} if "amount" in table.mapping else {"quantity", "unit_price"}
+    return req
+
+
+def _amount_column(table: Table) -> str | None:
+    if "amount" in table.mapping:
+        return table.mapping["amount"]
+    if "amount" in table.exprs:
+        return f"{table.mapping['quantity']} x {table.mapping['unit_price']}"
+    return None
+
+
+def _as_date(table: Table, name: str) -> pl.Expr:
+    expr = table.exprs[name]
+    return expr.dt.date() if next(f.type for f in fields(table.kind) if f.name == name) == "datetime" else expr
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None = None, pii: set[str] | None = None) -> list[RowCheck]:
+    """Every per-row check that applies to `table`.
+
+    Parameters
+    ----------
+    as_of: exclusive reference date: dates on or after it are in the future.
+    customer_ids: the ids of the customers table, for the orphan check (None: no customers table).
+    pii: source columns whose values must never be shown.
+    """
+    pii = pii or set()
+    kind, mapping, exprs = table.kind, table.mapping, table.exprs
+    types = {f.name: f.type for f in fields(kind)}
+    required = _required(table)
+    checks: list[RowCheck] = []
+
+    def shown(src: str | None, name: str) -> pl.Expr | None:
+        if src is not None and src in pii:
+            return None
+        if name in mapping:
+            return pl.col(mapping[name]).cast(pl.String)
+        if (kind, name) == ("transactions", "amount") and name in exprs:
+            # Computed as quantity x unit_price: show both as written.
+            return pl.concat_str([pl.col(mapping["quantity"]).cast(pl.String), pl.col(mapping["unit_price"]).cast(pl.String)], separator=" x ")
+        return None
+
+    # Whole rows repeated exactly.
+    columns = table.raw.collect_schema().names()
+    checks.append(RowCheck("duplicate-row", ~pl.struct(columns).is_first_distinct(), "exact repeat of an earlier row on {rows}"))
+
+    for name, src in mapping.items():
+        ftype = types[name]
+        missing = _is_missing(table, src)
+        if (kind, name) == ("transactions", "customer_id"):
+            checks.append(RowCheck("missing-customer", missing, "no customer id on {rows}", src, name))
+        elif name in required:
+            checks.append(RowCheck("null-required", missing, f"{name} is empty on " + "{rows}", src, name))
+        elif (kind, name) not in MEANINGFUL_NULLS:
+            checks.append(RowCheck("null-optional", missing, f"{name} is empty on " + "{rows}", src, name))
+        if name in table.parsed_from_text:
+            hint = " (use --date-format or fix the values)" if ftype in ("date", "datetime") else ""
+            checks.append(
+                RowCheck(_UNPARSEABLE[ftype], table.failed(name), _WHAT[ftype] + " on {rows}" + hint, src, name, shown(src, name))
+            )
+        if ftype in ("date", "datetime") and name in exprs:
+            day = _as_date(table, name)
+            if name == "birth_date":
+                oldest = _years_before(as_of - dt.timedelta(days=1), MAX_AGE)
+                flag = (day >= as_of) | (day < oldest)
+                checks.append(RowCheck("implausible-date", flag, f"birth date giving an age below 0 or above {MAX_AGE} on " + "{rows}", src, name, shown(src, name)))
+                continue
+            if (kind, name) != ("subscriptions", "end_date"):  # a scheduled end is legitimate
+                checks.append(RowCheck("future-date", day >= as_of, f"date on or after {as_of.isoformat()} on " + "{rows}", src, name, shown(src, name)))
+            checks.append(RowCheck("implausible-date", day < OLDEST_DATE, f"date before {OLDEST_DATE.isoformat()} on " + "{rows}", src, name, shown(src, name)))
+
+    amount_col = _amount_column(table)
+    if kind == "transactions" and amount_col is not None:
+        amount = exprs["amount"]
+        checks.append(RowCheck("negative-amount", amount < 0, "negative amount (a return or cancellation) on {rows}", amount_col, "amount", shown(amount_col, "amount")))
+        checks.append(RowCheck("zero-amount", amount == 0, "amount of zero on {rows}", amount_col, "amount", shown(amount_col, "amount")))
+    for name in exprs:
+        src = amount_col if (kind, name) == ("transactions", "amount") else mapping.get(name)
+        value = exprs[name]
+        if (kind, name) in NON_NEGATIVE:
+            checks.append(RowCheck("negative-value", value < 0, f"negative {name} on " + "{rows}", src, name, shown(src, name)))
+        if (kind, name) in OUTLIER_FIELDS:
+            # Money is multiplicative: the fence is Q3 + 3 x IQR on the log scale, i.e. Q3 x (Q3 / Q1)^3.
+            log = value.filter(value > 0).log()
+            q1, q3 = log.quantile(0.25, interpolation="linear"), log.quantile(0.75, interpolation="linear")
+            fence = (q3 + OUTLIER_IQR * (q3 - q1)).exp()
+            flag = (value > fence) & (log.count() >= OUTLIER_MIN_VALUES) & (q3 > q1)
+            checks.append(RowCheck("outlier", flag, f"{name} far above the others (over Q3 x (Q3/Q1)^3) on " + "{rows}", src, name, shown(src, name)))
+        if (kind, name) in RANGES:
+            lo, hi = RANGES[kind, name]
+            checks.append(
+                RowCheck("out-of-range", (value < lo) | (value > hi), f"{name} outside {lo:g}-{hi:g} on " + "{rows}", src, name, shown(src, name))
+            )
+
+    if kind == "surveys" and {"type", "score"} <= exprs.keys():
+        score_type = exprs["type"].str.strip_chars().str.to_lowercase()
+        score = exprs["score"]
+        outside = pl.lit(False)
+        for (k, name), (lo, hi) in RANGES.items():
+            if k == "surveys":
+                outside = outside | ((score_type == name) & ((score < lo) | (score > hi)))
+        src = mapping["score"]
+        checks.append(RowCheck("out-of-range", outside, "score outside the scale of its type (nps 0-10, csat 1-5, ces 1-7) on {rows}", src, "score", shown(src, "score")))
+        known = score_type.is_in([n for k, n in RANGES if k == "surveys"])
+        checks.append(
+            RowCheck("unknown-score-type", exprs["type"].is_not_null() & ~known, "score type other than nps, csat, ces on {rows}",
+                     mapping["type"], "type", shown(mapping["type"], "type"))
+        )
+
+    if kind == "subscriptions" and {"start_date", "end_date"} <= exprs.keys():
+        src = mapping["end_date"]
+        checks.append(RowCheck("end-before-start", exprs["end_date"] < exprs["start_date"], "end_date before start_date on {rows}", src, "end_date", shown(src, "end_date")))
+
+    if kind == "customers" and "customer_id" in exprs:
+        ids = exprs["customer_id"]
+        src = mapping["customer_id"]
+        checks.append(RowCheck("duplicate-id", ids.is_not_null() & ids.is_duplicated(), "customer id shared by several rows on {rows}", src, "customer_id", shown(src, "customer_id")))
+
+    if customer_ids is not None:
+        for name in ("customer_id", "referred_by") if kind == "customers" else ("customer_id",):
+            if name in exprs and (kind != "customers" or name != "customer_id"):
+                ids = exprs[name]
+                src = mapping[name]
+                flag = ids.is_not_null() & (ids != "") & ~ids.is_in(customer_ids.implode())
+                checks.append(RowCheck("orphan-customer", flag, "customer id absent from the customers table on {rows}", src, name, shown(src, name)))
+    return checks
+
+
+def column_findings(table: Table, pii: dict[str, str]) -> list[Finding]:
+    """Findings about columns rather than rows: missing score or amount columns, undecidable date formats, PII."""
+    out: list[Finding] = []
+    kind, file = table.kind, table.file
+    free = [c for c in table.raw.collect_schema().names() if c not in table.mapping.values()]
+
+    def candidates(*names: str) -> str:
+        guesses = sorted({g for n in names for g in difflib.get_close_matches(n, free, n=3, cutoff=0.3)}) or free
+        return ", ".join(map(repr, guesses)) or "none"
+
+    if kind == "transactions" and "amount" not in table.exprs:
+        # The analyses run without amounts (timing-only models, counts), so this is not an error.
+        out.append(finding("missing-amount", kind=kind, file=file, field="amount",
+                           message=f"no column for amount (nor quantity and unit_price): monetary figures are unavailable; "
+                           f"candidates: {candidates('amount', 'quantity', 'unit_price')}; name one with --map amount=COLUMN"))
+    if kind == "surveys" and not ({"nps", "csat", "ces"} & table.mapping.keys() or {"type", "score"} <= table.mapping.keys()):
+        out.append(finding("missing-column", kind=kind, file=file, field="score",
+                           message=f"no score column: nps, csat or ces (wide) or type and score (long); candidates: {candidates('nps', 'csat', 'ces', 'score')}; "
+                           "name one with --map nps=COLUMN"))
+    for name, exc in table.unparsed.items():
+        code = "ambiguous-date" if "ambiguous" in exc.message else "unknown-date-format"
+        message = exc.message + (f"; {exc.hint}" if exc.hint else "")
+        if code == "unknown-date-format":
+            message = f"no single date format fits every value ({exc.message}); use --date-format"
+        if table.mapping[name] in pii:
+            message = f"the date format of {name} cannot be inferred; use --date-format"
+        out.append(finding(code, kind=kind, file=file, column=table.mapping[name], field=name, message=message))
+    for column, what in pii.items():
+        field = next((n for n, c in table.mapping.items() if c == column), None)
+        out.append(finding("pii-column", kind=kind, file=file, column=column, field=field,
+                           message=f"personal data ({what}): values are never shown; pseudonymize before sharing"))
+    return out
+
+
+def check_table(table: Table, *, as_of: dt.date, examples: int = 5, customer_ids: pl.Series | None = None) -> tuple[FileInfo, list[Finding]]:
+    """Run every check on one table in one lazy pass.
+
+    Returns
+    -------
+    The file's description (kind, rows, mapping) and its findings, unsorted.
+    """
+    pii = pii_columns(table)
+    checks = row_checks(table, as_of=as_of, customer_ids=customer_ids, pii=set(pii))
+    selected: list[pl.Expr] = [pl.len().alias("n")]
+    for i, c in enumerate(checks):
+        flag = c.flag.fill_null(False)
+        selected += [flag.sum().alias(f"c{i}"), pl.col(ROW).filter(flag).head(examples).implode().alias(f"r{i}")]
+        if c.value is not None:
+            selected.append(c.value.filter(flag).head(examples).implode().alias(f"v{i}"))
+    stats = table.raw.with_row_index(ROW, offset=1).select(selected).collect().row(0, named=True)
+    nrows = int(stats["n"])
+    found = column_findings(table, pii)
+    for i, c in enumerate(checks):
+        count = int(stats[f"c{i}"])
+        if count == 0:
+            continue
+        code, message = c.code, c.message.format(rows=f"{count:,} row" + "s" * (count != 1))
+        if code == "null-optional" and count == nrows:
+            code, message = "empty-column", f"{c.field} is empty on every row"
+        values = [str(v) for v in stats.get(f"v{i}") or []]
+        found.append(
+            finding(code, kind=table.kind, file=table.file, column=c.column, field=c.field, rows=[int(r) for r in stats[f"r{i}"]],
+                    count=count, examples=values, message=message)
+        )
+    return FileInfo(kind=table.kind, file=table.file, rows=nrows, columns=dict(table.mapping)), found

@@ -1,0 +1,114 @@
+"""Validation findings and the report: data, not exceptions (JSON for CI is `Report.model_dump_json()`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fidelcli.errors import MappingError
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+# Every code, its severity and meaning (docs/validate.md repeats this table; a test keeps them in step).
+CODES: dict[str, tuple[Severity, str]] = {
+    "missing-column": ("error", "a required field has no column; the message lists the candidate columns"),
+    "missing-amount": ("warning", "transactions without an amount column, nor quantity and unit_price: no monetary figures"),
+    "ambiguous-column": ("error", "several columns match one field; choose one with --map"),
+    "ambiguous-date": ("error", "a date column may be day/month or month/day; give --date-format"),
+    "unknown-date-format": ("error", "a date column is in no known format (or in several); give --date-format"),
+    "unparseable-date": ("error", "values of a date column that are not dates (with --date-format or the inferred one)"),
+    "unparseable-number": ("error", "values of a numeric column that are not numbers"),
+    "unparseable-bool": ("error", "values of a yes/no column that are not yes/no, true/false, 1/0"),
+    "null-required": ("error", "empty values in a required field"),
+    "missing-customer": ("warning", "transactions without a customer id (guest purchases): the analyses drop them"),
+    "null-optional": ("info", "empty values in an optional field"),
+    "empty-column": ("warning", "an optional field whose column is empty on every row"),
+    "duplicate-row": ("warning", "rows identical to an earlier row on every column (rows: the repeats)"),
+    "duplicate-id": ("error", "a customer id that appears on more than one row of the customers table (rows: all of them)"),
+    "future-date": ("warning", "dates after today, or on or after --as-of (the analyses ignore them)"),
+    "implausible-date": ("warning", "dates before 1990-01-01, or birth dates giving an age below 0 or above 120"),
+    "negative-amount": ("info", "negative transaction amounts: returns or cancellations, netted by default"),
+    "negative-value": ("warning", "negative spend, price, revenue or cost"),
+    "zero-amount": ("warning", "transaction amounts equal to zero"),
+    "outlier": ("info", "positive values above Q3 x (Q3/Q1)^3, i.e. Q3 + 3 x IQR on the log scale (20 positive values or more)"),
+    "orphan-customer": ("warning", "customer ids absent from the customers table"),
+    "out-of-range": ("error", "scores outside their scale: nps 0-10, csat 1-5, ces 1-7, satisfaction 1-5"),
+    "unknown-score-type": ("warning", "long-format survey rows whose type is not nps, csat or ces"),
+    "end-before-start": ("error", "subscriptions whose end_date is before their start_date"),
+    "pii-column": ("info", "a column holding personal data (email, phone, name, birth date, address); values never shown"),
+}
+
+
+class Finding(BaseModel):
+    """One problem found in one column (or row set) of one file."""
+
+    code: str = Field(description="stable kebab-case identifier, e.g. unparseable-date")
+    severity: Severity
+    kind: str = Field(description="input kind: transactions, customers, surveys, ...")
+    file: str
+    column: str | None = Field(default=None, description="source column as written in the file; None for whole rows")
+    field: str | None = Field(default=None, description="canonical field the column is mapped to")
+    rows: list[int] = Field(default_factory=list, description="1-based data rows (row 1 = first line after the header), first N")
+    count: int = Field(default=0, description="number of rows concerned (0 for a column-level finding)")
+    examples: list[str] = Field(default_factory=list, description="first N offending values; never values of personal-data columns")
+    message: str
+
+
+class Summary(BaseModel):
+    """Number of findings per severity."""
+
+    error: int = 0
+    warning: int = 0
+    info: int = 0
+
+
+class FileInfo(BaseModel):
+    """One input checked."""
+
+    kind: str
+    file: str
+    rows: int | None = Field(default=None, description="data rows; None when the file could not be mapped")
+    columns: dict[str, str] = Field(default_factory=dict, description="{field: source column}")
+
+
+class Report(BaseModel):
+    """Result of `validate`: findings sorted by file, severity, code and column."""
+
+    as_of: dt.date = Field(description="reference date of the date checks (exclusive)")
+    files: list[FileInfo]
+    findings: list[Finding]
+    summary: Summary
+    passed: bool = Field(description="no error")
+
+    def failed(self, *, strict: bool = False) -> bool:
+        """True when a finding is an error (with `strict`: an error or a warning)."""
+        return self.summary.error > 0 or (strict and self.summary.warning > 0)
+
+
+def finding(code: str, *, kind: str, file: str, **values: object) -> Finding:
+    """A `Finding` whose severity is the one documented for `code`."""
+    return Finding(code=code, severity=CODES[code][0], kind=kind, file=file, **values)  # type: ignore[arg-type]
+
+
+def from_mapping_error(exc: MappingError, kind: str, file: str) -> Finding | None:
+    """The finding for a column-mapping problem of the data (missing or ambiguous column), else None.
+
+    `--map` mistakes (unknown field, no such column) are usage errors, not findings: None.
+    """
+    if exc.message.startswith("no column for required field"):
+        code = "missing-column"
+    elif " is ambiguous: " in exc.message:
+        code = "ambiguous-column"
+    else:
+        return None
+    field = exc.message.split("'")[1] if "'" in exc.message else None
+    message = exc.message + (f"; {exc.hint}" if exc.hint else "")
+    return finding(code, kind=kind, file=exc.file or file, field=field, message=message)
+
+
+def summarize(findings: list[Finding]) -> Summary:
+    """Count findings per severity."""
+    return Summary(**{s: sum(f.severity == s for f in findings) for s in SEVERITIES})

@@ -16,10 +16,9 @@ from fidelcli.errors import InputError
 from fidelcli.io.read import Table
 
 ReturnsPolicy = Literal["net", "drop", "keep"]
-RETURN_STATUSES = [
-    "return", "returned", "refund", "refunded", "cancel", "cancelled", "canceled", "cancellation", "void",
-    "retour", "retourne", "rembourse", "remboursement", "annule", "annulee", "annulation", "avoir",
-]
+# Statuses meaning a return, in English and French, matched case-insensitively at the start of the value
+# ("Returned", "retourné", "Remboursée", "ANNULÉ", "avoir"). One anchored regex: no per-row lowercasing.
+RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir)"
 
 
 @dataclass
@@ -46,8 +45,7 @@ def return_flag(table: Table) -> pl.Expr:
         # Online-Retail style: cancellation invoices are the invoice number prefixed by "C".
         flag = flag | pl.col("order_id").str.contains(r"^[Cc]\d").fill_null(False)
     if "status" in cols:
-        status = pl.col("status").str.to_lowercase().str.normalize("NFKD").str.replace_all(r"[^a-z]", "")
-        flag = flag | status.is_in(RETURN_STATUSES).fill_null(False)
+        flag = flag | pl.col("status").str.contains(RETURN_STATUS).fill_null(False)
     return flag
 
 

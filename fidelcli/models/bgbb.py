@@ -31,7 +31,8 @@ from fidelcli.models._fit import (
 
 def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
                ) -> tuple[FloatArray, FloatArray]:
-    """log of the "alive through n" term and log of the whole likelihood (FHS 2010, eq. 5):
+    """log of the "alive through n" term and log of the whole likelihood (FHS 2010, the likelihood
+    L(alpha, beta, gamma, delta | x, t_x, n)):
 
     L = B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n)/B(gamma,delta)
         + sum_{i=0}^{n-t_x-1} B(alpha+x, beta+t_x-x+i)/B(alpha,beta)
@@ -134,7 +135,8 @@ class BGBB(FittedModel):
         return bgbb_parts(self._theta(), xa, ta, na)[1]
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, n: ArrayLike) -> FloatArray:
-        """P(alive at opportunity n+1 | x, t_x, n) (FHS 2010, eq. 11):
+        """P(alive at opportunity n+1 | x, t_x, n) (FHS 2010, the P(alive)
+        expression):
         B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n+1)/B(gamma,delta) / L."""
         xa, ta, na, _ = check_bgbb_data(x, t_x, n, None)
         alpha, beta, gamma, delta = p = self._theta()
@@ -144,7 +146,7 @@ class BGBB(FittedModel):
 
     def _expected(self, n_star: FloatArray, x: FloatArray, t_x: FloatArray,
                   n: FloatArray) -> FloatArray:
-        """E[X(n, n+n*) | x, t_x, n] (FHS 2010, eq. 13):
+        """E[X(n, n+n*) | x, t_x, n] (FHS 2010, the conditional expectation):
         1/L B(alpha+x+1, beta+n-x)/B(alpha,beta) delta/(gamma-1) Gamma(gamma+delta)/Gamma(1+delta)
         [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)].
         """
@@ -165,7 +167,7 @@ class BGBB(FittedModel):
                               check_values(t_x, "t_x"), check_values(n, "n"))
 
     def expected_purchases_new(self, n: ArrayLike) -> FloatArray:
-        """E[X(n)] of a new customer (FHS 2010, eq. 8): alpha/(alpha+beta) delta/(gamma-1)
+        """E[X(n)] of a new customer (FHS 2010, E(X(n))): alpha/(alpha+beta) delta/(gamma-1)
         [1 - Gamma(gamma+delta) Gamma(1+delta+n) / (Gamma(gamma+delta+n) Gamma(1+delta))]."""
         alpha, beta, gamma, delta = self._theta()
         na = check_values(n, "n")

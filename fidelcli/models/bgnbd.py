@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from fidelcli.models._fit import FloatArray, PurchaseModel, check_purchase_data, weighted_mean
@@ -87,7 +88,8 @@ def bg_p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
                modified: bool) -> FloatArray:
     """P(alive | x, t_x, T).
 
-    BG/NBD (FHL 2005 eq. 11 in the technical note): 1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x));
+    BG/NBD (Fader, Hardie & Lee, note "Computing P(alive) using the BG/NBD model"):
+        1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x));
     MBG/NBD (Batislam et al. 2007): 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) for every x.
     """
     r, alpha, a, b = params
@@ -111,9 +113,11 @@ def bg_expected(params: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArra
         (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] P(alive)
     with z = t/(alpha+T+t). Euler's transformation 2F1(A,B;C;z) = (1-z)^(C-A-B) 2F1(C-A,C-B;C;z)
     turns the bracket into 1 - (1-z)^(a-1) 2F1(C-r-x, a-1; C; z), which does not overflow for
-    large x. With x = t_x = T = 0 it is E[X(t)] of a new customer (FHL 2005 eq. 7).
+    large x. With x = t_x = T = 0 it is E[X(t)] of a new customer (FHL 2005 eq. 9).
     """
     r, alpha, a, b = params
+    if abs(a - 1.0) < 1e-7:  # removable 0/0 at a = 1: step just off it
+        a = 1.0 + 1e-7 if a >= 1.0 else 1.0 - 1e-7
     k = 0.0 if modified else 1.0
     c = a + b + x - k
     z = t / (alpha + T + t)
@@ -168,13 +172,13 @@ class BGNBD(PurchaseModel):
                   T: FloatArray) -> FloatArray:
         return bg_expected(self._theta(), t, x, t_x, T, modified=self._modified)
 
-    def p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """Probability that a customer with history (x, t_x, T) is still alive at T."""
         xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
         return bg_p_alive(self._theta(), xa, ta, Ta, modified=self._modified)
 
-    def expected_purchases_new(self, t: FloatArray | float) -> FloatArray:
-        """E[X(t)]: expected repeat purchases of a new customer in (0, t] (FHL 2005 eq. 7)."""
+    def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)]: expected repeat purchases of a new customer in (0, t] (FHL 2005 eq. 9)."""
         t = np.asarray(t, dtype=float)
         zero = np.zeros_like(t)
         return self.expected_purchases(t, zero, zero, zero)

@@ -29,7 +29,8 @@ from fidelcli.models._fit import (
 
 def gg_loglik(params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatArray | None = None,
               ) -> FloatArray | tuple[float, FloatArray]:
-    """Log density of the mean spend m over x transactions (Fader & Hardie 2013 note, eq. 4):
+    """Log density of the mean spend m over x transactions (Fader & Hardie 2013 note,
+    f(m_x | p, q, gamma, x)):
 
     f(m | p, q, v, x) = Gamma(px+q) / (Gamma(px) Gamma(q)) v^q m^(px-1) x^(px) / (v + m x)^(px+q)
 
@@ -135,7 +136,8 @@ class GammaGamma(FittedModel):
         return out
 
     def expected_spend(self, x: ArrayLike, m: ArrayLike) -> FloatArray:
-        """Conditional expected average order value (Fader & Hardie 2013 note, eq. 5):
+        """Conditional expected average order value (Fader & Hardie 2013 note,
+        E(M | p, q, gamma, m_x, x)):
 
         E(M | p, q, v, m, x) = (q-1)/(px+q-1) * p v/(q-1) + px/(px+q-1) * m = p (v + m x)/(px+q-1),
 
@@ -145,8 +147,11 @@ class GammaGamma(FittedModel):
         p, q, v = self._theta()
         xa = check_values(x, "x")
         ma = check_values(m, "m")
-        with np.errstate(divide="ignore"):
-            return p * (v + ma * xa) / (p * xa + q - 1.0)
+        denom = p * xa + q - 1.0
+        # q <= 1 and x = 0: the population mean is infinite (no finite mean spend).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(denom > 0, p * (v + ma * xa) / np.where(denom > 0, denom, 1.0),
+                            np.inf)
 
     def population_mean(self) -> float:
         """Mean transaction value across customers, p v / (q - 1); infinite when q <= 1."""

@@ -7,10 +7,12 @@ lifetime is exponential with rate mu ~ Gamma(s, beta).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import digamma, gammaln, hyp2f1
 
 from fidelcli.models._fit import (
     FloatArray,
@@ -28,8 +30,8 @@ def _log1mexp(d: FloatArray) -> FloatArray:
 
 def log_a0_term(params: FloatArray, x: FloatArray, t: FloatArray) -> FloatArray:
     """log of 2F1(r+s+x, B; r+s+x+1; z_t) / (max(alpha, beta) + t)^(r+s+x), one of the two terms
-    of A_0 in the likelihood (Fader-Hardie 2005 note, section 3), with the branch chosen as in the
-    note so that 0 <= z < 1:
+    of A_0 in the likelihood (Fader-Hardie 2005 note, the expression for A_0), with the branch
+    chosen as in the note so that 0 <= z < 1:
 
     alpha >= beta: B = s+1,  z_t = (alpha-beta)/(alpha+t)
     alpha <  beta: B = r+x,  z_t = (beta-alpha)/(beta+t)
@@ -58,7 +60,8 @@ def log_a0_term(params: FloatArray, x: FloatArray, t: FloatArray) -> FloatArray:
 def pnbd_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
                log_term_tx: FloatArray | None = None, log_term_T: FloatArray | None = None,
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The three log pieces of the Pareto/NBD likelihood (Fader-Hardie 2005 note, section 3):
+    """The three log pieces of the Pareto/NBD likelihood (Fader-Hardie 2005 note, the
+    likelihood with A_0):
 
     L = Gamma(r+x) alpha^r beta^s / Gamma(r) [ 1 / ((alpha+T)^(r+x) (beta+T)^s)
                                                + s/(r+s+x) A_0 ],
@@ -84,7 +87,7 @@ def pnbd_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
 
 def pnbd_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
                 ) -> FloatArray:
-    """Per-row Pareto/NBD log-likelihood (Fader-Hardie 2005 note, section 3)."""
+    """Per-row Pareto/NBD log-likelihood (Fader-Hardie 2005 note, likelihood with A_0)."""
     pre, l_alive, l_dead = pnbd_parts(params, x, t_x, T)
     return pre + np.logaddexp(l_alive, l_dead)
 
@@ -94,6 +97,74 @@ def _expm1_ratio(s1: float, u: FloatArray) -> FloatArray:
     if abs(s1) < 1e-10:
         return u * (1.0 - 0.5 * s1 * u)
     return -np.expm1(-s1 * u) / s1
+
+
+@dataclass(frozen=True)
+class PairedData:
+    """Compressed rows plus the distinct (x, t) pairs that the A_0 terms depend on.
+
+    The hypergeometric terms depend on (x, t_x) and (x, T) only: with dates in days there are far
+    fewer such pairs than rows, so they are computed once per distinct pair.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    w: FloatArray
+    ux: FloatArray
+    ut: FloatArray
+    inv_tx: NDArray[np.intp]
+    inv_T: NDArray[np.intp]
+
+    @classmethod
+    def build(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray) -> PairedData:
+        ux, ut, inv = _unique_pairs(np.concatenate([x, x]), np.concatenate([t_x, T]))
+        return cls(x, t_x, T, w, ux, ut, inv[: x.size], inv[x.size:])
+
+
+def pnbd_loglik_grad(params: FloatArray, d: PairedData) -> tuple[float, FloatArray]:
+    """Weighted total log-likelihood and its gradient in (r, alpha, s, beta).
+
+    Analytic chain rule over rows; only the derivatives of the log A_0 terms (no closed form in
+    the 2F1 parameters) are central finite differences, taken on the few distinct (x, t) pairs:
+    a gradient costs one pass over the rows instead of eight.
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    x, t_x, T, w = d.x, d.t_x, d.T, d.w
+    lt = log_a0_term(params, d.ux, d.ut)
+    dlt = np.empty((4, lt.size))
+    for j in range(4):
+        h = 6e-6 * params[j]
+        e = np.zeros(4)
+        e[j] = h
+        dlt[j] = (log_a0_term(params + e, d.ux, d.ut)
+                  - log_a0_term(params - e, d.ux, d.ut)) / (2 * h)
+    lt_tx, lt_T = lt[d.inv_tx], lt[d.inv_T]
+    pre, l_alive, l_dead = pnbd_parts(params, x, t_x, T, lt_tx, lt_T)
+    m = np.logaddexp(l_alive, l_dead)
+    total = float(w @ (pre + m))
+    wa = w * np.exp(l_alive - m)
+    wd = w * np.exp(l_dead - m)
+    # d log(1 - e^D)/dD = -1/expm1(-D), D = lt_T - lt_tx <= 0; rows with D = 0 have wd = 0.
+    dd = np.minimum(lt_T - lt_tx, 0.0)
+    live = wd > 0
+    with np.errstate(divide="ignore"):
+        fprime = np.where(live, -1.0 / np.expm1(-np.where(live, dd, -1.0)), 0.0)
+    wdf = wd * fprime
+    rsx = r + s + x
+    n = float(w.sum())
+    # d/d(param) of l_dead = [log s - log(r+s+x)]' + lt_tx' + f'(D) (lt_T' - lt_tx')
+    g_dead = np.array([wd @ dlt[j][d.inv_tx] + wdf @ (dlt[j][d.inv_T] - dlt[j][d.inv_tx])
+                       for j in range(4)])
+    w_rsx = wd @ (1.0 / rsx)
+    grad = np.array([
+        w @ (digamma(r + x) - digamma(r)) + n * np.log(alpha) - wa @ np.log(alpha + T) - w_rsx
+        + g_dead[0],
+        n * r / alpha - wa @ ((r + x) / (alpha + T)) + g_dead[1],
+        n * np.log(beta) - wa @ np.log(beta + T) + float(wd.sum()) / s - w_rsx + g_dead[2],
+        n * s / beta - s * (wa @ (1.0 / (beta + T))) + g_dead[3],
+    ])
+    return total, grad
 
 
 class ParetoNBD(PurchaseModel):
@@ -110,23 +181,22 @@ class ParetoNBD(PurchaseModel):
 
     def _fit_compressed(self, x: FloatArray, t_x: FloatArray, T: FloatArray,
                         w: FloatArray) -> None:
-        # The hypergeometric terms depend on (x, t_x) and (x, T) only: with dates in days there are
-        # far fewer such pairs than rows, so they are computed once per distinct pair.
-        pairs_x, pairs_t, _ = _unique_pairs(np.concatenate([x, x]), np.concatenate([t_x, T]))
-        ux, ut, inv = pairs_x, pairs_t, _
-        inv_tx, inv_T = inv[: x.size], inv[x.size:]
+        data = PairedData.build(x, t_x, T, w)
 
         def loglik(p: FloatArray) -> float:
-            lt = log_a0_term(p, ux, ut)
-            pre, l_alive, l_dead = pnbd_parts(p, x, t_x, T, lt[inv_tx], lt[inv_T])
+            lt = log_a0_term(p, data.ux, data.ut)
+            pre, l_alive, l_dead = pnbd_parts(p, x, t_x, T, lt[data.inv_tx], lt[data.inv_T])
             return float(w @ (pre + np.logaddexp(l_alive, l_dead)))
+
+        def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
+            return pnbd_loglik_grad(p, data)
 
         mean_t = weighted_mean(T, w)
         rate = max(weighted_mean(x, w), 1e-3) / max(mean_t, 1e-9)
         starts = [np.array([1.0, 1.0 / rate, 1.0, mean_t]),
                   np.array([0.5, 0.5 / rate, 0.5, 0.5 * mean_t]),
                   np.array([2.0, 2.0 / rate, 2.0, 2.0 * mean_t])]
-        self._fit_mle(loglik, starts, float(w.sum()), x.size)
+        self._fit_mle(loglik, starts, float(w.sum()), x.size, loglik_grad)
 
     def _loglik_rows(self, params: FloatArray, x: FloatArray, t_x: FloatArray,
                      T: FloatArray) -> FloatArray:
@@ -136,15 +206,15 @@ class ParetoNBD(PurchaseModel):
         pre, l_alive, l_dead = pnbd_parts(self._theta(), x, t_x, T)
         return np.exp(l_alive - np.logaddexp(l_alive, l_dead))
 
-    def p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """P(alive | x, t_x, T) = the "alive at T" term over the whole likelihood (Fader-Hardie
-        2005 note, section 4)."""
+        2005 note, the P(alive) expression)."""
         xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
         return self._p_alive(xa, ta, Ta)
 
     def _expected(self, t: FloatArray, x: FloatArray, t_x: FloatArray,
                   T: FloatArray) -> FloatArray:
-        """E[Y(t) | x, t_x, T] (Fader-Hardie 2005 note, section 5;
+        """E[Y(t) | x, t_x, T] (Fader-Hardie 2005 note, the conditional expectation;
         Schmittlein et al. 1987):
         (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive),
         written with expm1/log1p so that s = 1 is the continuous limit."""
@@ -157,8 +227,9 @@ class ParetoNBD(PurchaseModel):
         out = (r + xb) * (beta + Tb) / (alpha + Tb) * _expm1_ratio(s - 1.0, u) * pa
         return out.reshape(shape)
 
-    def expected_purchases_new(self, t: FloatArray | float) -> FloatArray:
-        """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)] (Schmittlein et al. 1987)."""
+    def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)] of a new customer (Schmittlein et al. 1987):
+        r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)], continuous at s = 1."""
         r, alpha, s, beta = self._theta()
         t = np.asarray(t, dtype=float)
         return r * beta / alpha * _expm1_ratio(s - 1.0, np.log1p(t / beta))

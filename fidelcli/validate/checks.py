@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -145,6 +146,38 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
+def outlier_fence(raw: pl.LazyFrame, value: pl.Expr) -> float | None:
+    """Q3 x (Q3/Q1)^3 of the positive values (Q3 + 3 x IQR on the log scale), or None when there are
+    fewer than 20 positive values or no spread. One streaming pass over that column only."""
+    log = value.filter(value > 0).log()
+    q = raw.select(
+        n=log.count(),
+        q1=log.quantile(0.25, interpolation="linear"),
+        q3=log.quantile(0.75, interpolation="linear"),
+    ).collect(engine="streaming").row(0, named=True)
+    if q["n"] < OUTLIER_MIN_VALUES or q["q1"] is None or not q["q3"] > q["q1"]:
+        return None
+    return float(math.exp(q["q3"] + OUTLIER_IQR * (q["q3"] - q["q1"])))
+
+
+def duplicate_rows(table: Table, *, examples: int) -> Finding | None:
+    """Rows identical to an earlier row on every column.
+
+    Rows are compared by a 64-bit hash of all their values, computed in a streaming pass, so memory stays
+    at 8 bytes a row (a false match needs a hash collision: about 1 in 10^7 for 10 million distinct rows).
+    """
+    columns = table.raw.collect_schema().names()
+    hashes = table.raw.select(h=pl.struct(columns).hash(seed=0)).collect(engine="streaming")
+    repeats = hashes.with_row_index(ROW, offset=1).filter(~pl.col("h").is_first_distinct())[ROW]
+    if repeats.len() == 0:
+        return None
+    count = repeats.len()
+    return finding(
+        "duplicate-row", kind=table.kind, file=table.file, rows=repeats.head(examples).to_list(), count=count,
+        message=f"exact repeat of an earlier row on {count:,} row" + "s" * (count != 1),
+    )
+
+
 def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None = None, pii: set[str] | None = None) -> list[RowCheck]:
     """Every per-row check that applies to `table`.
 
@@ -171,8 +204,7 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
         return None
 
     # Whole rows repeated exactly.
-    columns = table.raw.collect_schema().names()
-    checks.append(RowCheck("duplicate-row", ~pl.struct(columns).is_first_distinct(), "exact repeat of an earlier row on {rows}"))
+    # Exact repeats are found apart, from a hash of each row (see `duplicate_rows`).
 
     for name, src in mapping.items():
         ftype = types[name]
@@ -211,10 +243,10 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
             checks.append(RowCheck("negative-value", value < 0, f"negative {name} on " + "{rows}", src, name, shown(src, name)))
         if (kind, name) in OUTLIER_FIELDS:
             # Money is multiplicative: the fence is Q3 + 3 x IQR on the log scale, i.e. Q3 x (Q3 / Q1)^3.
-            log = value.filter(value > 0).log()
-            q1, q3 = log.quantile(0.25, interpolation="linear"), log.quantile(0.75, interpolation="linear")
-            fence = (q3 + OUTLIER_IQR * (q3 - q1)).exp()
-            flag = (value > fence) & (log.count() >= OUTLIER_MIN_VALUES) & (q3 > q1)
+            fence = outlier_fence(table.raw, value)
+            if fence is None:
+                continue
+            flag = value > fence
             checks.append(RowCheck("outlier", flag, f"{name} far above the others (over Q3 x (Q3/Q1)^3) on " + "{rows}", src, name, shown(src, name)))
         if (kind, name) in RANGES:
             lo, hi = RANGES[kind, name]
@@ -299,25 +331,29 @@ def check_table(table: Table, *, as_of: dt.date, examples: int = 5, customer_ids
     """
     pii = pii_columns(table)
     checks = row_checks(table, as_of=as_of, customer_ids=customer_ids, pii=set(pii))
-    selected: list[pl.Expr] = [pl.len().alias("n")]
-    for i, c in enumerate(checks):
-        flag = c.flag.fill_null(False)
-        selected += [flag.sum().alias(f"c{i}"), pl.col(ROW).filter(flag).head(examples).implode().alias(f"r{i}")]
-        if c.value is not None:
-            selected.append(c.value.filter(flag).head(examples).implode().alias(f"v{i}"))
-    stats = table.raw.with_row_index(ROW, offset=1).select(selected).collect().row(0, named=True)
-    nrows = int(stats["n"])
+    # One streaming pass counts every check's rows; examples are then fetched only for the checks that
+    # found something (a pass that stops at the first `examples` matches).
+    indexed = table.raw.with_row_index(ROW, offset=1)
+    counts = indexed.select(
+        pl.len().alias("n"), *[c.flag.fill_null(False).sum().alias(f"c{i}") for i, c in enumerate(checks)]
+    ).collect(engine="streaming").row(0, named=True)
+    nrows = int(counts["n"])
     found = column_findings(table, pii)
+    duplicates = duplicate_rows(table, examples=examples)
+    if duplicates is not None:
+        found.append(duplicates)
     for i, c in enumerate(checks):
-        count = int(stats[f"c{i}"])
+        count = int(counts[f"c{i}"])
         if count == 0:
             continue
+        shown = [pl.col(ROW)] + ([c.value.alias("value")] if c.value is not None else [])
+        first = indexed.filter(c.flag.fill_null(False)).select(shown).head(examples).collect(engine="streaming")
         code, message = c.code, c.message.format(rows=f"{count:,} row" + "s" * (count != 1))
         if code == "null-optional" and count == nrows:
             code, message = "empty-column", f"{c.field} is empty on every row"
-        values = [str(v) for v in stats.get(f"v{i}") or []]
+        values = [str(v) for v in first["value"]] if c.value is not None else []
         found.append(
-            finding(code, kind=table.kind, file=table.file, column=c.column, field=c.field, rows=[int(r) for r in stats[f"r{i}"]],
+            finding(code, kind=table.kind, file=table.file, column=c.column, field=c.field, rows=first[ROW].to_list(),
                     count=count, examples=values, message=message)
         )
     return FileInfo(kind=table.kind, file=table.file, rows=nrows, columns=dict(table.mapping)), found

@@ -73,17 +73,20 @@ def clean_transactions(
     has_amount = "amount" in table.exprs
     amount = pl.col("amount") if has_amount else pl.lit(None, dtype=pl.Float64)
     after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
-    # One pass: parse check and the counts behind the warnings.
-    profile = table.check(
-        {
-            "rows": pl.len(),
-            "no_customer": pl.col("customer_id").is_null().sum(),
-            "no_date": pl.col("date").is_null().sum(),
-            "no_amount": amount.is_null().sum() if has_amount else pl.lit(0),
-            "after_as_of": after.sum(),
-            "max_date": pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
-        }
-    )
+    # One pass for the counts behind the warnings; it parses (strictly) the columns it reads.
+    with table.diagnosed():
+        profile = (
+            table.lf.select(
+                rows=pl.len(),
+                no_customer=pl.col("customer_id").is_null().sum(),
+                no_date=pl.col("date").is_null().sum(),
+                no_amount=amount.is_null().sum() if has_amount else pl.lit(0),
+                after_as_of=after.sum(),
+                max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
+            )
+            .collect(engine="streaming")
+            .row(0, named=True)
+        )
     lf = table.lf.with_columns(amount=amount)
     lf = lf.with_columns(is_return=return_flag(table))
     if profile["max_date"] is None:

@@ -93,3 +93,27 @@ def test_summary_does_not_depend_on_row_order(tmp_path):
     a = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(IO / "retail.csv", "transactions")).lf)
     b = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(shuffled, "transactions")).lf)
     assert_frame_equal(a, b)
+
+
+def test_a_bad_value_is_never_a_silent_null():
+    # Parsing is strict in the analyses: the cleaning pass reads the amount and names the bad row.
+    from fidelcli.errors import InputError
+
+    table = scan_table(IO / "bad_amount.csv", "transactions")
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        table.lf.select(pl.col("amount").sum()).collect()
+    with pytest.raises(InputError) as err:
+        clean_transactions(table)
+    assert (err.value.column, err.value.row) == ("amount", 3)
+
+
+def test_a_bad_value_in_a_column_read_later_is_traced_to_its_row(tmp_path):
+    from fidelcli.errors import InputError
+
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,date,amount,margin\n1,2024-01-01,10,2\n2,2024-01-02,20,n.c.\n")
+    table = scan_table(path, "transactions")
+    tx = clean_transactions(table)  # reads customer_id, date, amount only
+    with pytest.raises(InputError) as err, table.diagnosed():
+        tx.lf.select(pl.col("margin").sum()).collect()
+    assert str(err.value) == "t.csv, column \"margin\", row 2: 'n.c.' is not a valid number"

@@ -27,6 +27,12 @@ def _report(exc: BaseException) -> int:
             err.print(f"hint: {exc.hint}", markup=False, soft_wrap=True)
         return exc.exit_code
     if isinstance(exc, pl.exceptions.PolarsError):
+        # A value that does not parse surfaces as a Polars error when a query first reads it: name its row.
+        for table in options.context.tables:
+            try:
+                table.check()
+            except FidelError as located:
+                return _report(located)
         # A data problem found while computing (e.g. a value Polars could not cast).
         err.print(f"error: {str(exc).splitlines()[0]}", style="red", markup=False, soft_wrap=True)
         err.print("hint: run `fidelcli validate` on the input to locate the bad rows", markup=False, soft_wrap=True)
@@ -82,6 +88,7 @@ def root(
     render.settings.color = not no_color
     options.context.config_path = config
     options.context._config = None
+    options.context.tables = []
 
 
 def _register() -> None:

@@ -49,6 +49,8 @@ LangOpt = Annotated[Literal["en", "fr"] | None, typer.Option("--lang", help="Lan
 class _Context:
     config_path: Path | None = None
     _config: Config | None = None
+    # Tables read by this command: a Polars parse error is traced back to its row through them.
+    tables: list[Table] = []
 
     def config(self) -> Config:
         if self._config is None:
@@ -84,7 +86,9 @@ def table(
             raise InputError(f"no {kind} input given", hint=f"pass {flag} FILE or set [inputs] {kind} in fidelcli.toml")
         return None
     columns = {**getattr(cfg.columns, kind), **parse_map_options(maps)}
-    return scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict)
+    tbl = scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict)
+    context.tables.append(tbl)
+    return tbl
 
 
 def transactions(

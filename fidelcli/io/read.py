@@ -14,6 +14,8 @@ import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
@@ -47,12 +49,21 @@ class Table:
     raw: pl.LazyFrame
     exprs: dict[str, pl.Expr]
     parsed_from_text: set[str] = field(default_factory=set)
+    # The same parsers, raising on a value that does not parse (used by `lf`).
+    strict_exprs: dict[str, pl.Expr] = field(default_factory=dict)
     # Only with `scan_table(strict=False)`: date fields whose format could not be inferred, left out of `exprs`.
     unparsed: dict[str, InputError] = field(default_factory=dict)
 
     @property
     def lf(self) -> pl.LazyFrame:
-        """Canonical columns, parsed."""
+        """Canonical columns, parsed strictly: collecting raises a Polars error at the first value that
+        does not parse (only in the columns a query uses); `check()` then names its row."""
+        exprs = {**self.exprs, **self.strict_exprs}
+        return self.raw.select([e.alias(name) for name, e in exprs.items()])
+
+    @property
+    def lenient(self) -> pl.LazyFrame:
+        """Canonical columns; a value that does not parse is null (see `failed`)."""
         return self.raw.select([e.alias(name) for name, e in self.exprs.items()])
 
     def failed(self, name: str) -> pl.Expr:
@@ -61,6 +72,15 @@ class Table:
         if src is None or name not in self.parsed_from_text:
             return pl.lit(False)
         return pl.col(src).is_not_null() & self.exprs[name].is_null()
+
+    @contextmanager
+    def diagnosed(self) -> Iterator[None]:
+        """Turn a Polars parse error raised inside the block into an `InputError` naming the row."""
+        try:
+            yield
+        except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
+            self.check()  # raises the InputError when a value of this table does not parse
+            raise
 
     def check(self, aggregates: dict[str, pl.Expr] | None = None) -> dict[str, Any]:
         """One lazy pass over the source: raise `InputError` naming the first value that did not
@@ -206,11 +226,20 @@ def _scan_database(uri: str) -> pl.LazyFrame:
 _DATE_LIKE = re.compile(r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{8}|\d{1,2}[/.-]\d{1,2}[/.-](\d{4}|\d{2}))$")
 
 
+Parser = Callable[[bool], pl.Expr]
+
+
+def _fixed(expr: pl.Expr) -> Parser:
+    """A parser that cannot fail (typed sources, identifiers)."""
+    return lambda strict: expr
+
+
 def _field_expr(
     f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str,
     date_format: str | None, separator: str, text_file: bool, strict: bool = True,
-) -> tuple[pl.Expr, bool]:
-    """Expression parsing one source column into field `f`; the bool says whether text was parsed."""
+) -> tuple[Parser, bool]:
+    """How to parse one source column into field `f`: `parser(strict)` gives the expression; the bool
+    says whether text is parsed (and so may fail)."""
     text = dtype == pl.String
     values = [v for v in sample.drop_nulls().to_list()] if text else []
     if f.type in ("date", "datetime") and values:
@@ -220,31 +249,34 @@ def _field_expr(
     if f.type in ("id", "text"):
         if text:
             # Text exports may pad values with spaces; typed sources (Parquet, databases) are taken as they are.
-            return (V.id_expr(src) if text_file else pl.col(src)), False
+            return _fixed(V.id_expr(src) if text_file else pl.col(src)), False
         if dtype.is_float():
             # Spreadsheets store ids as floats (17850.0): an integral float is written without `.0`.
-            return pl.col(src).cast(pl.Int64, strict=False).cast(pl.String), False
-        return pl.col(src).cast(pl.String), False
+            return _fixed(pl.col(src).cast(pl.Int64, strict=False).cast(pl.String)), False
+        return _fixed(pl.col(src).cast(pl.String)), False
     if f.type in ("date", "datetime"):
         if not text:
             if dtype == pl.Date:
-                return (pl.col(src) if f.type == "date" else pl.col(src).cast(pl.Datetime("us"))), False
+                return _fixed(pl.col(src) if f.type == "date" else pl.col(src).cast(pl.Datetime("us"))), False
             if isinstance(dtype, pl.Datetime):
-                return (pl.col(src).dt.date() if f.type == "date" else pl.col(src).dt.replace_time_zone(None)), False
+                return _fixed(pl.col(src).dt.date() if f.type == "date" else pl.col(src).dt.replace_time_zone(None)), False
             raise InputError(f"expected dates, found {dtype}", file=file, column=src, hint="export the column as dates")
         fmt = date_format
         if fmt is None and values:
             full = V.full_scan_max(raw, src) if V.needs_full_scan(values) else None
             fmt = V.infer_date_format(values, column=src, file=file, full_max=full)
         fmt = fmt or "%Y-%m-%d"
-        return (V.date_expr(src, fmt) if f.type == "date" else V.datetime_expr(src, fmt)), True
+        part = V.date_part_length(values) if values else None
+        parse = V.date_expr if f.type == "date" else V.datetime_expr
+        return (lambda strict: parse(src, fmt, part_length=part, strict=strict)), True
     if f.type == "number":
         if not text:
-            return pl.col(src).cast(pl.Float64), False
+            return _fixed(pl.col(src).cast(pl.Float64)), False
         plain = V.is_plain_numeric(values)
-        return V.number_expr(src, decimal_comma=not plain and V.infer_decimal_comma(values, separator=separator), plain=plain), True
+        comma = not plain and V.infer_decimal_comma(values, separator=separator)
+        return (lambda strict: V.number_expr(src, decimal_comma=comma, plain=plain, strict=strict)), True
     if f.type == "bool":
-        return (V.bool_expr(src), True) if text else (pl.col(src).cast(pl.Boolean), False)
+        return ((lambda strict: V.bool_expr(src, strict=strict)), True) if text else (_fixed(pl.col(src).cast(pl.Boolean)), False)
     raise AssertionError(f.type)
 
 
@@ -285,12 +317,13 @@ def scan_table(
     exprs: dict[str, pl.Expr] = {}
     parsed: set[str] = set()
     unparsed: dict[str, InputError] = {}
+    strict_exprs: dict[str, pl.Expr] = {}
     for f in fields(kind):
         src = mapping.get(f.name)
         if src is None:
             continue
         try:
-            expr, from_text = _field_expr(
+            parser, from_text = _field_expr(
                 f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=separator,
                 text_file=text_file, strict=strict,
             )
@@ -299,9 +332,12 @@ def scan_table(
                 raise
             unparsed[f.name] = exc
             continue
-        exprs[f.name] = expr
+        exprs[f.name] = parser(False)
         if from_text:
             parsed.add(f.name)
+            strict_exprs[f.name] = parser(True)
     if kind == "transactions" and "amount" not in exprs and {"quantity", "unit_price"} <= exprs.keys():
         exprs["amount"] = exprs["quantity"] * exprs["unit_price"]
-    return Table(kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed, unparsed=unparsed)
+        if {"quantity", "unit_price"} & strict_exprs.keys():
+            strict_exprs["amount"] = strict_exprs.get("quantity", exprs["quantity"]) * strict_exprs.get("unit_price", exprs["unit_price"])
+    return Table(kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed, unparsed=unparsed, strict_exprs=strict_exprs)

@@ -100,17 +100,42 @@ def full_scan_max(lf: pl.LazyFrame, column: str) -> tuple[int, int]:
     return int(row["a"][0] or 0), int(row["b"][0] or 0)
 
 
-def date_expr(column: str, fmt: str) -> pl.Expr:
-    """Parse the date part of a text column with `fmt` (lenient)."""
-    return pl.col(column).str.extract(_DATE_PART, 1).str.to_date(fmt, strict=False)
+def date_part_length(values: Sequence[str]) -> int | None:
+    """0 when every value is a bare date; L when every value's date part has length L (then a time
+    follows); None otherwise. Lets the parser slice instead of running a regex on every row."""
+    parts = date_part(values)
+    if len(parts) != len(values):
+        return None
+    if all(p == v for p, v in zip(parts, values)):
+        return 0
+    lengths = {len(p) for p in parts}
+    if len(lengths) == 1 and all(v[len(p)] in " T" for p, v in zip(parts, values) if len(v) > len(p)):
+        return lengths.pop()
+    return None
 
 
-def datetime_expr(column: str, fmt: str) -> pl.Expr:
-    """Parse a text date with an optional time (`HH:MM` or `HH:MM:SS`) into a Datetime (lenient)."""
+def date_expr(column: str, fmt: str, *, part_length: int | None = None, strict: bool = False) -> pl.Expr:
+    """Parse the date part of a text column with `fmt`.
+
+    `strict=True` raises on the first value that does not parse (analyses: never a silent null);
+    `strict=False` gives null (validate, and the diagnosis of which row failed). Both read values alike.
+    """
+    col = pl.col(column)
+    if part_length == 0:
+        part = col
+    elif part_length:
+        part = col.str.slice(0, part_length)
+    else:
+        part = col.str.extract(_DATE_PART, 1)
+    return part.str.to_date(fmt, strict=strict)
+
+
+def datetime_expr(column: str, fmt: str, *, part_length: int | None = None, strict: bool = False) -> pl.Expr:
+    """Parse a text date with an optional time (`HH:MM` or `HH:MM:SS`) into a Datetime."""
     time = pl.col(column).str.extract(_TIME_PART, 1)
     time = pl.when(time.str.len_chars() <= 5).then(time + ":00").otherwise(time)
     t = time.str.to_time("%H:%M:%S", strict=False).fill_null(pl.time(0))
-    return date_expr(column, fmt).dt.combine(t)
+    return date_expr(column, fmt, part_length=part_length, strict=strict).dt.combine(t)
 
 
 def infer_decimal_comma(values: Sequence[str], *, separator: str = ",") -> bool:
@@ -134,11 +159,14 @@ def is_plain_numeric(values: Sequence[str]) -> bool:
     return all(_PLAIN_NUMBER.match(v.strip()) for v in values)
 
 
-def number_expr(column: str, *, decimal_comma: bool, plain: bool = False) -> pl.Expr:
-    """Parse amounts written as exports write them: `1 234,56 €`, `(12.50)`, `$1,234.56` (lenient)."""
+def number_expr(column: str, *, decimal_comma: bool, plain: bool = False, strict: bool = False) -> pl.Expr:
+    """Parse amounts written as exports write them: `1 234,56 €`, `(12.50)`, `$1,234.56`.
+
+    `plain`: every value is a bare number, cast directly. `strict`: raise on a value that does not parse.
+    """
     col = pl.col(column)
     if plain:
-        return col.str.strip_chars().cast(pl.Float64, strict=False)
+        return col.str.strip_chars().cast(pl.Float64, strict=strict)
     s = col.str.replace_all(_NUMBER_JUNK, "")
     negative = s.str.starts_with("(") & s.str.ends_with(")")
     s = s.str.strip_chars("()")
@@ -146,14 +174,19 @@ def number_expr(column: str, *, decimal_comma: bool, plain: bool = False) -> pl.
         s = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
     else:
         s = s.str.replace_all(",", "", literal=True)
-    value = s.cast(pl.Float64, strict=False)
+    value = s.cast(pl.Float64, strict=strict)
     return pl.when(negative).then(-value).otherwise(value)
 
 
-def bool_expr(column: str) -> pl.Expr:
-    """Parse yes/no values in English and French (`true`, `1`, `oui`, `x`...) (lenient)."""
+_BOOLS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
+
+
+def bool_expr(column: str, *, strict: bool = False) -> pl.Expr:
+    """Parse yes/no values in English and French (`true`, `1`, `oui`, `x`...)."""
     s = pl.col(column).str.strip_chars().str.to_lowercase()
-    return pl.when(s.is_in(TRUE_WORDS)).then(True).when(s.is_in(FALSE_WORDS)).then(False).otherwise(None)
+    if strict:
+        return s.replace_strict(_BOOLS, return_dtype=pl.Boolean)
+    return s.replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
 
 
 def id_expr(column: str) -> pl.Expr:

@@ -1,8 +1,9 @@
 """Read step: a source (file, glob, directory, database URI) becomes a lazy table of canonical fields.
 
 Sniffing, column mapping and parsing live here and nowhere else. Text files are scanned with every
-column as text, then parsed by expressions inferred from a bounded sample; parsing never fails
-silently: `Table.check()` reports the first value that did not parse with its row number.
+column as text, then parsed by expressions inferred from a bounded sample. Parsing never fails
+silently: `Table.lf` parses strictly (a bad value raises when a query reads it), and `Table.check()`
+(or `Table.diagnosed()`) then names the file, column and row of the first value that did not parse.
 """
 
 from __future__ import annotations

@@ -7,3 +7,5 @@ A command module does `from fidelcli.cli.app import app` and decorates its funct
 # One import per command module, in the order of `fidelcli --help`.
 from fidelcli.cli import validate  # noqa: E402,F401
 from fidelcli.cli import sample  # noqa: E402,F401
+from fidelcli.cli import clv  # noqa: E402,F401
+from fidelcli.cli import subscription  # noqa: E402,F401

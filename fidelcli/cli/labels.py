@@ -19,6 +19,27 @@ FR: dict[str, str] = {
     "expected_purchases": "achats attendus", "expected_value": "valeur attendue", "clv": "valeur vie client",
     "value_tier": "niveau de valeur", "churn_probability": "probabilité d'attrition", "risk_band": "niveau de risque",
     "kpi": "indicateur", "previous": "précédent", "current": "actuel", "delta": "écart",
+    # clv, subscription
+    "monetary_value": "panier moyen de réachat", "historical_clv": "valeur vie client historique",
+    "high_potential": "fort potentiel", "parameter": "paramètre", "std_error": "erreur type",
+    "log_likelihood": "log-vraisemblance", "model": "modèle", "actual": "réel", "predicted": "prévu",
+    "customer": "client (pseudonyme)", "periods": "périodes", "survival": "survie", "at_risk": "exposés",
+    "churned": "partis", "projected": "projeté", "sbg_survival": "survie sBG",
+    "expected_remaining_periods": "périodes restantes attendues",
+    "discounted_remaining_lifetime": "durée de vie résiduelle actualisée",
+    # rfm, kpi, cohort
+    "r_score": "score R", "f_score": "score F", "m_score": "score M", "rfm_score": "score RFM",
+    "customer_retention_rate": "taux de rétention (E - N) / S", "profit": "marge", "profit_per_customer": "marge par client",
+    "referral_rate": "taux de parrainage", "referred_revenue_per_customer": "CA par client parrainé",
+    "other_revenue_per_customer": "CA par client non parrainé", "member_share": "part d'adhérents",
+    "member_revenue_per_customer": "CA par adhérent", "non_member_revenue_per_customer": "CA par non-adhérent",
+    "nps_responses": "réponses NPS", "nps": "NPS", "csat_responses": "réponses CSAT", "csat": "CSAT (4-5)",
+    "csat_mean": "CSAT moyen", "ces_responses": "réponses CES", "ces": "CES moyen",
+    "marketing_spend": "dépenses marketing", "cac": "coût d'acquisition", "campaign_sent": "envois",
+    "open_rate": "taux d'ouverture", "click_rate": "taux de clic", "conversion_rate": "taux de conversion",
+    "cost_per_lead": "coût par conversion", "year": "année", "customers_start": "clients en début (S)",
+    "customers_end": "clients en fin (E)", "revenue_per_customer": "CA par client",
+    "expected_lifetime_years": "durée de vie attendue (ans)", "clv_to_cac": "CLV / CAC",
 }
 
 

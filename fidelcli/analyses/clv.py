@@ -1,0 +1,849 @@
+"""Customer lifetime value: recency/frequency summaries, model fits and per-customer predictions.
+
+The summary follows Fader, Hardie & Lee (2005): per customer, x = repeat purchase occasions (the
+first is not counted), t_x = time from the first to the last purchase, T = time from the first
+purchase to the end of calibration, all from whole days as fractional values of the time unit.
+The spend model's monetary value is the mean value of the repeat occasions (the first excluded),
+as in Fader & Hardie's gamma-gamma note.
+
+Predictions combine a purchase model (BG/NBD, Pareto/NBD, MBG/NBD or BG/BB) with the Gamma-Gamma
+spend model: P(alive), expected purchases over a horizon, expected order value and the discounted
+CLV = margin x expected order value x discounted expected purchases. They are computed once per
+distinct (x, t_x, T) row and joined back to the customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from fidelcli.analyses.timeunits import DAYS_PER_YEAR, Horizon, TimeUnit, days_per, parse_horizon, rate_per_period
+from fidelcli.clean import Transactions
+from fidelcli.errors import ConfigError, FitError, InputError
+from fidelcli.models import BGBB, BGNBD, MBGNBD, GammaGamma, ParetoNBD
+from fidelcli.models._fit import FittedModel
+from fidelcli.summary import DEFAULT_ENGINE, Engine, cents
+
+ModelName = Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"]
+PURCHASE_MODELS: dict[str, type[FittedModel]] = {"bgnbd": BGNBD, "pnbd": ParetoNBD, "mbgnbd": MBGNBD, "bgbb": BGBB}
+CONTINUOUS = ("bgnbd", "pnbd", "mbgnbd")
+TIERS = ((0.01, "top 1%"), (0.05, "top 5%"), (0.20, "top 20%"))
+HIGH_POTENTIAL_RATIO = 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# Summary statistics
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """Per-customer recency/frequency summary and the dates it was computed with.
+
+    `frame` columns: customer_id, frequency (x), recency (t_x), T, monetary_value, weight; from
+    transactions also first_purchase, revenue (calibration spend of purchase occasions) and, with a
+    holdout, holdout_frequency and holdout_value. BG/BB summaries have `periods` instead of `T`.
+    """
+
+    frame: pl.DataFrame
+    time_unit: str
+    calibration_end: dt.date | None = None
+    as_of: dt.date | None = None
+    holdout_length: float | None = None
+    discrete: bool = False
+    has_monetary: bool = True
+    occasions: pl.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def age(self) -> str:
+        """The column holding the customers' observation length: T, or periods for BG/BB."""
+        return "periods" if self.discrete else "T"
+
+    @property
+    def has_holdout(self) -> bool:
+        return "holdout_frequency" in self.frame.columns
+
+
+def summary_from_occasions(
+    occasions: pl.DataFrame | pl.LazyFrame,
+    *,
+    as_of: dt.date,
+    calibration_end: dt.date | None = None,
+    time_unit: TimeUnit = "week",
+) -> Summary:
+    """Recency/frequency/monetary summary of each customer from purchase occasions.
+
+    Customers first seen after the calibration end are not part of the calibration cohort and are
+    left out. Purchases on the calibration end day are included in the calibration; purchases after
+    it and before `as_of` (exclusive) are the holdout.
+
+    Parameters
+    ----------
+    occasions
+        One row per purchase occasion: customer_id, occasion, date, value
+        (`DEFAULT_ENGINE.occasions(tx.lf)`).
+    as_of
+        Analysis date, exclusive.
+    calibration_end
+        Last day of the calibration period (inclusive); default the day before `as_of` (no holdout).
+    time_unit
+        day, week (7 days) or month (365.25/12 days).
+
+    Returns
+    -------
+    A `Summary` whose frame has customer_id, frequency, recency, T, monetary_value, weight,
+    first_purchase, revenue and, when calibration_end is before the day before as_of,
+    holdout_frequency and holdout_value. Sorted by customer_id.
+
+    Raises
+    ------
+    InputError
+        The calibration end is on or after `as_of`, or before every purchase.
+    """
+    unit = days_per(time_unit)
+    last_day = as_of - dt.timedelta(days=1)
+    cal_end = calibration_end or last_day
+    if cal_end > last_day:
+        raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
+                         hint="choose a calibration end inside the data, or a later --as-of")
+    lf = occasions.lazy()
+    value = pl.col("value") if "value" in lf.collect_schema().names() else pl.lit(0.0)
+    per_occasion = lf.select("customer_id", "date", value_cents=cents(value.fill_null(0.0)))
+    cal = (
+        per_occasion.filter(pl.col("date") <= pl.lit(cal_end))
+        .group_by("customer_id")
+        .agg(
+            first_purchase=pl.col("date").min(),
+            last_purchase=pl.col("date").max(),
+            n=pl.len().cast(pl.Int64),
+            total_cents=pl.col("value_cents").sum(),
+            # The engine sorts occasions by customer, date, occasion and group_by keeps that order
+            # within a group: the first row is the first purchase.
+            first_cents=pl.col("value_cents").first(),
+        )
+    )
+    frame = cal.select(
+        "customer_id",
+        frequency=(pl.col("n") - 1).cast(pl.Float64),
+        recency=(pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit,
+        T=(pl.lit(cal_end) - pl.col("first_purchase")).dt.total_days() / unit,
+        monetary_value=pl.when(pl.col("n") > 1)
+        .then((pl.col("total_cents") - pl.col("first_cents")) / (pl.col("n") - 1) / 100)
+        .otherwise(0.0),
+        weight=pl.lit(1.0),
+        first_purchase="first_purchase",
+        revenue=pl.col("total_cents") / 100,
+    )
+    holdout_length = None
+    if cal_end < last_day:
+        holdout_length = (as_of - cal_end).days - 1
+        hold = (
+            per_occasion.filter(pl.col("date") > pl.lit(cal_end), pl.col("date") < pl.lit(as_of))
+            .group_by("customer_id")
+            .agg(holdout_frequency=pl.len().cast(pl.Float64), holdout_cents=pl.col("value_cents").sum())
+        )
+        frame = frame.join(hold, on="customer_id", how="left").with_columns(
+            holdout_frequency=pl.col("holdout_frequency").fill_null(0.0),
+            holdout_value=pl.col("holdout_cents").fill_null(0) / 100,
+        ).drop("holdout_cents")
+    out = frame.sort("customer_id").collect()
+    if out.height == 0:
+        first = lf.select(pl.col("date").min()).collect().item()
+        where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
+        raise InputError(f"calibration end {cal_end} is {where}: no customer to model",
+                         hint="choose a --calibration-end inside the data")
+    return Summary(
+        frame=out,
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        as_of=as_of,
+        holdout_length=None if holdout_length is None else holdout_length / unit,
+        occasions=occasions.collect() if isinstance(occasions, pl.LazyFrame) else occasions,
+    )
+
+
+def _ordinal(expr: pl.Expr, unit: str) -> pl.Expr:
+    """Calendar period number of a date: consecutive periods have consecutive numbers."""
+    if unit == "year":
+        return expr.dt.year().cast(pl.Int64)
+    if unit == "month":
+        return expr.dt.year().cast(pl.Int64) * 12 + expr.dt.month().cast(pl.Int64)
+    days = expr.cast(pl.Int64)  # days since 1970-01-01, a Thursday
+    return (days + 3) // 7 if unit == "week" else days  # weeks start on Monday
+
+
+def discrete_summary_from_occasions(
+    occasions: pl.DataFrame,
+    *,
+    as_of: dt.date,
+    calibration_end: dt.date | None = None,
+    time_unit: TimeUnit = "year",
+) -> Summary:
+    """BG/BB summary: purchases counted as transaction opportunities, one per calendar period.
+
+    The period of a customer's first purchase is her period 0; the opportunities are the following
+    complete periods up to the calibration end (a period counts once it has ended). Per customer:
+    periods = n opportunities, frequency = x of them with at least one purchase, recency = t_x the
+    last of them (0 when x = 0), as in Fader, Hardie & Shang (2010). The holdout counts the
+    complete periods after calibration with a purchase. Customers first seen in the last, incomplete
+    period are left out.
+
+    Returns
+    -------
+    A discrete `Summary` (frame: customer_id, frequency, recency, periods, monetary_value, weight,
+    first_purchase, revenue [, holdout_frequency, holdout_value]).
+
+    Raises
+    ------
+    InputError
+        The calibration end is outside the data or leaves no complete period.
+    """
+    last_day = as_of - dt.timedelta(days=1)
+    cal_end = calibration_end or last_day
+    if cal_end > last_day:
+        raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
+                         hint="choose a calibration end inside the data, or a later --as-of")
+
+    def complete_through(day: dt.date) -> int:
+        # the last period that has ended by `day` (inclusive)
+        here, nxt = (pl.select(_ordinal(pl.lit(d), time_unit)).item() for d in (day, day + dt.timedelta(days=1)))
+        return int(here if nxt != here else here - 1)
+
+    cal_last = complete_through(cal_end)
+    occ = occasions.lazy().select("customer_id", "date", value_cents=cents(pl.col("value").fill_null(0.0)),
+                                  k=_ordinal(pl.col("date"), time_unit))
+    occ = occ.with_columns(k0=pl.col("k").min().over("customer_id")).filter(pl.col("k0") <= cal_last)
+    idx = pl.col("k") - pl.col("k0")
+    in_cal = (pl.col("k") > pl.col("k0")) & (pl.col("k") <= cal_last)
+    agg = {
+        "first_purchase": pl.col("date").min(),
+        "k0": pl.col("k0").first(),
+        "frequency": pl.col("k").filter(in_cal).n_unique().cast(pl.Float64),
+        "recency": idx.filter(in_cal).max().fill_null(0).cast(pl.Float64),
+        "n_cal": (pl.col("date") <= pl.lit(cal_end)).sum(),  # occasions in calibration, first included
+        "total_cents": pl.col("value_cents").filter(pl.col("date") <= pl.lit(cal_end)).sum(),
+        "first_cents": pl.col("value_cents").first(),
+    }
+    holdout_n = None
+    if cal_end < last_day:
+        hold_last = complete_through(last_day)
+        holdout_n = max(hold_last - cal_last, 0)
+        in_hold = (pl.col("k") > cal_last) & (pl.col("k") <= cal_last + holdout_n)
+        agg["holdout_frequency"] = pl.col("k").filter(in_hold).n_unique().cast(pl.Float64)
+        agg["holdout_cents"] = pl.col("value_cents").filter(in_hold).sum()
+    frame = occ.group_by("customer_id").agg(**agg).with_columns(periods=(pl.lit(cal_last) - pl.col("k0")).cast(pl.Float64))
+    n = pl.col("n_cal") - 1
+    cols = [
+        "customer_id", "frequency", "recency", "periods",
+        pl.when(n > 0).then((pl.col("total_cents") - pl.col("first_cents")) / n / 100).otherwise(0.0).alias("monetary_value"),
+        pl.lit(1.0).alias("weight"), "first_purchase", (pl.col("total_cents") / 100).alias("revenue"),
+    ]
+    if holdout_n is not None:
+        cols += ["holdout_frequency", (pl.col("holdout_cents") / 100).alias("holdout_value")]
+    out = frame.select(cols).sort("customer_id").collect()
+    if out.height == 0:
+        raise InputError(f"calibration end {cal_end} leaves no complete {time_unit} after a first purchase: no customer to model",
+                         hint="choose a later --calibration-end, or a shorter --time-unit")
+    return Summary(frame=out, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
+                   holdout_length=None if holdout_n is None else float(holdout_n), discrete=True, occasions=occasions)
+
+
+def summary_from_transactions(
+    tx: Transactions,
+    *,
+    calibration_end: dt.date | None = None,
+    time_unit: TimeUnit = "week",
+    discrete: bool = False,
+    engine: Engine = DEFAULT_ENGINE,
+) -> Summary:
+    """`summary_from_occasions` (or, with `discrete`, the BG/BB `discrete_summary_from_occasions`)
+    on cleaned transactions, with the occasions from the engine.
+
+    Example
+    -------
+    >>> s = summary_from_transactions(tx, calibration_end=dt.date(1997, 9, 30), time_unit="week")
+    """
+    build = discrete_summary_from_occasions if discrete else summary_from_occasions
+    summary = build(engine.occasions(tx.lf), as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
+    summary.has_monetary = tx.has_amount
+    return summary
+
+
+SUMMARY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customer_id", "customer", "id", "cust", "customerid"),
+    "frequency": ("frequency", "x"),
+    "recency": ("recency", "t_x", "t.x"),
+    "T": ("t", "t.cal", "t_cal", "age"),
+    "periods": ("periods", "n", "n.cal", "n_cal"),
+    "monetary_value": ("monetary_value", "monetary", "m", "m.x", "m_x"),
+    "weight": ("weight", "weights", "custs", "count", "customers"),
+}
+
+
+def read_summary(raw: pl.DataFrame, *, time_unit: TimeUnit = "week", discrete: bool = False, file: str | None = None) -> Summary:
+    """A per-customer summary table given by the analyst (`--summary FILE`).
+
+    Columns (case-insensitive, literature names accepted): frequency (x), recency (t_x), T (or
+    periods for the discrete BG/BB), optional customer_id, monetary_value and weight (customers
+    the row stands for). Values are in `time_unit`.
+
+    Raises
+    ------
+    InputError
+        A required column is missing, or a value is missing, negative or not a number.
+    """
+    lower = {c.lower().strip(): c for c in raw.columns}
+    found: dict[str, str] = {}
+    for canon, names in SUMMARY_SYNONYMS.items():
+        for n in names:
+            if n in lower:
+                found[canon] = lower[n]
+                break
+    needed = ["frequency", "recency", "periods" if discrete else "T"]
+    missing = [c for c in needed if c not in found]
+    if missing:
+        raise InputError(f"summary table misses column(s) {', '.join(missing)}; found {', '.join(raw.columns)}", file=file,
+                         hint="name the columns frequency, recency, " + ("periods" if discrete else "T") + " (and optionally monetary_value, weight)")
+    age = "periods" if discrete else "T"
+    numeric = ["frequency", "recency", age] + [c for c in ("monetary_value", "weight") if c in found]
+    exprs = [pl.col(found[c]).cast(pl.Float64, strict=False).alias(c) for c in numeric]
+    cid = pl.col(found["customer_id"]).cast(pl.String) if "customer_id" in found else (pl.int_range(pl.len()) + 1).cast(pl.String)
+    frame = raw.select(cid.alias("customer_id"), *exprs)
+    for c in numeric:
+        bad = frame.with_row_index("row", offset=1).filter(pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise InputError(f"{c} must be a number >= 0, found {raw[found[c]][row['row'] - 1]!r}", file=file, column=found[c], row=row["row"])
+    if "weight" not in frame.columns:
+        frame = frame.with_columns(weight=pl.lit(1.0))
+    has_monetary = "monetary_value" in frame.columns
+    if not has_monetary:
+        frame = frame.with_columns(monetary_value=pl.lit(None, dtype=pl.Float64))
+    cols = ["customer_id", "frequency", "recency", age, "monetary_value", "weight"]
+    return Summary(frame=frame.select(cols), time_unit=time_unit, discrete=discrete, has_monetary=has_monetary)
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Fit:
+    """The chosen purchase model, the spend model (None without monetary values) and the comparison."""
+
+    purchase: FittedModel
+    spend: GammaGamma | None
+    comparison: pl.DataFrame
+    spend_frequency_correlation: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _arrays(frame: pl.DataFrame, *cols: str) -> list[np.ndarray]:
+    return [frame[c].to_numpy().astype(float) for c in cols]
+
+
+def fit_purchase_model(summary: Summary, name: str, *, penalizer: float = 0.0) -> FittedModel:
+    """Fit one purchase model on the summary (BG/BB on a discrete summary only).
+
+    Raises
+    ------
+    ConfigError
+        BG/BB asked on a continuous summary, or a continuous model on a discrete one.
+    FitError
+        The model cannot be fitted (see the message for what was tried).
+    """
+    if name not in PURCHASE_MODELS:
+        raise ConfigError(f"unknown model {name!r}", hint="use auto, bgnbd, pnbd, mbgnbd or bgbb")
+    if (name == "bgbb") != summary.discrete:
+        hint = ("give a discrete summary (--summary with frequency, recency, periods) for bgbb" if name == "bgbb"
+                else "use --model bgbb with a discrete summary (periods)")
+        raise ConfigError(f"model {name} does not apply to a {'discrete' if summary.discrete else 'continuous-time'} summary", hint=hint)
+    x, t_x, age, w = _arrays(summary.frame, "frequency", "recency", summary.age, "weight")
+    model = PURCHASE_MODELS[name](penalizer=penalizer)
+    return model.fit(x, t_x, age, weights=w)
+
+
+def fit_spend_model(summary: Summary, *, penalizer: float = 0.0) -> tuple[GammaGamma | None, float | None, list[str]]:
+    """Gamma-Gamma on the repeat customers with a positive mean spend, and the independence check.
+
+    Returns
+    -------
+    (model or None without monetary values, Pearson correlation between frequency and monetary
+    value among repeat customers, warnings).
+    """
+    if not summary.has_monetary:
+        return None, None, []
+    rep = summary.frame.filter(pl.col("frequency") > 0)
+    warnings = []
+    zero = rep.filter(pl.col("monetary_value") <= 0)
+    if zero.height:
+        warnings.append(f"{zero.height:,} repeat customers with a zero mean spend are left out of the spend model")
+    rep = rep.filter(pl.col("monetary_value") > 0)
+    if rep.height < 3:
+        raise FitError(f"gamma_gamma: only {rep.height} customer(s) with repeat purchases and a positive spend",
+                       hint="the spend model needs several repeat customers; use a longer calibration period")
+    x, m, w = _arrays(rep, "frequency", "monetary_value", "weight")
+    corr = _weighted_corr(x, m, w)
+    if corr is not None and abs(corr) > 0.3:
+        warnings.append(f"frequency and mean spend are correlated (r = {corr:.2f}): the Gamma-Gamma "
+                        "independence assumption is doubtful, read expected values with care")
+    return GammaGamma(penalizer=penalizer).fit(x, m, weights=w), corr, warnings
+
+
+def _weighted_corr(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float | None:
+    wsum = w.sum()
+    mx, my = (w @ x) / wsum, (w @ y) / wsum
+    vx, vy = w @ (x - mx) ** 2, w @ (y - my) ** 2
+    if vx <= 0 or vy <= 0:
+        return None
+    return float((w @ ((x - mx) * (y - my))) / math.sqrt(vx * vy))
+
+
+def n_params(model: FittedModel) -> int:
+    return len(model.param_names)
+
+
+def comparison_row(model: FittedModel, n: float) -> dict[str, Any]:
+    """Log-likelihood, AIC = 2k - 2LL and BIC = k ln(n) - 2LL of a fitted model."""
+    k = n_params(model)
+    ll = float(model.log_likelihood_)
+    return {
+        "model": model.name,
+        "log_likelihood": ll,
+        "parameters": k,
+        "aic": 2 * k - 2 * ll,
+        "bic": k * math.log(n) - 2 * ll,
+        "converged": bool(model.converged_),
+    }
+
+
+def fit_models(
+    summary: Summary,
+    *,
+    model: ModelName = "auto",
+    penalizer: float = 0.0,
+    holdout_error: Any = None,
+) -> Fit:
+    """Fit the purchase model(s) and the spend model.
+
+    `model="auto"` fits every applicable model (BG/NBD, Pareto/NBD and MBG/NBD on a continuous
+    summary; BG/BB on a discrete one), ranks them by holdout RMSE when there is a holdout (the
+    `holdout_error(model)` callable returns it), else by BIC, and keeps the best. A model that
+    cannot be fitted is listed with its error and skipped, unless none can be fitted.
+
+    Returns
+    -------
+    A `Fit`; its comparison frame has model, log_likelihood, parameters, aic, bic, converged,
+    holdout_rmse (with a holdout), error, best.
+
+    Raises
+    ------
+    FitError
+        No model could be fitted.
+    """
+    names = ([*CONTINUOUS] if not summary.discrete else ["bgbb"]) if model == "auto" else [model]
+    n = float(summary.frame["weight"].sum())
+    fitted: list[FittedModel] = []
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    failures: list[FitError] = []
+    for name in names:
+        try:
+            m = fit_purchase_model(summary, name, penalizer=penalizer)
+        except FitError as exc:
+            if len(names) == 1:
+                raise
+            failures.append(exc)
+            errors.append(exc.message if exc.message.startswith(f"{name}:") else f"{name}: {exc.message}")
+            rows.append({"model": name, "error": exc.message})
+            continue
+        row = comparison_row(m, n)
+        if holdout_error is not None:
+            row["holdout_rmse"] = float(holdout_error(m))
+        rows.append(row)
+        fitted.append(m)
+    if not fitted:
+        raise FitError(f"no purchase model could be fitted ({', '.join(names)}); {errors[0]}", hint=failures[0].hint)
+    key = "holdout_rmse" if holdout_error is not None else "bic"
+    best = min(fitted, key=lambda m: next(r[key] for r in rows if r["model"] == m.name))
+    comparison = pl.DataFrame(rows, infer_schema_length=None)
+    if "error" not in comparison.columns:
+        comparison = comparison.with_columns(error=pl.lit(None, dtype=pl.String))
+    comparison = comparison.with_columns(best=pl.col("model") == best.name)
+    spend, corr, warnings = fit_spend_model(summary, penalizer=penalizer)
+    return Fit(purchase=best, spend=spend, comparison=comparison, spend_frequency_correlation=corr,
+               warnings=[*warnings, *(f"model {e} (left out of the comparison)" for e in errors)])
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClvOptions:
+    """Prediction options: horizon (with its unit), annual discount rate, margin rate (or None to use
+    the per-customer `margin_rate` column of the summary), lifetime for historical CLV (years; None
+    estimates it from the data), bootstrap level and seed."""
+
+    horizon: Horizon = Horizon(12, "month")
+    discount_rate: float = 0.1
+    margin: float | None = 1.0
+    lifetime_years: float | None = None
+    ci: float | None = None
+    n_bootstrap: int = 100
+    seed: int = 0
+
+
+def _discount_steps(horizon: Horizon, time_unit: str, annual_rate: float, discrete: bool) -> tuple[int, float, float]:
+    """(number of steps, step length in the model's unit, discount rate per step).
+
+    Continuous models step through the horizon in its own unit (12m: 12 monthly steps, each
+    discounted at the monthly equivalent of the annual rate); BG/BB steps one period of the time
+    unit at a time.
+    """
+    if discrete:
+        return int(round(horizon.length(time_unit))), 1.0, rate_per_period(annual_rate, time_unit)
+    return horizon.count, horizon.step(time_unit), rate_per_period(annual_rate, horizon.unit)
+
+
+def purchase_predictions(
+    model: FittedModel, frame: pl.DataFrame, *, age: str, horizon: Horizon, time_unit: str, annual_rate: float,
+    discrete: bool = False, p_alive: bool = True,
+) -> pl.DataFrame:
+    """Purchase predictions per row of `frame`, computed once per distinct (frequency, recency, age).
+
+    Returns
+    -------
+    p_alive (unless `p_alive=False`), expected_purchases (in (T, T + horizon]), discounted_purchases
+    (expected purchases over the horizon, each step discounted), one row per row of `frame`.
+    """
+    keys = ["frequency", "recency", age]
+    uniq = frame.select(keys).unique()
+    x, t_x, T = _arrays(uniq, *keys)
+    length = horizon.length(time_unit)
+    steps, step, rate = _discount_steps(horizon, time_unit, annual_rate, discrete)
+    cols = {}
+    if p_alive:
+        cols["p_alive"] = pl.Series(np.asarray(model.p_alive(x, t_x, T), dtype=float))  # type: ignore[attr-defined]
+    cols["expected_purchases"] = pl.Series(np.asarray(  # type: ignore[attr-defined]
+        model.expected_purchases(round(length) if discrete else length, x, t_x, T), dtype=float))
+    cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
+        x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
+    preds = uniq.with_columns(**cols)
+    return frame.select(keys).join(preds, on=keys, how="left", maintain_order="left").drop(keys)
+
+
+def estimate_lifetime_years(occasions: pl.DataFrame, *, as_of: dt.date) -> float | None:
+    """Expected relationship duration in years as analysts estimate it, 1 / annual churn rate.
+
+    The churn rate is measured over a window of one year, or half the data's span when it is
+    shorter: among the customers who bought in the window before the last one, the share who did
+    not buy again in the last window; it is converted to a yearly rate by compounding the retention
+    (retention ** (365.25 / window days)). Returns None when it cannot be measured (no customer in
+    the earlier window, or no churn at all).
+    """
+    first = occasions["date"].min()
+    if first is None:
+        return None
+    span = (as_of - first).days  # type: ignore[operator]
+    window = min(365, span // 2)
+    if window < 1:
+        return None
+    mid, start = as_of - dt.timedelta(days=window), as_of - dt.timedelta(days=2 * window)
+    per = (
+        occasions.lazy()
+        .filter(pl.col("date") >= start, pl.col("date") < as_of)
+        .group_by("customer_id")
+        .agg(before=(pl.col("date") < mid).any(), after=(pl.col("date") >= mid).any())
+        .filter("before")
+        .collect()
+    )
+    if per.height == 0:
+        return None
+    retention = float(per["after"].mean())  # type: ignore[arg-type]
+    annual_retention = retention ** (DAYS_PER_YEAR / window)
+    churn = 1.0 - annual_retention
+    return None if churn <= 0 else 1.0 / churn
+
+
+def historical_clv(yearly_profit: float | pl.Expr, lifetime_years: float) -> float | pl.Expr:
+    """Historical CLV = average yearly profit x expected relationship duration (years).
+
+    Example: 200 €/year of profit for a customer expected to stay 5 years is worth 200 x 5 = 1,000 €.
+    """
+    return yearly_profit * lifetime_years
+
+
+def value_tiers(value: pl.Expr) -> pl.Expr:
+    """`top 1%`, `top 5%`, `top 20%` or `other` by the rank of `value` (largest first; ties share the
+    best rank, so equal values are in the same tier and row order never matters). Null values are
+    `other`."""
+    rank = value.rank(method="min", descending=True)
+    n = value.count()
+    expr = pl.when(value.is_null()).then(pl.lit("other"))
+    for share, name in TIERS:
+        expr = expr.when(rank <= pl.max_horizontal(pl.lit(1), (n * share).floor())).then(pl.lit(name))
+    return expr.otherwise(pl.lit("other"))
+
+
+def pseudonym(customer_id: pl.Expr, key: str = "fidelcli") -> pl.Expr:
+    """A short keyed hash of the id (first 10 hex digits of HMAC-SHA256) for terminal summaries."""
+    k = key.encode()
+    return customer_id.map_elements(
+        lambda v: hmac.new(k, str(v).encode(), hashlib.sha256).hexdigest()[:10], return_dtype=pl.String)
+
+
+@dataclass
+class ClvResult:
+    """Everything `fidelcli clv` shows: per-customer predictions and the fit."""
+
+    customers: pl.DataFrame
+    fit: Fit
+    summary: Summary
+    options: ClvOptions
+    lifetime_years: float | None
+    warnings: list[str] = field(default_factory=list)
+
+
+CUSTOMER_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases",
+                    "expected_value", "clv", "value_tier"]
+
+
+def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) -> ClvResult:
+    """Per-customer predictions over the horizon.
+
+    - p_alive, expected_purchases: from the purchase model (purchases in (T, T + horizon]).
+    - expected_value: Gamma-Gamma conditional expected order value (null without monetary values).
+    - clv = margin x expected_value x discounted expected purchases over the horizon, discounted in
+      steps of the horizon's unit at the equivalent of the annual rate.
+    - historical_clv = average yearly profit x expected relationship duration: yearly profit is the
+      calibration spend x margin / years since the first purchase (at least one year).
+    - value_tier: top 1/5/20 % by clv (by expected purchases without monetary values).
+    - high_potential: the predicted value over the horizon is at least twice what the customer's
+      past pace (yearly profit x horizon years) would give, and at least the median predicted value.
+    - with `options.ci`: seeded bootstrap intervals (customers resampled, models refitted)
+      expected_purchases_lower/upper and clv_lower/upper.
+
+    Returns
+    -------
+    A `ClvResult`; `customers` has customer_id, frequency, recency, T (periods for BG/BB),
+    monetary_value, p_alive, expected_purchases, expected_value, clv, value_tier, historical_clv,
+    high_potential (+ interval columns), sorted by customer_id.
+    """
+    frame = summary.frame
+    age = summary.age
+    tu = summary.time_unit
+    preds = purchase_predictions(fit.purchase, frame, age=age, horizon=options.horizon, time_unit=tu,
+                                 annual_rate=options.discount_rate, discrete=summary.discrete)
+    out = frame.hstack(preds.select("p_alive", "expected_purchases"))
+    disc = preds["discounted_purchases"]
+    margin = pl.lit(options.margin) if options.margin is not None else pl.col("margin_rate")
+    if options.margin is None and "margin_rate" not in frame.columns:
+        raise ConfigError("no margin rate given and no margin column in the data", hint="pass --margin 0.3 or map a margin column")
+    if fit.spend is not None:
+        ev = fit.spend.expected_spend(frame["frequency"].to_numpy(), frame["monetary_value"].fill_null(0.0).clip(0).to_numpy())
+        out = out.with_columns(expected_value=pl.Series(np.asarray(ev, dtype=float)), _disc=disc)
+        out = out.with_columns(clv=margin * pl.col("expected_value") * pl.col("_disc"))
+    else:
+        out = out.with_columns(expected_value=pl.lit(None, dtype=pl.Float64), clv=pl.lit(None, dtype=pl.Float64), _disc=disc)
+    lifetime = options.lifetime_years
+    if lifetime is None and summary.occasions is not None and summary.as_of is not None:
+        end = summary.calibration_end or summary.as_of
+        cal_occ = summary.occasions.filter(pl.col("date") <= end) if summary.calibration_end else summary.occasions
+        lifetime = estimate_lifetime_years(cal_occ, as_of=end + dt.timedelta(days=1) if summary.calibration_end else end)
+    if "revenue" in out.columns and summary.as_of is not None:
+        end = (summary.calibration_end + dt.timedelta(days=1)) if summary.calibration_end else summary.as_of
+        years = ((pl.lit(end) - pl.col("first_purchase")).dt.total_days() / DAYS_PER_YEAR).clip(lower_bound=1.0)
+        yearly = pl.col("revenue") * margin / years
+    else:
+        # A summary table: past spend is frequency x mean spend over the customer's age.
+        years = (pl.col(age) * days_per(tu) / DAYS_PER_YEAR).clip(lower_bound=1.0)
+        yearly = pl.col("frequency") * pl.col("monetary_value") * margin / years
+    out = out.with_columns(_yearly=yearly)
+    hist = historical_clv(pl.col("_yearly"), lifetime) if lifetime is not None else pl.lit(None, dtype=pl.Float64)
+    rank_by = "clv" if fit.spend is not None else "expected_purchases"
+    out = out.with_columns(
+        value_tier=value_tiers(pl.col(rank_by)),
+        historical_clv=hist,
+        high_potential=((pl.col("clv") >= HIGH_POTENTIAL_RATIO * pl.col("_yearly") * options.horizon.years())
+                        & (pl.col("clv") >= pl.col("clv").median())).fill_null(False),
+    )
+    cols = [c if c != "T" else age for c in CUSTOMER_COLUMNS] + ["historical_clv", "high_potential"]
+    if options.ci is not None:
+        out = out.hstack(bootstrap_intervals(summary, fit, options).select(pl.exclude("customer_id")))
+        cols += ["expected_purchases_lower", "expected_purchases_upper", "clv_lower", "clv_upper"]
+    warnings = list(fit.warnings)
+    if lifetime is None and summary.has_monetary:
+        warnings.append("the expected relationship duration could not be measured from the data (a summary table, "
+                        "or no churn observed): historical_clv is empty; pass --lifetime YEARS")
+    return ClvResult(customers=out.select(cols), fit=fit, summary=summary, options=options, lifetime_years=lifetime, warnings=warnings)
+
+
+def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.DataFrame:
+    """Seeded nonparametric bootstrap: customers are resampled with replacement (multinomial
+    weights on the distinct summary rows), both models are refitted from the original estimates'
+    settings and the predictions recomputed; the interval is the central `ci` share of the draws.
+
+    Returns
+    -------
+    customer_id, expected_purchases_lower, expected_purchases_upper, clv_lower, clv_upper (in the
+    summary's row order).
+    """
+    if not (0 < (options.ci or 0) < 1):
+        raise ConfigError(f"--ci must be a level between 0 and 1, found {options.ci}", hint="e.g. --ci 0.9")
+    if options.n_bootstrap < 2:
+        raise ConfigError("the bootstrap needs at least 2 draws", hint="e.g. --bootstrap 100")
+    frame = summary.frame
+    age = summary.age
+    keys = ["frequency", "recency", age, "monetary_value"]
+    base = frame.select(*keys, "weight").with_columns(pl.col("monetary_value").fill_null(0.0))
+    grouped = base.group_by(keys, maintain_order=True).agg(pl.col("weight").sum())
+    rng = np.random.default_rng(options.seed)
+    w = grouped["weight"].to_numpy()
+    total = int(round(w.sum()))
+    p = w / w.sum()
+    x, t_x, T, m = _arrays(grouped, *keys)
+    ep_draws, clv_draws = [], []
+    margin = options.margin if options.margin is not None else frame["margin_rate"].to_numpy()
+    cust_x, cust_m = _arrays(frame.with_columns(pl.col("monetary_value").fill_null(0.0)), "frequency", "monetary_value")
+    for _ in range(options.n_bootstrap):
+        bw = rng.multinomial(total, p).astype(float)
+        try:
+            pm = type(fit.purchase)(penalizer=fit.purchase.penalizer).fit(x, t_x, T, weights=bw)  # type: ignore[attr-defined]
+        except FitError:
+            continue
+        preds = purchase_predictions(pm, frame, age=age, horizon=options.horizon, time_unit=summary.time_unit,
+                                     annual_rate=options.discount_rate, discrete=summary.discrete, p_alive=False)
+        ep_draws.append(preds["expected_purchases"].to_numpy())
+        if fit.spend is not None:
+            keep = (x > 0) & (m > 0) & (bw > 0)
+            try:
+                sm = GammaGamma(penalizer=fit.spend.penalizer).fit(x[keep], m[keep], weights=bw[keep])  # type: ignore[attr-defined]
+            except FitError:
+                continue
+            clv_draws.append(margin * sm.expected_spend(cust_x, cust_m) * preds["discounted_purchases"].to_numpy())
+    if len(ep_draws) < 2:
+        raise FitError("the bootstrap refits failed", hint="drop --ci or use a larger sample")
+    lo, hi = (1 - options.ci) / 2, 1 - (1 - options.ci) / 2  # type: ignore[operator]
+    eps = np.vstack(ep_draws)
+    cols: dict[str, Any] = {
+        "customer_id": frame["customer_id"],
+        "expected_purchases_lower": np.quantile(eps, lo, axis=0),
+        "expected_purchases_upper": np.quantile(eps, hi, axis=0),
+    }
+    if clv_draws:
+        clvs = np.vstack(clv_draws)
+        cols["clv_lower"] = np.quantile(clvs, lo, axis=0)
+        cols["clv_upper"] = np.quantile(clvs, hi, axis=0)
+    else:
+        cols["clv_lower"] = pl.Series([None] * frame.height, dtype=pl.Float64)
+        cols["clv_upper"] = pl.Series([None] * frame.height, dtype=pl.Float64)
+    return pl.DataFrame(cols)
+
+
+def top_customers(customers: pl.DataFrame, *, n: int = 10, key: str = "fidelcli") -> pl.DataFrame:
+    """The `n` most valuable customers with pseudonymised ids (a keyed hash, never the raw id).
+
+    Columns: customer (hash), frequency, p_alive, expected_purchases, expected_value, clv, value_tier.
+    """
+    by = "clv" if customers["clv"].null_count() < customers.height else "expected_purchases"
+    return (
+        customers.filter(pl.col(by).is_not_null())
+        .top_k(n, by=[by, "customer_id"], reverse=[False, True])
+        .sort([by, "customer_id"], descending=[True, False])
+        .select(customer=pseudonym(pl.col("customer_id"), key), frequency="frequency", p_alive="p_alive",
+                expected_purchases="expected_purchases", expected_value="expected_value", clv="clv", value_tier="value_tier")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Model files
+# --------------------------------------------------------------------------------------------
+def _count(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def model_document(fit: Fit, *, time_unit: str, calibration_end: dt.date | None, version: str) -> dict[str, Any]:
+    """The `--save-model` JSON document (the shape of issue #5)."""
+    p = fit.purchase.to_dict()
+    doc: dict[str, Any] = {
+        "fidelcli_version": version,
+        "time_unit": time_unit,
+        "calibration_end": calibration_end.isoformat() if calibration_end else None,
+        "purchase_model": {"name": p["name"], "params": p["params"], "log_likelihood": p["log_likelihood"],
+                           "n_customers": _count(p["n_customers"]), "std_errors": p["std_errors"]},
+        "spend_model": None,
+    }
+    if fit.spend is not None:
+        s = fit.spend.to_dict()
+        doc["spend_model"] = {"name": s["name"], "params": s["params"], "log_likelihood": s["log_likelihood"],
+                              "n_customers": _count(s["n_customers"])}
+    return doc
+
+
+def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, dt.date | None]:
+    """Restore the models of a `--save-model` document: (fit, time unit, calibration end).
+
+    Raises
+    ------
+    ConfigError
+        The document does not have the expected shape.
+    """
+    if not isinstance(doc, dict) or "purchase_model" not in doc or "time_unit" not in doc:
+        raise ConfigError("not a fidelcli CLV model file (no purchase_model / time_unit)", hint="write one with fidelcli clv --save-model FILE.json")
+    pm = doc["purchase_model"]
+    name = pm.get("name") if isinstance(pm, dict) else None
+    if name not in PURCHASE_MODELS:
+        raise ConfigError(f"unknown purchase model {name!r} in the model file", hint="expected bgnbd, pnbd, mbgnbd or bgbb")
+    if doc["time_unit"] not in ("day", "week", "month", "year"):
+        raise ConfigError(f"unknown time unit {doc['time_unit']!r} in the model file", hint="expected day, week, month or year")
+    purchase = PURCHASE_MODELS[name].from_dict({**pm, "converged": True})
+    spend = None
+    if doc.get("spend_model") is not None:
+        spend = GammaGamma.from_dict({**doc["spend_model"], "converged": True})
+    cal = doc.get("calibration_end")
+    try:
+        cal_date = dt.date.fromisoformat(cal) if cal else None
+    except (TypeError, ValueError):
+        raise ConfigError(f"calibration_end {cal!r} in the model file is not a YYYY-MM-DD date") from None
+    n = float(pm.get("n_customers") or 1)
+    comparison = pl.DataFrame([comparison_row(purchase, max(n, 1.0))]).with_columns(error=pl.lit(None, dtype=pl.String), best=pl.lit(True))
+    return Fit(purchase=purchase, spend=spend, comparison=comparison), doc["time_unit"], cal_date
+
+
+def clv_analysis(
+    summary: Summary,
+    *,
+    model: ModelName = "auto",
+    penalizer: float = 0.0,
+    options: ClvOptions = ClvOptions(),
+    fit: Fit | None = None,
+) -> ClvResult:
+    """Fit (unless a loaded `fit` is given) and predict: the one library call behind `fidelcli clv`.
+
+    With a holdout in the summary, `auto` ranks the models by holdout RMSE.
+    """
+    if fit is None:
+        holdout_error = None
+        if summary.has_holdout and model == "auto":
+            from fidelcli.analyses.holdout import holdout_rmse
+
+            def holdout_error(m: FittedModel) -> float:
+                return holdout_rmse(m, summary)
+
+        fit = fit_models(summary, model=model, penalizer=penalizer, holdout_error=holdout_error)
+    result = predict_clv(summary, fit, options)
+    result.warnings = [*summary.warnings, *result.warnings]
+    return result
+
+
+__all__ = [
+    "ClvOptions", "ClvResult", "Fit", "Summary", "clv_analysis", "discrete_summary_from_occasions", "fit_from_document",
+    "fit_models", "historical_clv",
+    "model_document", "parse_horizon", "predict_clv", "read_summary", "summary_from_occasions",
+    "summary_from_transactions", "top_customers", "value_tiers",
+]

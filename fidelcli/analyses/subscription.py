@@ -1,0 +1,292 @@
+"""Contractual retention: survival and churn of subscriptions, the shifted-beta-geometric (sBG) model
+(Fader & Hardie 2007), remaining lifetime and subscription CLV.
+
+A subscription runs from `start_date` to `end_date` (empty = still active at the analysis date).
+Time is counted in whole periods (month, quarter = 3 months, year = 12 months) from the start date,
+calendar-aware: a subscription that started on 15 January has completed its first month on 15
+February. A subscription that ended during its k-th period churned in period k (at least 1); an
+active one that has completed c periods has survived c renewals (right-censored at c).
+
+Survival per cohort (subscriptions starting in the same period) is the Kaplan-Meier estimate, which
+handles the cohorts' different observation lengths: S(k) = prod_{j<=k} (1 - churned_j / at_risk_j),
+where at_risk_j counts the subscriptions known to have reached renewal j.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from fidelcli.errors import FitError, InputError
+from fidelcli.io.read import Table
+from fidelcli.models import SBG
+from fidelcli.summary import period_start
+
+SubscriptionPeriod = Literal["month", "quarter", "year"]
+MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+FitScope = Literal["overall", "cohort"]
+MIN_COHORT = 20  # fewer subscriptions than this do not identify a cohort's own sBG
+
+
+@dataclass
+class SubscriptionResult:
+    """Survival, sBG fits and per-subscriber values.
+
+    - `survival`: cohort ("all" or the cohort's first day), period (0, 1, ...), at_risk, churned,
+      churn_rate, retention_rate, survival (Kaplan-Meier; null beyond the data), sbg_survival (fitted S(k),
+      projected `projection` periods past the data), projected (True past the data).
+    - `fits`: cohort, customers, alpha, beta, log_likelihood, converged, expected_lifetime (periods,
+      undiscounted; null when infinite), discounted_lifetime (DEL at the discount rate), error.
+    - `subscribers`: customer_id, cohort, plan, price, start_date, end_date, active, periods
+      (completed periods if active, churn period otherwise), expected_remaining_periods
+      (expected further renewals, null when infinite), discounted_remaining_lifetime (DERL),
+      clv (price x DERL; 0 for churned subscriptions).
+    """
+
+    survival: pl.DataFrame
+    fits: pl.DataFrame
+    subscribers: pl.DataFrame
+    model: SBG
+    period: str
+    as_of: dt.date
+    discount_rate_per_period: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def _months_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    """Whole calendar months from start to end (15 Jan -> 14 Feb is 0, -> 15 Feb is 1)."""
+    raw = (end.dt.year() - start.dt.year()) * 12 + (end.dt.month() - start.dt.month())
+    # Day-of-month clipped to the month's length: 31 Jan + 1 month = 28/29 Feb counts as a full month.
+    shifted = start.dt.offset_by(pl.format("{}mo", raw.cast(pl.String)))
+    return (raw - (shifted > end).cast(pl.Int32)).cast(pl.Int64)
+
+
+def durations(
+    subscriptions: pl.LazyFrame, *, period: SubscriptionPeriod, as_of: dt.date
+) -> pl.DataFrame:
+    """Per subscription: cohort, active, periods (completed periods if active, churn period if not).
+
+    Returns
+    -------
+    customer_id, start_date, end_date, plan, price, cohort, active, periods, sorted by start_date,
+    customer_id.
+    """
+    k = MONTHS[period]
+    names = subscriptions.collect_schema().names()
+    lf = subscriptions.with_columns(
+        end_date=pl.col("end_date") if "end_date" in names else pl.lit(None, dtype=pl.Date),
+        plan=pl.col("plan") if "plan" in names else pl.lit(None, dtype=pl.String),
+        price=pl.col("price") if "price" in names else pl.lit(None, dtype=pl.Float64),
+    )
+    active = pl.col("end_date").is_null() | (pl.col("end_date") >= pl.lit(as_of))
+    observed_end = pl.when(active).then(pl.lit(as_of)).otherwise(pl.col("end_date"))
+    months = _months_between(pl.col("start_date"), observed_end)
+    full = months // k
+    boundary = pl.col("start_date").dt.offset_by(pl.format("{}mo", (full * k).cast(pl.String)))
+    started = full + (observed_end > boundary).cast(pl.Int64)
+    return (
+        lf.select(
+            "customer_id", "start_date", "end_date", "plan", "price",
+            cohort=period_start(pl.col("start_date"), period),
+            active=active,
+            periods=pl.when(active).then(full).otherwise(pl.max_horizontal(started, pl.lit(1))).cast(pl.Int64),
+        )
+        .sort("start_date", "customer_id")
+        .collect()
+    )
+
+
+def kaplan_meier(d: pl.DataFrame, *, by: str | None = None) -> pl.DataFrame:
+    """Kaplan-Meier survival per period (see the module docstring).
+
+    Returns
+    -------
+    [by,] period, at_risk, churned, churn_rate (churned / at_risk), retention_rate, survival;
+    period 0 has survival 1 and at_risk the group's size.
+    """
+    keys = [by] if by else []
+    data = d if by else d.with_columns(_g=pl.lit(0))
+    g = [by] if by else ["_g"]
+    counts = data.group_by(*g, "periods").agg(n=pl.len().cast(pl.Int64), churned=(~pl.col("active")).sum().cast(pl.Int64))
+    tops = data.group_by(g).agg(top=pl.col("periods").max())
+    grid = tops.with_columns(period=pl.int_ranges(1, pl.col("top") + 1, dtype=pl.Int64)).explode("period").drop("top").drop_nulls("period")
+    km = (
+        grid.join(counts.rename({"periods": "period"}), on=[*g, "period"], how="left")
+        .with_columns(pl.col("n", "churned").fill_null(0))
+        .sort(*g, "period")
+        # at_risk at period j: every subscription with periods >= j (churned in j or later, or
+        # active having completed at least j periods).
+        .with_columns(at_risk=pl.col("n").reverse().cum_sum().reverse().over(g))
+        .filter(pl.col("at_risk") > 0)
+        .with_columns(churn_rate=pl.col("churned") / pl.col("at_risk"), retention_rate=1.0 - pl.col("churned") / pl.col("at_risk"))
+        .with_columns(survival=pl.col("retention_rate").cum_prod().over(g))
+    )
+    size = data.group_by(g).agg(at_risk=pl.len().cast(pl.Int64)).with_columns(
+        period=pl.lit(0, dtype=pl.Int64), churned=pl.lit(0, dtype=pl.Int64), churn_rate=pl.lit(None, dtype=pl.Float64),
+        retention_rate=pl.lit(None, dtype=pl.Float64), survival=pl.lit(1.0))
+    cols = [*g, "period", "at_risk", "churned", "churn_rate", "retention_rate", "survival"]
+    out = pl.concat([size.select(cols), km.select(cols)]).sort(*g, "period")
+    return out.select(*keys, *cols[1:])
+
+
+def _fit_sbg(d: pl.DataFrame) -> SBG:
+    churned = (~d["active"]).sum()
+    if churned == 0:
+        raise FitError("sbg: no subscription has ended, so the churn rate cannot be estimated",
+                       hint="wait for churn to be observed, or check that end_date is mapped (--map end_date=COLUMN)")
+    return SBG().fit(d["periods"].to_numpy().astype(float), d["active"].to_numpy())
+
+
+def subscription_analysis(
+    table: Table | pl.LazyFrame,
+    *,
+    period: SubscriptionPeriod = "month",
+    as_of: dt.date | None = None,
+    fit: FitScope = "overall",
+    projection: int = 12,
+    discount_rate: float = 0.1,
+) -> SubscriptionResult:
+    """Survival, churn, sBG fit and projection, remaining lifetime and CLV of subscriptions.
+
+    Parameters
+    ----------
+    table
+        Subscriptions: customer_id, start_date, optional end_date (empty = active), plan, price
+        (per period).
+    period
+        month, quarter or year.
+    as_of
+        Analysis date, exclusive (default: the day after the latest start or end date).
+        Subscriptions starting on or after it are ignored; ends on or after it are still active.
+    fit
+        "overall": one sBG for every subscription; "cohort": one per cohort as well.
+    projection
+        Periods projected past the data.
+    discount_rate
+        Annual rate, converted to the period by compounding.
+
+    Returns
+    -------
+    A `SubscriptionResult`.
+
+    Raises
+    ------
+    InputError
+        An end date before its start date, or no subscription before `as_of`.
+    FitError
+        No churn observed (the sBG cannot be fitted).
+    """
+    lf = table.lf if isinstance(table, Table) else table
+    file = table.file if isinstance(table, Table) else None
+    names = lf.collect_schema().names()
+    has_end = "end_date" in names
+    if has_end:
+        bad = lf.with_row_index("row", offset=1).filter(pl.col("end_date") < pl.col("start_date")).select("row").head(1).collect()
+        if bad.height:
+            raise InputError("end_date is before start_date", file=file, column="end_date", row=int(bad["row"][0]),
+                             hint="fix the dates or swap the columns (--map start_date=... --map end_date=...)")
+    warnings: list[str] = []
+    lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("start_date").is_not_null())
+    if as_of is None:
+        latest = lf.select(pl.max_horizontal(pl.col("start_date").max(), pl.col("end_date").max() if has_end else pl.lit(None, dtype=pl.Date))).collect().item()
+        if latest is None:
+            raise InputError("no subscription with a customer id and a start date", file=file, hint="check the column mapping (--map)")
+        as_of = latest + dt.timedelta(days=1)
+    late = lf.filter(pl.col("start_date") >= pl.lit(as_of)).select(pl.len()).collect().item()
+    if late:
+        warnings.append(f"{late:,} subscriptions starting on or after the analysis date {as_of} were ignored")
+    lf = lf.filter(pl.col("start_date") < pl.lit(as_of))
+    d = durations(lf, period=period, as_of=as_of)
+    if d.height == 0:
+        raise InputError(f"no subscription started before the analysis date {as_of}", file=file, hint="choose a later --as-of")
+    rate = (1.0 + discount_rate) ** (MONTHS[period] / 12) - 1.0
+    model = _fit_sbg(d)
+    fits = [_fit_row("all", d, model, rate)]
+    km = kaplan_meier(d).with_columns(cohort=pl.lit("all"))
+    cohort_km = kaplan_meier(d.with_columns(pl.col("cohort").cast(pl.String)), by="cohort")
+    survival_parts = [_with_model(km, model, projection)]
+    cohort_models: dict[str, SBG] = {}
+    if fit == "cohort":
+        for (c,), grp in d.with_columns(pl.col("cohort").cast(pl.String)).group_by(["cohort"], maintain_order=True):
+            try:
+                if grp.height < MIN_COHORT:
+                    raise FitError(f"{grp.height} subscriptions, fewer than {MIN_COHORT}")
+                m = _fit_sbg(grp)
+            except FitError as exc:
+                fits.append({"cohort": c, "customers": grp.height, "error": exc.message})
+                continue
+            cohort_models[str(c)] = m
+            fits.append(_fit_row(str(c), grp, m, rate))
+    for (c,), grp in cohort_km.group_by(["cohort"], maintain_order=True):
+        m = cohort_models.get(str(c))
+        survival_parts.append(_with_model(grp, m, projection if m else 0))
+    survival = pl.concat([p.select(SURVIVAL_COLUMNS) for p in survival_parts], how="vertical")
+    subscribers = _subscriber_values(d, model, cohort_models, rate)
+    if subscribers["expected_remaining_periods"].null_count() and model.params_["alpha"] <= 1:
+        warnings.append(f"alpha = {model.params_['alpha']:.3f} <= 1: the undiscounted expected lifetime is infinite; "
+                        "only the discounted lifetime and CLV are finite")
+    return SubscriptionResult(survival=survival, fits=pl.DataFrame(fits, schema=FIT_SCHEMA), subscribers=subscribers, model=model,
+                              period=period, as_of=as_of, discount_rate_per_period=rate, warnings=warnings)
+
+
+SURVIVAL_COLUMNS = ["cohort", "period", "at_risk", "churned", "churn_rate", "retention_rate", "survival", "sbg_survival", "projected"]
+FIT_SCHEMA = {"cohort": pl.String, "customers": pl.Int64, "alpha": pl.Float64, "beta": pl.Float64, "log_likelihood": pl.Float64,
+              "converged": pl.Boolean, "expected_lifetime": pl.Float64, "discounted_lifetime": pl.Float64, "error": pl.String}
+
+
+def _fit_row(cohort: str, d: pl.DataFrame, m: SBG, rate: float) -> dict[str, Any]:
+    life = m.expected_lifetime()
+    return {"cohort": cohort, "customers": d.height, "alpha": m.params_["alpha"], "beta": m.params_["beta"],
+            "log_likelihood": m.log_likelihood_, "converged": m.converged_,
+            "expected_lifetime": life if math.isfinite(life) else None,
+            "discounted_lifetime": m.expected_lifetime(discount_rate=rate), "error": None}
+
+
+def _with_model(km: pl.DataFrame, model: SBG | None, projection: int) -> pl.DataFrame:
+    km = km.with_columns(pl.col("cohort").cast(pl.String), projected=pl.lit(False))
+    last = int(km["period"].max() or 0)  # type: ignore[arg-type]
+    if projection > 0:
+        ahead = pl.DataFrame({"period": pl.int_range(last + 1, last + projection + 1, eager=True).cast(pl.Int64)}).with_columns(
+            cohort=pl.lit(km["cohort"][0]), at_risk=pl.lit(None, dtype=pl.Int64), churned=pl.lit(None, dtype=pl.Int64),
+            churn_rate=pl.lit(None, dtype=pl.Float64), retention_rate=pl.lit(None, dtype=pl.Float64), survival=pl.lit(None, dtype=pl.Float64), projected=pl.lit(True))
+        km = pl.concat([km, ahead.select(km.columns)])
+    if model is None:
+        return km.with_columns(sbg_survival=pl.lit(None, dtype=pl.Float64))
+    return km.with_columns(sbg_survival=pl.Series(model.survival(km["period"].to_numpy().astype(float))))
+
+
+def _subscriber_values(d: pl.DataFrame, model: SBG, cohort_models: dict[str, SBG], rate: float) -> pl.DataFrame:
+    n = d["periods"].to_numpy().astype(float)
+    cohorts = d["cohort"].cast(pl.String).to_numpy()
+    if cohort_models:
+        derl = np.empty(n.size)
+        rem = np.empty(n.size)
+        for c in np.unique(cohorts):
+            idx = cohorts == c
+            m = cohort_models.get(c, model)
+            derl[idx] = m.discounted_expected_residual_lifetime(n[idx], discount_rate=rate)
+            rem[idx] = m.discounted_expected_residual_lifetime(n[idx], discount_rate=0.0)
+    else:
+        derl = model.discounted_expected_residual_lifetime(n, discount_rate=rate)
+        rem = model.discounted_expected_residual_lifetime(n, discount_rate=0.0)
+    active = d["active"].to_numpy()
+    return d.with_columns(
+        cohort=pl.col("cohort"),
+        expected_remaining_periods=pl.Series(np.where(active & np.isfinite(rem), rem, np.where(active, np.nan, 0.0))).fill_nan(None),
+        discounted_remaining_lifetime=pl.Series(np.where(active, derl, 0.0)),
+    ).with_columns(clv=pl.col("price") * pl.col("discounted_remaining_lifetime")).select(
+        "customer_id", "cohort", "plan", "price", "start_date", "end_date", "active", "periods",
+        "expected_remaining_periods", "discounted_remaining_lifetime", "clv")
+
+
+def model_document(result: SubscriptionResult, *, version: str) -> dict[str, Any]:
+    """The `--save-model` JSON document of `fidelcli subscription` (issue #5 shape)."""
+    m = result.model
+    return {"fidelcli_version": version, "period": result.period,
+            "model": {"name": "sbg", "params": {"alpha": m.params_["alpha"], "beta": m.params_["beta"]},
+                      "log_likelihood": m.log_likelihood_}}

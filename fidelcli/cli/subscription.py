@@ -1,0 +1,70 @@
+"""`fidelcli subscription`: contractual retention, sBG fit and projection, subscription CLV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+import polars as pl
+import typer
+
+from fidelcli import __version__
+from fidelcli.analyses.subscription import model_document, subscription_analysis
+from fidelcli.cli import options, render
+from fidelcli.cli.app import app
+from fidelcli.io.write import write_json
+
+
+@app.command("subscription")
+def subscription_cmd(
+    subscriptions: Annotated[str | None, typer.Option("--subscriptions", help="Subscriptions: customer_id, start_date, end_date (empty = active), plan, price per period.", show_default=False)] = None,
+    maps: options.MapOpt = None,
+    date_format: options.DateFormatOpt = None,
+    period: Annotated[Literal["month", "quarter", "year"], typer.Option("--period", help="Renewal period.")] = "month",
+    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=options.DATE, help="Analysis date (default: the day after the latest start or end date).", show_default=False)] = None,
+    fit: Annotated[Literal["overall", "cohort"], typer.Option("--fit", help="One sBG for all subscriptions, or one per cohort as well.")] = "overall",
+    projection: Annotated[int, typer.Option("--projection", min=0, help="Periods projected past the data.")] = 12,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount rate, converted to the period.")] = 0.1,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False)] = None,
+    output: options.OutputOpt = None,
+    fmt: options.FormatOpt = None,
+    lang: options.LangOpt = None,
+) -> None:
+    """Survival and churn per period and cohort, sBG fit and projection, remaining lifetime and CLV.
+
+    The terminal shows the sBG fit(s) and the overall survival (observed and projected); -o FILE
+    writes one row per subscription (periods, expected remaining periods, discounted remaining
+    lifetime, clv = price x discounted lifetime); piped or with --format csv|json, stdout gets the
+    survival table of every cohort.
+
+    Example: fidelcli subscription --subscriptions subs.csv --period month --projection 24 -o subscribers.csv
+    """
+    options.set_lang(lang)
+    table = options.table("subscriptions", subscriptions, maps=maps, date_format=date_format)
+    assert table is not None
+    table.check()
+    with render.progress("fitting the sBG model"):
+        result = subscription_analysis(table, period=period, as_of=as_of.date() if as_of else None, fit=fit,
+                                       projection=projection, discount_rate=discount_rate)
+    render.warnings(result.warnings)
+    if save_model is not None:
+        write_json(model_document(result, version=__version__), save_model)
+        render.info(f"wrote the model to {save_model}")
+    if output is not None:
+        render.save(result.subscribers, output)
+    resolved = render.default_format(fmt)
+    if resolved in ("csv", "json", "jsonl"):
+        render.frame(result.survival, fmt=resolved)
+        return
+    render.frame(result.fits, fmt=resolved, title=f"sBG fit (per {period}; as of {result.as_of})")
+    active = result.subscribers.filter(pl.col("active"))
+    render.mapping({
+        "subscriptions": result.subscribers.height,
+        "active": active.height,
+        "discount_rate_per_period": round(result.discount_rate_per_period, 6),
+        "mean_discounted_remaining_lifetime": active["discounted_remaining_lifetime"].mean() if active.height else None,
+        "total_clv": active["clv"].sum() if active["price"].null_count() < active.height else None,
+    }, fmt=resolved, title="Active subscriptions")
+    render.frame(result.survival.filter(pl.col("cohort") == "all").drop("cohort"), fmt=resolved,
+                 title="Survival, all cohorts (observed Kaplan-Meier and sBG; projected rows past the data)", max_rows=200)

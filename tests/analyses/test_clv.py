@@ -1,0 +1,321 @@
+"""CLV fits and predictions: CDNOW published values, hand-checked formulas, degenerate inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from fidelcli.analyses.clv import (
+    ClvOptions,
+    Fit,
+    Summary,
+    clv_analysis,
+    fit_from_document,
+    fit_models,
+    historical_clv,
+    model_document,
+    predict_clv,
+    read_summary,
+    summary_from_occasions,
+    summary_from_transactions,
+    top_customers,
+    value_tiers,
+)
+from fidelcli.analyses.holdout import holdout_report
+from fidelcli.analyses.timeunits import Horizon, convert, parse_horizon, rate_per_period
+from fidelcli.clean import clean_transactions
+from fidelcli.errors import ConfigError, FitError
+from fidelcli.io.read import scan_table
+from fidelcli.models import BGNBD, GammaGamma
+
+D = dt.date
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> Summary:
+    if not SHARED.exists():
+        pytest.skip("../shared/data is not beside the checkout")
+    tx = clean_transactions(scan_table(SHARED / "clvtools_cdnow.csv", "transactions"))
+    return summary_from_transactions(tx, calibration_end=D(1997, 9, 30), time_unit="week")
+
+
+@pytest.fixture(scope="module")
+def cdnow_bgnbd(cdnow: Summary) -> Fit:
+    return fit_models(cdnow, model="bgnbd")
+
+
+def occasions(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame({
+        "customer_id": [r[0] for r in rows], "occasion": [r[1] for r in rows],
+        "date": [D.fromisoformat(r[1]) for r in rows], "value": [r[2] for r in rows],
+    })
+
+
+# ---------------------------------------------------------------- published CDNOW results
+def test_cdnow_bgnbd_and_gamma_gamma_from_raw_transactions(cdnow_bgnbd: Fit) -> None:
+    # Fader, Hardie & Lee (2005), Table 1 (BG/NBD): r 0.243, alpha 4.414, a 0.793, b 2.426, LL -9582.4.
+    p = cdnow_bgnbd.purchase.params_
+    assert [p["r"], p["alpha"], p["a"], p["b"]] == pytest.approx([0.243, 4.414, 0.793, 2.426], abs=5e-4)
+    assert cdnow_bgnbd.purchase.log_likelihood_ == pytest.approx(-9582.4, abs=0.05)
+    # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value": p 6.25, q 3.74, gamma 15.44;
+    # correlation between frequency and mean spend 0.11.
+    s = cdnow_bgnbd.spend
+    assert s is not None
+    assert [s.params_["p"], s.params_["q"], s.params_["v"]] == pytest.approx([6.25, 3.74, 15.44], abs=5e-3)
+    assert cdnow_bgnbd.spend_frequency_correlation == pytest.approx(0.11, abs=0.005)
+
+
+def test_cdnow_pareto_nbd(cdnow: Summary) -> None:
+    # Fader, Hardie & Lee (2005), Table 1 (Pareto/NBD): r 0.553, alpha 10.578, s 0.606, beta 11.669, LL -9595.0.
+    fit = fit_models(cdnow, model="pnbd")
+    p = fit.purchase.params_
+    assert [p["r"], p["alpha"], p["s"], p["beta"]] == pytest.approx([0.553, 10.578, 0.606, 11.669], abs=2e-3)
+    assert fit.purchase.log_likelihood_ == pytest.approx(-9595.0, abs=0.05)
+
+
+def test_cdnow_expected_holdout_purchases_match_hardie(cdnow: Summary, cdnow_bgnbd: Fit) -> None:
+    # Hardie's BG/NBD spreadsheet note: a customer with x = 2, t_x = 30.43, T = 38.86 weeks is expected to
+    # make 1.226 purchases in the next 39 weeks. Customer "1" of CDNOW has exactly that history.
+    result = predict_clv(cdnow, cdnow_bgnbd, ClvOptions(horizon=Horizon(39, "week")))
+    row = result.customers.filter(pl.col("customer_id") == "1").row(0, named=True)
+    assert (row["frequency"], round(row["recency"], 2), round(row["T"], 2)) == (2.0, 30.43, 38.86)
+    assert row["expected_purchases"] == pytest.approx(1.226, abs=5e-4)
+
+
+def test_cdnow_holdout_report(cdnow: Summary, cdnow_bgnbd: Fit) -> None:
+    report = holdout_report(cdnow_bgnbd.purchase, cdnow)
+    ref_cbs = pl.read_csv(SHARED / "btyd_cdnow_cbs_holdout.csv")
+    # Actual purchases are BTYD's x.star (1,882 repeat purchases in weeks 40-78).
+    assert report.metrics["actual_total"] == ref_cbs["x.star"].sum() == 1882
+    assert report.by_frequency["frequency"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert report.by_frequency["customers"].sum() == 2357
+    assert report.by_frequency.filter(pl.col("frequency") == "0")["customers"].item() == 1411
+    # Weekly cumulative tracking of the actual repeat purchases equals BTYD's cu.tracking, week 1..78.
+    ref = pl.read_csv(SHARED / "btyd_cdnow_weekly_cum_repeat_tracking.csv")
+    assert report.tracking["week"].to_list() == ref["week"].to_list()
+    assert report.tracking["actual"].to_list() == ref["cum_repeat_transactions"].to_list()
+    assert report.tracking.filter(pl.col("holdout"))["week"].min() == 40  # weeks 40-78 are the holdout
+    # The expected curve is the sum of E[X(t - s_i)] over the cohort: check week 78 independently.
+    first_days = cdnow.frame.select((pl.col("first_purchase") - pl.lit(D(1997, 1, 1))).dt.total_days())[:, 0].to_numpy()
+    expected_78 = cdnow_bgnbd.purchase.expected_purchases_new((546 - first_days) / 7).sum()  # type: ignore[attr-defined]
+    assert report.tracking["expected"][-1] == pytest.approx(expected_78, rel=1e-12)
+
+
+def test_auto_compares_models_and_ranks_by_holdout_error(cdnow: Summary) -> None:
+    result = clv_analysis(cdnow, model="auto", options=ClvOptions(horizon=Horizon(39, "week")))
+    comp = result.fit.comparison
+    assert comp["model"].to_list() == ["bgnbd", "pnbd", "mbgnbd"]
+    assert comp.columns == ["model", "log_likelihood", "parameters", "aic", "bic", "converged", "holdout_rmse", "error", "best"]
+    # AIC = 2k - 2 LL with k = 4 parameters
+    assert comp["aic"].to_list() == pytest.approx([8 - 2 * v for v in comp["log_likelihood"].to_list()])
+    best = comp.sort("holdout_rmse")["model"][0]
+    assert comp.filter("best")["model"].to_list() == [best] == [result.fit.purchase.name]
+
+
+# ---------------------------------------------------------------- time units and formulas
+def test_horizons_and_discount_rates() -> None:
+    assert parse_horizon("12m") == Horizon(12, "month")
+    assert parse_horizon("52w").length("week") == 52
+    assert parse_horizon("365d").length("week") == pytest.approx(365 / 7)
+    assert parse_horizon("1y").length("month") == pytest.approx(12)
+    assert parse_horizon("12m").length("week") == pytest.approx(365.25 / 7)  # 52.18 weeks, not 52
+    assert convert(1, "month", "day") == pytest.approx(30.4375)
+    for bad in ["12", "m", "0m", "1.5m", "12x"]:
+        with pytest.raises(ConfigError, match="is not a whole number of days, weeks, months or years"):
+            parse_horizon(bad)
+    # 10 % a year compounds to 1.1 ** (1/12) - 1 = 0.7974 % a month and 1.1 ** (7/365.25) - 1 a week.
+    assert rate_per_period(0.1, "month") == pytest.approx(0.00797414043, rel=1e-9)
+    assert rate_per_period(0.1, "week") == pytest.approx(1.1 ** (7 / 365.25) - 1, rel=1e-12)
+    with pytest.raises(ConfigError):
+        rate_per_period(-1.5, "month")
+
+
+def test_historical_clv_is_yearly_profit_times_duration() -> None:
+    # 200 €/year of profit for 5 years = 1,000 €.
+    assert historical_clv(200.0, 5.0) == 1000.0
+
+
+def bgnbd(r: float = 0.243, alpha: float = 4.414, a: float = 0.793, b: float = 2.426) -> BGNBD:
+    return BGNBD.from_dict({"name": "bgnbd", "params": {"r": r, "alpha": alpha, "a": a, "b": b}, "log_likelihood": -1.0,
+                            "n_customers": 3, "converged": True})
+
+
+def gg() -> GammaGamma:
+    return GammaGamma.from_dict({"name": "gamma_gamma", "params": {"p": 6.25, "q": 3.74, "v": 15.44}, "log_likelihood": -1.0,
+                                 "n_customers": 2, "converged": True})
+
+
+def small_summary() -> Summary:
+    occ = occasions([
+        ("a", "2023-01-02", 50.0), ("a", "2023-03-01", 30.0), ("a", "2023-06-01", 70.0), ("a", "2023-12-20", 50.0),
+        ("b", "2023-06-05", 20.0), ("b", "2023-07-01", 20.0),
+        ("c", "2023-09-01", 100.0),
+    ])
+    return summary_from_occasions(occ, as_of=D(2024, 1, 1), time_unit="week")
+
+
+def test_discounted_clv_by_hand_in_monthly_steps() -> None:
+    s = small_summary()
+    fit = Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame())
+    opts = ClvOptions(horizon=parse_horizon("12m"), discount_rate=0.1, margin=0.3, lifetime_years=5.0)
+    out = predict_clv(s, fit, opts).customers
+    x, t_x, T = (s.frame[c].to_numpy() for c in ("frequency", "recency", "T"))
+    m = s.frame["monetary_value"].to_numpy()
+    step = 365.25 / 12 / 7  # one month in weeks
+    cum = np.stack([bgnbd().expected_purchases(k * step, x, t_x, T) for k in range(13)], axis=1)
+    monthly = 1.1 ** (1 / 12) - 1
+    disc = (np.diff(cum, axis=1) / (1 + monthly) ** np.arange(1, 13)).sum(axis=1)
+    spend = 6.25 * (15.44 + m * x) / (6.25 * x + 3.74 - 1)  # FH 2013 note, E(M | p, q, gamma, m_x, x)
+    assert out["clv"].to_numpy() == pytest.approx(0.3 * spend * disc, rel=1e-10)
+    assert out["expected_purchases"].to_numpy() == pytest.approx(cum[:, 12], rel=1e-10)
+    assert out["expected_value"].to_numpy() == pytest.approx(spend, rel=1e-12)
+    # Historical CLV: yearly profit x 5 years; every customer has < 1 year of history, counted as 1 year.
+    # a: (50 + 30 + 70 + 50) x 0.3 = 60 €/year -> 300 €; b: 40 x 0.3 x 5 = 60; c: 100 x 0.3 x 5 = 150.
+    assert out["historical_clv"].to_list() == pytest.approx([300.0, 60.0, 150.0])
+    assert out.columns[:10] == ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive",
+                                "expected_purchases", "expected_value", "clv", "value_tier"]
+
+
+def test_high_potential_means_predicted_value_twice_the_past_pace() -> None:
+    s = small_summary()
+    fit = Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame())
+    out = predict_clv(s, fit, ClvOptions(horizon=parse_horizon("12m"), margin=1.0, lifetime_years=1.0)).customers
+    # past pace over a 1-year horizon = yearly spend (a 200, b 40, c 100); high potential when the
+    # predicted value is >= 2x that pace and >= the median predicted value.
+    pace = np.array([200.0, 40.0, 100.0])
+    clv = out["clv"].to_numpy()
+    expected = (clv >= 2 * pace) & (clv >= np.median(clv))
+    assert out["high_potential"].to_list() == expected.tolist()
+
+
+def test_value_tiers_top_1_5_20_percent_and_ties() -> None:
+    df = pl.DataFrame({"v": [float(i) for i in range(1, 201)]}).with_columns(tier=value_tiers(pl.col("v")))
+    counts = dict(df.group_by("tier").len().iter_rows())
+    assert counts == {"top 1%": 2, "top 5%": 8, "top 20%": 30, "other": 160}  # 1 % of 200 = 2, 5 % = 10, 20 % = 40
+    assert df.filter(pl.col("v") >= 199)["tier"].to_list() == ["top 1%", "top 1%"]
+    ties = pl.DataFrame({"v": [5.0, 5.0, 1.0, None]}).with_columns(tier=value_tiers(pl.col("v")))
+    # 3 valued customers: every tier holds at least the best one; equal values share it; 1.0 is 3rd.
+    assert ties["tier"].to_list() == ["top 1%", "top 1%", "other", "other"]
+
+
+def test_top_customers_are_pseudonymised() -> None:
+    s = small_summary()
+    out = predict_clv(s, Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame()), ClvOptions(lifetime_years=1.0)).customers
+    top = top_customers(out, n=2, key="k")
+    assert top.columns[0] == "customer" and "customer_id" not in top.columns
+    assert not set(top["customer"]) & {"a", "b", "c"}
+    assert top["customer"].str.len_chars().to_list() == [10, 10]
+    assert top_customers(out, n=2, key="other")["customer"].to_list() != top["customer"].to_list()
+
+
+# ---------------------------------------------------------------- model files, bootstrap
+def test_model_document_shape_and_round_trip(cdnow: Summary, cdnow_bgnbd: Fit) -> None:
+    doc = model_document(cdnow_bgnbd, time_unit="week", calibration_end=D(1997, 9, 30), version="9.9")
+    assert list(doc) == ["fidelcli_version", "time_unit", "calibration_end", "purchase_model", "spend_model"]
+    assert list(doc["purchase_model"]) == ["name", "params", "log_likelihood", "n_customers", "std_errors"]
+    assert list(doc["purchase_model"]["params"]) == ["r", "alpha", "a", "b"]
+    assert list(doc["spend_model"]) == ["name", "params", "log_likelihood", "n_customers"]
+    assert list(doc["spend_model"]["params"]) == ["p", "q", "v"]
+    assert doc["purchase_model"]["n_customers"] == 2357 and doc["spend_model"]["n_customers"] == 946
+    assert doc["calibration_end"] == "1997-09-30"
+    loaded, unit, cal = fit_from_document(json.loads(json.dumps(doc)))
+    assert (unit, cal) == ("week", D(1997, 9, 30))
+    opts = ClvOptions(horizon=Horizon(39, "week"), lifetime_years=2.0)
+    assert_frame_equal(predict_clv(cdnow, loaded, opts).customers, predict_clv(cdnow, cdnow_bgnbd, opts).customers)
+    with pytest.raises(ConfigError, match="unknown purchase model 'xyz'"):
+        fit_from_document({**doc, "purchase_model": {**doc["purchase_model"], "name": "xyz"}})
+
+
+def simulate_bgnbd_gg(n: int, seed: int) -> pl.DataFrame:
+    """Customers drawn from BG/NBD (r 0.25, alpha 4, a 0.8, b 2.5) and Gamma-Gamma (p 6, q 4, gamma 15)."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(0.25, 1 / 4.0, n)
+    drop = rng.beta(0.8, 2.5, n)
+    T = rng.uniform(30, 40, n)
+    times = np.cumsum(rng.exponential(1.0, (n, 60)) / lam[:, None], axis=1)
+    purchases_before_drop = rng.geometric(drop)  # dies right after this repeat purchase
+    x = np.minimum((times < T[:, None]).sum(axis=1), purchases_before_drop)
+    t_x = np.where(x > 0, times[np.arange(n), np.maximum(x - 1, 0)], 0.0)
+    nu = rng.gamma(4.0, 1 / 15.0, n)
+    m = np.where(x > 0, rng.gamma(6.0 * np.maximum(x, 1), 1 / nu) / np.maximum(x, 1), 0.0)
+    return pl.DataFrame({"frequency": x.astype(float), "recency": t_x, "T": T, "monetary_value": m})
+
+
+def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate() -> None:
+    s = read_summary(simulate_bgnbd_gg(600, seed=7))
+    fit = fit_models(s, model="bgnbd")
+    opts = ClvOptions(horizon=Horizon(26, "week"), ci=0.9, n_bootstrap=8, seed=3, lifetime_years=1.0)
+    a = predict_clv(s, fit, opts).customers
+    assert_frame_equal(a, predict_clv(s, fit, opts).customers)  # same seed, same intervals
+    assert (a["expected_purchases_lower"] <= a["expected_purchases_upper"]).all()
+    assert (a["clv_lower"] < a["clv_upper"]).all()
+    inside = ((a["clv_lower"] <= a["clv"] * (1 + 1e-9)) & (a["clv"] <= a["clv_upper"] * (1 + 1e-9))).mean()
+    assert inside > 0.9  # type: ignore[operator]
+    other = predict_clv(s, fit, ClvOptions(horizon=Horizon(26, "week"), ci=0.9, n_bootstrap=8, seed=4, lifetime_years=1.0)).customers
+    assert not other["clv_lower"].equals(a["clv_lower"])
+
+
+# ---------------------------------------------------------------- degenerate inputs
+def test_everyone_bought_once_is_a_clear_fit_error() -> None:
+    s = summary_from_occasions(occasions([("a", "2024-01-01", 1.0), ("b", "2024-02-01", 2.0)]), as_of=D(2024, 4, 1))
+    with pytest.raises(FitError, match=r"^no purchase model could be fitted \(bgnbd, pnbd, mbgnbd\); bgnbd: no customer made a repeat purchase") as err:
+        clv_analysis(s)
+    assert err.value.hint == "use a longer calibration period, or a historical CLV"
+
+
+def test_one_customer_is_a_clear_fit_error() -> None:
+    s = summary_from_occasions(occasions([("a", "2024-01-01", 1.0), ("a", "2024-02-01", 2.0)]), as_of=D(2024, 4, 1))
+    with pytest.raises(FitError, match="1 distinct customer histories cannot identify 4 parameters"):
+        clv_analysis(s, model="bgnbd")
+
+
+def test_all_purchases_on_the_calibration_end_day_is_a_clear_fit_error() -> None:
+    s = summary_from_occasions(occasions([("a", "2024-01-01", 1.0), ("b", "2024-01-01", 2.0)]), as_of=D(2024, 1, 2))
+    assert s.frame["T"].to_list() == [0.0, 0.0]
+    with pytest.raises(FitError, match="every customer has T = 0"):
+        clv_analysis(s, model="pnbd")
+
+
+def test_bgbb_needs_a_discrete_summary() -> None:
+    with pytest.raises(ConfigError, match="model bgbb does not apply to a continuous-time summary"):
+        fit_models(small_summary(), model="bgbb")
+
+
+class FixedPredictions:
+    """A stand-in purchase model whose holdout predictions are given: it isolates the report's arithmetic."""
+
+    name = "fixed"
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = np.array(values)
+
+    def expected_purchases(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self.values
+
+
+def test_holdout_metrics_by_hand() -> None:
+    frame = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d"], "frequency": [0.0, 1.0, 8.0, 1.0], "recency": [0.0, 2.0, 9.0, 3.0],
+        "T": [10.0, 10.0, 10.0, 10.0], "monetary_value": [0.0, 5.0, 5.0, 5.0], "weight": [1.0, 1.0, 1.0, 1.0],
+        "holdout_frequency": [0.0, 2.0, 6.0, 0.0],
+    })
+    s = Summary(frame=frame, time_unit="week", holdout_length=4.0)
+    report = holdout_report(FixedPredictions([0.5, 1.0, 7.0, 1.5]), s)  # type: ignore[arg-type]
+    # errors: +0.5, -1, +1, +1.5 -> MAE = 4/4 = 1; RMSE = sqrt((0.25 + 1 + 1 + 2.25) / 4) = sqrt(1.125)
+    assert report.metrics["mae"] == pytest.approx(1.0)
+    assert report.metrics["rmse"] == pytest.approx(1.125 ** 0.5)
+    # actual 8 vs predicted 10 -> +25 %; correlation of (0, 2, 6, 0) and (0.5, 1, 7, 1.5)
+    assert (report.metrics["actual_total"], report.metrics["predicted_total"]) == (8.0, 10.0)
+    assert report.metrics["total_error_pct"] == pytest.approx(25.0)
+    assert report.metrics["correlation"] == pytest.approx(np.corrcoef([0, 2, 6, 0], [0.5, 1, 7, 1.5])[0, 1])
+    assert_frame_equal(report.by_frequency, pl.DataFrame({
+        "frequency": ["0", "1", "7+"], "customers": [1, 2, 1], "actual": [0.0, 1.0, 6.0], "predicted": [0.5, 1.25, 7.0],
+    }))
+    assert report.tracking.height == 0  # no occasions: a summary table has no weekly tracking

@@ -9,3 +9,6 @@ from fidelcli.cli import validate  # noqa: E402,F401
 from fidelcli.cli import sample  # noqa: E402,F401
 from fidelcli.cli import clv  # noqa: E402,F401
 from fidelcli.cli import subscription  # noqa: E402,F401
+from fidelcli.cli import rfm  # noqa: E402,F401
+from fidelcli.cli import kpi  # noqa: E402,F401
+from fidelcli.cli import cohort  # noqa: E402,F401

@@ -40,6 +40,10 @@ FR: dict[str, str] = {
     "cost_per_lead": "coût par conversion", "year": "année", "customers_start": "clients en début (S)",
     "customers_end": "clients en fin (E)", "revenue_per_customer": "CA par client",
     "expected_lifetime_years": "durée de vie attendue (ans)", "clv_to_cac": "CLV / CAC",
+    "model": "modèle", "auc": "AUC", "pr_auc": "AUC précision-rappel", "brier": "score de Brier",
+    "top_decile_lift": "lift du premier décile", "top_decile_capture": "capture du premier décile",
+    "driver_1": "facteur 1", "driver_2": "facteur 2", "driver_3": "facteur 3",
+    "mean_churn_probability": "probabilité d'attrition moyenne",
 }
 
 

@@ -1,0 +1,187 @@
+"""Benchmark of `fidelcli rfm` and `fidelcli kpi` as whole commands against hand-written DuckDB queries.
+
+Run:  .venv/bin/python bench/bench_rfm_kpi.py [--customers 1000000] [--dir /tmp/fidelcli_bench_rfm_kpi] [--repeat 3]
+
+1. `fidelcli sample --customers N --format parquet` writes about 10 transaction lines per customer
+   (1,000,000 customers -> about 10,300,000 lines) unless the directory already holds them.
+2. Each command runs in its own process under /usr/bin/time -v (wall time, peak RSS):
+   - `fidelcli -q rfm -t transactions.parquet -o rfm.parquet`
+   - the same RFM in one DuckDB SQL statement (Python process: read Parquet, net returns, occasions,
+     rank-based quintile scores, segments, COPY to Parquet);
+   - `fidelcli -q kpi -t transactions.parquet --period month` (stdout discarded; the sample has a
+     margin column, so fidelcli also computes profit, which the DuckDB query leaves out);
+   - the same monthly KPIs in DuckDB (active, new, returning, orders, revenue, retention...).
+3. The RFM outputs are compared (every score and segment must agree) and the figures printed with the
+   ratios fidelcli / DuckDB of the best wall time and of the CPU time (user + sys, steadier than wall
+   time on a shared machine). Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FIDELCLI = str(Path(PYTHON).with_name("fidelcli"))
+
+TX = """
+  SELECT customer_id, coalesce(order_id, CAST(date AS VARCHAR)) AS occ, date,
+         coalesce(amount, 0) AS amount,
+         coalesce(amount < 0, false) OR coalesce(regexp_matches(order_id, '^[Cc][0-9]'), false)
+           OR coalesce(lower(status) IN ('return', 'returned', 'refund', 'refunded', 'cancel', 'cancelled',
+                                         'canceled', 'cancellation', 'void'), false) AS is_return
+  FROM read_parquet('{src}') WHERE customer_id IS NOT NULL AND date IS NOT NULL
+"""
+
+RFM_SQL = """
+COPY (
+WITH tx AS ({tx}),
+ref AS (SELECT max(date) + 1 AS as_of FROM tx),
+occ AS (
+  SELECT customer_id, occ, min(date) FILTER (WHERE NOT is_return) AS date,
+         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amount) ELSE amount END * 100, 0) AS BIGINT)) AS cents
+  FROM tx GROUP BY customer_id, occ
+), cust AS (
+  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase, count(date) AS frequency, sum(cents) AS cents
+  FROM occ GROUP BY customer_id HAVING count(date) > 0
+), base AS (
+  SELECT c.*, (ref.as_of - last_purchase) AS recency, (ref.as_of - first_purchase) AS tenure FROM cust c, ref
+), scored AS (
+  SELECT customer_id, recency, frequency, cents / 100 AS monetary, first_purchase, last_purchase, tenure,
+    1 + (5 * (rank() OVER (ORDER BY recency DESC) - 1)) // count(*) OVER () AS r_score,
+    1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) // count(*) OVER () AS f_score,
+    1 + (5 * (rank() OVER (ORDER BY cents) - 1)) // count(*) OVER () AS m_score
+  FROM base
+)
+SELECT *, concat(r_score, f_score, m_score) AS rfm_score,
+  CASE WHEN r_score <= 2 AND f_score <= 2 THEN 'Hibernating'
+       WHEN r_score <= 2 AND f_score <= 4 THEN 'At Risk'
+       WHEN r_score <= 2 THEN 'Can''t Lose Them'
+       WHEN r_score = 3 AND f_score <= 2 THEN 'About to Sleep'
+       WHEN r_score = 3 AND f_score = 3 THEN 'Need Attention'
+       WHEN f_score >= 4 AND r_score <= 4 THEN 'Loyal Customers'
+       WHEN f_score = 1 AND r_score = 4 THEN 'Promising'
+       WHEN f_score = 1 THEN 'New Customers'
+       WHEN f_score <= 3 THEN 'Potential Loyalists'
+       ELSE 'Champions' END AS segment
+FROM scored ORDER BY customer_id
+) TO '{out}' (FORMAT parquet)
+"""
+
+KPI_SQL = """
+COPY (
+WITH tx AS ({tx}),
+ref AS (SELECT max(date) + 1 AS as_of FROM tx),
+occm AS (
+  SELECT customer_id, CAST(date_trunc('month', date) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
+         min(date) FILTER (WHERE NOT is_return) AS d,
+         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amount) ELSE amount END * 100, 0) AS BIGINT)) AS cents
+  FROM tx GROUP BY ALL
+), act AS (
+  SELECT customer_id, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(d) AS first_d
+  FROM occm GROUP BY ALL
+), fp AS (SELECT customer_id, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
+a AS (
+  SELECT act.*, act.orders > 0 AS active, act.orders > 0 AND fp.fp = act.p AS is_new,
+         act.orders > 0 AND prev.customer_id IS NOT NULL AS kept
+  FROM act JOIN fp USING (customer_id)
+  LEFT JOIN act prev ON prev.customer_id = act.customer_id AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
+), per AS (
+  SELECT p, count(*) FILTER (WHERE active) AS e, count(*) FILTER (WHERE is_new) AS n, sum(orders) AS orders,
+         sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
+         coalesce(sum(cents) FILTER (WHERE active AND NOT is_new), 0) AS ret_cents
+  FROM a GROUP BY p
+), w AS (SELECT *, lag(e) OVER (ORDER BY p) AS s FROM per)
+SELECT p AS period_start, e AS active_customers, n AS new_customers, e - n AS returning_customers, orders,
+       cents / 100 AS revenue, cents / 100 / nullif(orders, 0) AS aov, orders / nullif(e, 0) AS purchase_frequency,
+       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(s, 0) AS retention_rate, 1 - kept / nullif(s, 0) AS churn_rate,
+       (e - n) / nullif(s, 0) AS customer_retention_rate, ret_cents / nullif(cents, 0) AS returning_revenue_share
+FROM w ORDER BY p
+) TO '{out}' (FORMAT csv)
+"""
+
+
+def timed(cmd: list[str], *, stdout_to: Path | None = None) -> tuple[float, float, float]:
+    """Run a command under /usr/bin/time -v; return (wall seconds, CPU seconds (user + sys), peak RSS MiB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as log:
+        out = open(stdout_to, "wb") if stdout_to else subprocess.DEVNULL
+        try:
+            proc = subprocess.run(["/usr/bin/time", "-v", "-o", log.name, *cmd], stdout=out, stderr=subprocess.PIPE, check=False)
+        finally:
+            if stdout_to:
+                out.close()
+        if proc.returncode != 0:
+            sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}")
+        text = log.read()
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text).group(1)
+    parts = [float(p) for p in wall.split(":")]
+    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
+    cpu = float(re.search(r"User time \(seconds\): (\S+)", text).group(1)) + float(re.search(r"System time \(seconds\): (\S+)", text).group(1))
+    return seconds, cpu, rss_kb / 1024
+
+
+def duck(sql: str) -> list[str]:
+    code = f"import duckdb; duckdb.connect().execute({sql!r})"
+    return [PYTHON, "-c", code]
+
+
+def best(cmd: list[str], repeat: int) -> tuple[float, float, float]:
+    """Best wall and CPU time and the largest peak RSS over `repeat` runs (the machine may be shared)."""
+    runs = [timed(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "fidelcli_bench_rfm_kpi", help="data and outputs (large)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per command; the best wall time is kept")
+    args = ap.parse_args()
+
+    data = args.dir / f"sample_{args.customers}"
+    src = data / "transactions.parquet"
+    if not src.exists():
+        shutil.rmtree(data, ignore_errors=True)
+        wall, _, rss = timed([FIDELCLI, "-q", "sample", "-o", str(data), "--customers", str(args.customers), "--seed", str(args.seed), "--format", "parquet"])
+        print(f"sample: {args.customers:,} customers in {wall:.1f} s (peak {rss:,.0f} MiB)")
+    import polars as pl
+
+    lines = pl.scan_parquet(src).select(pl.len()).collect().item()
+    print(f"input: {src} ({lines:,} lines, {src.stat().st_size / 2**20:,.0f} MiB)")
+
+    tx = TX.format(src=src)
+    out = args.dir
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    rfm_f = best([FIDELCLI, "-q", "rfm", "-t", str(src), "-o", str(out / "rfm.parquet")], args.repeat)
+    rfm_d = best(duck(RFM_SQL.format(tx=tx, out=out / "rfm_duckdb.parquet")), args.repeat)
+    rows.append(("rfm -o rfm.parquet", rfm_f, rfm_d))
+    kpi_f = best([FIDELCLI, "-q", "kpi", "-t", str(src), "--period", "month"], args.repeat)
+    kpi_d = best(duck(KPI_SQL.format(tx=tx, out=out / "kpi_duckdb.csv")), args.repeat)
+    rows.append(("kpi --period month", kpi_f, kpi_d))
+
+    a = pl.read_parquet(out / "rfm.parquet")
+    b = pl.read_parquet(out / "rfm_duckdb.parquet")
+    same = all(
+        a.get_column(c).cast(pl.String).equals(b.get_column(c).cast(pl.String))
+        for c in ("customer_id", "recency", "frequency", "r_score", "f_score", "m_score", "rfm_score", "segment")
+    )
+    print(f"rfm: {a.height:,} customers; fidelcli and DuckDB agree on every score and segment: {same}")
+    print(textwrap.dedent(f"""
+        | command | fidelcli wall (s) | CPU (s) | peak RSS (MiB) | DuckDB wall (s) | CPU (s) | peak RSS (MiB) | ratio wall | ratio CPU |
+        |---|---|---|---|---|---|---|---|---|"""))
+    for name, (fw, fc, fr), (dw, dc, dr) in rows:
+        print(f"| {name} | {fw:.2f} | {fc:.2f} | {fr:,.0f} | {dw:.2f} | {dc:.2f} | {dr:,.0f} | {fw / dw:.2f} | {fc / dc:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

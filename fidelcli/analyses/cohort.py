@@ -1,0 +1,118 @@
+"""Acquisition cohorts: customers grouped by the period of their first purchase (or signup), followed
+period by period: how many are still buying, and how much the cohort has spent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import polars as pl
+
+from fidelcli.errors import InputError
+from fidelcli.summary import period_start
+
+CohortPeriod = Literal["month", "quarter", "year"]
+MONTHS = {"month": 1, "quarter": 3, "year": 12}
+MONTHS_INTERVAL = {"month": "1mo", "quarter": "1q", "year": "1y"}
+VALUES = ("period_index", "customers", "retained", "retention", "revenue", "cumulative_revenue_per_customer")
+
+
+def _index(start: pl.Expr, cohort: pl.Expr, period: CohortPeriod) -> pl.Expr:
+    """Whole periods from the cohort's period to `start` (both are period starts)."""
+    months = (start.dt.year() - cohort.dt.year()) * 12 + (start.dt.month().cast(pl.Int32) - cohort.dt.month().cast(pl.Int32))
+    return (months // MONTHS[period]).cast(pl.Int32)
+
+
+def cohorts(
+    activity: pl.DataFrame,
+    summary: pl.DataFrame,
+    *,
+    period: CohortPeriod = "month",
+    by: pl.DataFrame | None = None,
+    signup: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
+) -> pl.DataFrame:
+    """Retention and revenue of acquisition cohorts, period by period since acquisition.
+
+    A customer's cohort is the period of their first purchase (default) or of their signup date
+    (`signup`); period_index 0 is that period. A customer is retained in a period when they made a
+    purchase occasion in it (a period with only returns does not count, but its returns count in
+    revenue). With signup cohorts, customers who signed up and never bought are in the cohort size,
+    purchases before the signup period are ignored, and buyers without a signup date are left out.
+    Every cell from index 0 to the last period before `as_of` appears, zeros included.
+
+    Parameters
+    ----------
+    activity: `Engine.activity(tx.lf, period=period)`.
+    summary: `Engine.customer_summary(tx.lf)`.
+    period: "month", "quarter" or "year" (must be the period of `activity`).
+    by: customer_id and one column (e.g. acquisition_channel): cohorts are split by its value.
+    signup: customer_id and signup_date; cohorts by signup period instead of first purchase.
+    as_of: analysis date (exclusive); default the day after the last period with activity.
+
+    Returns
+    -------
+    Columns: cohort (period start), [by column], period_index, customers (cohort size), retained,
+    retention (retained / customers), revenue (net, in that period), cumulative_revenue_per_customer
+    (net revenue from index 0 to this one, per cohort customer). Sorted by cohort, [by,] period_index.
+
+    Raises
+    ------
+    InputError: no customer to put in a cohort.
+    """
+    if signup is not None:
+        members = signup.filter(pl.col("signup_date").is_not_null()).select(
+            "customer_id", cohort=period_start(pl.col("signup_date"), period)
+        ).unique("customer_id", keep="first")
+    else:
+        members = summary.filter(pl.col("frequency") > 0).select("customer_id", cohort=period_start(pl.col("first_purchase"), period))
+    keys = ["cohort"]
+    group = None
+    if by is not None:
+        group = next(c for c in by.columns if c != "customer_id")
+        members = members.join(by.select("customer_id", group).unique("customer_id", keep="first"), on="customer_id", how="left")
+        keys.append(group)
+    if members.height == 0:
+        raise InputError("no customer to put in a cohort", hint="check the signup dates or the analysis window")
+
+    last_activity = activity.get_column("period_start").max()
+    last = period_start(pl.lit(as_of - dt.timedelta(days=1)), period) if as_of else pl.lit(last_activity)
+    sizes = members.group_by(keys).agg(customers=pl.len().cast(pl.Int64))
+    grid = (
+        sizes.with_columns(period_start=pl.date_ranges(pl.col("cohort"), last, interval=MONTHS_INTERVAL[period]))
+        .explode("period_start")
+        .with_columns(period_index=_index(pl.col("period_start"), pl.col("cohort"), period))
+    )
+    cells = (
+        activity.join(members, on="customer_id", how="inner")
+        .filter(pl.col("period_start") >= pl.col("cohort"))
+        .group_by(*keys, "period_start")
+        .agg(retained=(pl.col("orders") > 0).sum().cast(pl.Int64), revenue_cents=pl.col("revenue_cents").sum())
+    )
+    out = (
+        grid.join(cells, on=[*keys, "period_start"], how="left", nulls_equal=True)
+        .with_columns(pl.col("retained", "revenue_cents").fill_null(0))
+        .sort(*keys, "period_index", nulls_last=True)
+    )
+    cumulative = pl.col("revenue_cents").cum_sum().over(keys, order_by="period_index")
+    return out.select(
+        "cohort",
+        *([group] if group else []),
+        "period_index",
+        "customers",
+        "retained",
+        retention=pl.col("retained") / pl.col("customers"),
+        revenue=pl.col("revenue_cents") / 100,
+        cumulative_revenue_per_customer=cumulative / 100 / pl.col("customers"),
+    )
+
+
+def cohort_matrix(cells: pl.DataFrame, *, value: str = "retention") -> pl.DataFrame:
+    """The cohort cells as a matrix: one row per cohort (and group), one column per period_index.
+
+    Columns: cohort, [group,] customers, then "0", "1", ... holding `value`.
+    """
+    index = [c for c in cells.columns if c not in VALUES]
+    wide = cells.pivot(on="period_index", index=[*index, "customers"], values=value, sort_columns=False)
+    order = sorted((c for c in wide.columns if c not in (*index, "customers")), key=int)
+    return wide.select(*index, "customers", *order).sort(index, nulls_last=True)

@@ -1,0 +1,208 @@
+"""Monthly KPIs pinned on a hand-computed log: the first period, an empty period, a period with only a
+return for one customer, single-purchase customers, optional inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from analyses_data import tx_frame
+from polars.testing import assert_frame_equal
+
+from fidelcli.analyses.kpi import BASE_COLUMNS, kpi, profit_activity
+from fidelcli.errors import InputError
+from fidelcli.summary import DEFAULT_ENGINE
+
+D = dt.date.fromisoformat
+AS_OF = D("2024-05-01")
+# Jan: A buys twice (10, 20), B once (40). Feb: nothing. Mar: A 30, B returns 15 (only a return),
+# C buys once (50, new). Apr: D buys twice (5, 7, new), A 8.
+LOG = [
+    ("A", "2024-01-05", 10.0, False),
+    ("A", "2024-01-20", 20.0, False),
+    ("B", "2024-01-10", 40.0, False),
+    ("A", "2024-03-03", 30.0, False),
+    ("B", "2024-03-15", -15.0, True),
+    ("C", "2024-03-20", 50.0, False),
+    ("D", "2024-04-02", 5.0, False),
+    ("D", "2024-04-03", 7.0, False),
+    ("A", "2024-04-10", 8.0, False),
+]
+
+
+def _kpi(rows=LOG, *, period="month", as_of=AS_OF, **kw):
+    lf = tx_frame(rows)
+    return kpi(DEFAULT_ENGINE.activity(lf, period=period), DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=as_of, **kw)
+
+
+def test_monthly_kpis_by_hand():
+    got = _kpi().periods
+    expected = pl.DataFrame(
+        {
+            "period_start": [D("2024-01-01"), D("2024-02-01"), D("2024-03-01"), D("2024-04-01")],
+            "active_customers": [2, 0, 2, 2],  # Mar: A and C (B only returned)
+            "new_customers": [2, 0, 1, 1],  # Jan A, B; Mar C; Apr D
+            "returning_customers": [0, 0, 1, 1],
+            "orders": [3, 0, 2, 3],
+            "revenue": [70.0, 0.0, 65.0, 20.0],  # Mar: 30 - 15 + 50
+            "aov": [70 / 3, None, 32.5, 20 / 3],
+            "purchase_frequency": [1.5, None, 1.0, 1.5],
+            "repeat_purchase_rate": [0.5, None, 0.0, 0.5],  # A in Jan, D in Apr bought twice
+            # Jan: first period; Feb: 0 of Jan's 2; Mar: no one active in Feb; Apr: A of {A, C}.
+            "retention_rate": [None, 0.0, None, 0.5],
+            "churn_rate": [None, 1.0, None, 0.5],
+            # (E - N) / S: Feb (0 - 0) / 2; Mar S = 0; Apr (2 - 1) / 2.
+            "customer_retention_rate": [None, 0.0, None, 0.5],
+            # returning revenue / revenue: Jan 0 / 70; Feb no revenue; Mar A 30 / 65; Apr A 8 / 20.
+            "returning_revenue_share": [0.0, None, 30 / 65, 0.4],
+        }
+    )
+    assert_frame_equal(got, expected)
+
+
+def test_last_complete_period_against_the_one_before():
+    result = _kpi()
+    assert (result.previous, result.current) == (D("2024-03-01"), D("2024-04-01"))
+    cmp = result.comparison
+    assert cmp.get_column("kpi").to_list() == BASE_COLUMNS[1:]
+    row = cmp.filter(pl.col("kpi") == "revenue").row(0, named=True)
+    assert row == {"kpi": "revenue", "previous": 65.0, "current": 20.0, "delta": -45.0}
+    # As of 2024-04-15 April is not complete: March against February.
+    partial = _kpi(LOG[:-1], as_of=D("2024-04-15"))
+    assert (partial.previous, partial.current) == (D("2024-02-01"), D("2024-03-01"))
+
+
+def test_yearly_retention_e_minus_n_over_s_and_clv():
+    rows = [
+        ("X", "2022-03-01", 100.0, False), ("Y", "2022-05-01", 100.0, False),
+        ("X", "2023-03-01", 100.0, False), ("Z", "2023-04-01", 100.0, False),
+        ("Y", "2024-02-01", 100.0, False), ("Z", "2024-03-01", 100.0, False), ("W", "2024-06-01", 100.0, False),
+    ]
+    spend = pl.DataFrame({"period": [D("2023-06-01")], "spend": [300.0]})
+    result = _kpi(rows, period="year", as_of=D("2025-01-01"), margin_rate=0.5, spend=spend)
+    y = result.yearly
+    # 2023: S = 2 (X, Y), E = 2 (X, Z), N = 1 (Z) -> (2 - 1) / 2 = 0.5; lifetime 1 / (1 - 0.5) = 2 years;
+    #   profit per customer 0.5 * 200 / 2 = 50 -> CLV 100; CAC 300 / 1 -> CLV:CAC 1/3.
+    # 2024: S = 2 (X, Z), E = 3 (Y, Z, W), N = 1 (W) -> (3 - 1) / 2 = 1.0 (Y came back): no finite lifetime.
+    expected = pl.DataFrame(
+        {
+            "year": [D("2022-01-01"), D("2023-01-01"), D("2024-01-01")],
+            "customers_start": [None, 2, 2],
+            "customers_end": [2, 2, 3],
+            "new_customers": [2, 1, 1],
+            "retention_rate": [None, 0.5, 1.0],
+            "revenue": [200.0, 200.0, 300.0],
+            "revenue_per_customer": [100.0, 100.0, 100.0],
+            "profit_per_customer": [50.0, 50.0, 50.0],
+            "expected_lifetime_years": [None, 2.0, None],
+            "clv": [None, 100.0, None],
+            "marketing_spend": [0.0, 300.0, 0.0],
+            "cac": [0.0, 300.0, 0.0],
+            "clv_to_cac": [None, 1 / 3, None],
+        }
+    )
+    assert_frame_equal(y, expected)
+    # The period retention of 2024 counts only Z (of X, Z): 0.5, unlike (E - N) / S.
+    assert result.periods.get_column("retention_rate").to_list() == [None, 0.5, 0.5]
+    assert result.periods.get_column("customer_retention_rate").to_list() == [None, 0.5, 1.0]
+
+
+def test_surveys_campaigns_customers():
+    surveys = pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "date": [D("2024-01-03")] * 4,
+            "nps": [10, 9, 7, 3],
+            "csat": [5, 4, 2, None],
+            "ces": [2, 4, None, None],
+        }
+    )
+    campaigns = pl.DataFrame(
+        {
+            "campaign_id": ["K"] * 4, "customer_id": ["A", "B", "C", "D"], "variant": ["t"] * 4,
+            "sent_at": [D("2024-01-02")] * 4,
+            "delivered": [True, True, True, False], "opened": [True, True, False, False],
+            "clicked": [True, False, False, False], "converted": [True, False, False, False],
+            "cost": [0.5] * 4,
+        }
+    )
+    customers = pl.DataFrame(
+        {"customer_id": ["A", "B", "C", "D"], "referred_by": [None, None, "A", None], "loyalty_member": [True, False, None, True]}
+    )
+    p = _kpi(surveys=surveys, campaigns=campaigns, customers=customers).periods
+    jan = p.row(0, named=True)
+    # NPS: promoters 2 (10, 9), detractors 1 (3) of 4 -> 100 * (2 - 1) / 4 = 25.
+    assert (jan["nps_responses"], jan["nps"]) == (4, 25.0)
+    # CSAT: 2 of 3 answers are 4-5; mean (5 + 4 + 2) / 3. CES mean (2 + 4) / 2.
+    assert (jan["csat_responses"], jan["csat"], jan["csat_mean"], jan["ces"]) == (3, 2 / 3, 11 / 3, 3.0)
+    # Campaign: 3 delivered, 2 opened, 1 clicked, 1 converted, cost 4 x 0.5.
+    assert (jan["campaign_sent"], jan["open_rate"], jan["click_rate"], jan["conversion_rate"], jan["cost_per_lead"]) == (4, 2 / 3, 1 / 3, 1 / 3, 2.0)
+    # Referrals: Jan new A, B not referred; Mar new C referred by A -> 1.0.
+    assert p.get_column("referral_rate").to_list() == [0.0, None, 1.0, 0.0]
+    mar = p.row(2, named=True)
+    assert (mar["referred_revenue_per_customer"], mar["other_revenue_per_customer"]) == (50.0, 30.0)
+    # Members: Jan A of {A, B} -> 0.5, A spent 30, B 40; Apr A and D both members.
+    assert (jan["member_share"], jan["member_revenue_per_customer"], jan["non_member_revenue_per_customer"]) == (0.5, 30.0, 40.0)
+    apr = p.row(3, named=True)
+    assert (apr["member_share"], apr["member_revenue_per_customer"], apr["non_member_revenue_per_customer"]) == (1.0, 10.0, None)
+    feb = p.row(1, named=True)
+    assert (feb["nps_responses"], feb["nps"], feb["campaign_sent"], feb["open_rate"]) == (0, None, 0, None)
+
+
+def test_long_surveys_equal_wide():
+    wide = pl.DataFrame({"customer_id": ["A", "B"], "date": [D("2024-01-03")] * 2, "nps": [10, 0]})
+    long = pl.DataFrame({"customer_id": ["A", "B"], "date": [D("2024-01-03")] * 2, "type": ["NPS", "nps"], "score": [10.0, 0.0]})
+    assert_frame_equal(_kpi(surveys=wide).periods, _kpi(surveys=long).periods)
+    assert _kpi(surveys=wide).periods.get_column("nps")[0] == 0.0  # one promoter, one detractor
+
+
+def test_grouped_kpis_retention_within_group():
+    groups = pl.DataFrame({"customer_id": ["A", "B", "C", "D"], "member": [True, False, None, True]})
+    result = _kpi(groups=groups)
+    p = result.periods
+    assert p.columns[:2] == ["period_start", "member"]
+    # 4 months x 3 groups (True, False, null), empty cells included.
+    assert p.height == 12
+    members = p.filter(pl.col("member") == True)  # noqa: E712
+    # Members A (Jan, Mar, Apr) and D (Apr): Apr retention = A of {A} = 1.0; Mar: nobody in Feb.
+    assert members.get_column("active_customers").to_list() == [1, 0, 1, 2]
+    assert members.get_column("retention_rate").to_list() == [None, 0.0, None, 1.0]
+    assert result.comparison.columns == ["member", "kpi", "previous", "current", "delta"]
+    assert result.yearly is None
+
+
+def test_profit_from_margin_column_and_rate():
+    rows = pl.DataFrame(
+        {
+            "customer_id": ["A", "A", "B"],
+            "date": [D("2024-01-05"), D("2024-01-06"), D("2024-01-07")],
+            "amount": [10.0, -4.0, 20.0],
+            "is_return": [False, True, False],
+            "occasion": ["1", "2", "3"],
+            "margin": [4.0, 1.0, 5.0],
+        }
+    ).lazy()
+    profit = profit_activity(rows, period="month")
+    # A: 4 - 1 (the returned line's margin is lost) = 3; B: 5 -> 8 for 2 active customers.
+    r = kpi(DEFAULT_ENGINE.activity(rows, period="month"), DEFAULT_ENGINE.customer_summary(rows), period="month",
+            as_of=D("2024-02-01"), profit=profit)
+    assert r.periods.select("profit", "profit_per_customer").row(0) == (8.0, 4.0)
+    r = kpi(DEFAULT_ENGINE.activity(rows, period="month"), DEFAULT_ENGINE.customer_summary(rows), period="month",
+            as_of=D("2024-02-01"), margin_rate=0.25)
+    # 0.25 x (10 - 4 + 20) = 6.5
+    assert r.periods.select("profit", "profit_per_customer").row(0) == (6.5, 3.25)
+    assert profit_activity(rows.drop("margin"), period="month") is None
+
+
+def test_weekly_periods_start_on_monday_and_include_empty_weeks():
+    rows = [("A", "2024-01-03", 1.0, False), ("A", "2024-01-17", 1.0, False)]
+    p = _kpi(rows, period="week", as_of=D("2024-01-18")).periods
+    assert p.get_column("period_start").to_list() == [D("2024-01-01"), D("2024-01-08"), D("2024-01-15")]
+    assert p.get_column("active_customers").to_list() == [1, 0, 1]
+
+
+def test_no_activity_is_an_error():
+    empty = tx_frame([("A", "2024-01-03", 1.0, False)]).filter(pl.lit(False))
+    with pytest.raises(InputError, match="^no transaction in the analysis window$"):
+        kpi(DEFAULT_ENGINE.activity(empty, period="month"), DEFAULT_ENGINE.customer_summary(empty), period="month", as_of=AS_OF)

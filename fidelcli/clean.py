@@ -35,14 +35,22 @@ class Transactions:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+def numeric_invoices(table: Table) -> bool:
+    """True when the order ids are invoice numbers (most of a sample are digits), as in Online Retail."""
+    if "order_id" not in table.mapping:
+        return False
+    ids = table.raw.select(table.exprs["order_id"].alias("id")).head(1000).collect()["id"].drop_nulls()
+    return ids.len() > 0 and bool((ids.str.contains(r"^\d+$").mean() or 0) > 0.5)
+
+
 def return_flag(table: Table) -> pl.Expr:
     """True for a return or cancellation: negative amount, a return status, or an invoice number `C...`."""
     cols = table.exprs
     flag = pl.lit(False)
     if "amount" in cols:
         flag = flag | (pl.col("amount") < 0).fill_null(False)
-    if "order_id" in cols:
-        # Online-Retail style: cancellation invoices are the invoice number prefixed by "C".
+    if numeric_invoices(table):
+        # Online-Retail style: with numeric invoice numbers, a cancellation is the number prefixed by "C".
         flag = flag | pl.col("order_id").str.contains(r"^[Cc]\d").fill_null(False)
     if "status" in cols:
         flag = flag | pl.col("status").str.contains(RETURN_STATUS).fill_null(False)

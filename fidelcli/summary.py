@@ -19,7 +19,7 @@ TRUNCATE = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": 
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
-    """Amount in integer cents (rounded half away from zero by Polars' round)."""
+    """Amount in integer cents (each line rounded to the cent, halves to even, as Polars' `round`)."""
     return (expr * 100).round(0).cast(pl.Int64)
 
 

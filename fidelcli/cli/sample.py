@@ -13,7 +13,6 @@ from fidelcli.cli import render
 from fidelcli.cli.app import app
 from fidelcli.cli.options import DATE
 from fidelcli.io.write import atomic_dir
-from fidelcli.sample import generate
 
 
 @app.command("sample")
@@ -34,6 +33,8 @@ def sample_cmd(
 
     Example: fidelcli sample -o sample_data --customers 2000 --seed 42 --format both --fr-export
     """
+    from fidelcli.sample import generate  # scipy.stats: loaded only by this command
+
     formats = ("csv", "parquet") if fmt == "both" else (fmt,)
     with render.progress(f"generating {customers:,} customers"), atomic_dir(output) as tmp:
         truth = generate(tmp, customers=customers, seed=seed, formats=formats, start=start.date(), end=end.date(), fr_export=fr_export)

@@ -232,7 +232,11 @@ def clv_cmd(
         render.info(f"wrote {len(paths)} charts to {plots}")
     if output is not None:
         render.save(result.customers, output)
+        if fmt is None and not render.is_terminal():
+            return  # the file has the per-customer table; nothing more on a pipe unless --format asks
     resolved = render.default_format(fmt)
+    if output is not None and fmt is None:
+        resolved = "table"
     if resolved in ("csv", "json", "jsonl"):
         render.frame(result.customers, fmt=resolved)
     else:

@@ -1,0 +1,346 @@
+"""Churn features at a cutoff date, computed lazily from the data dated on or before the cutoff only.
+
+A cutoff C is a day: every feature uses transactions (and surveys, campaigns, enrolments) dated on or
+before C, never after. Recency is counted in days from the last purchase to C (0 = bought on C).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from fidelcli.errors import FitError
+
+WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
+TREND_DAYS = 90
+SCORE_TYPES = ("nps", "csat", "ces")
+
+
+@dataclass
+class ChurnInputs:
+    """The optional inputs of the churn features, as canonical lazy frames (`Table.lf`)."""
+
+    customers: pl.LazyFrame | None = None
+    surveys: pl.LazyFrame | None = None
+    campaigns: pl.LazyFrame | None = None
+    subscriptions: pl.LazyFrame | None = None
+
+
+@dataclass
+class FeatureSet:
+    """Features of the customers in scope at one cutoff.
+
+    `frame` has customer_id and one column per feature (nulls where a feature is undefined, e.g. the
+    inter-purchase time of a one-time buyer); `p_alive_params` the BG/NBD fit used for P(alive).
+    """
+
+    frame: pl.DataFrame
+    cutoff: dt.date
+    p_alive_params: dict[str, object] | None = None
+    tiers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _schema(lf: pl.LazyFrame) -> set[str]:
+    return set(lf.collect_schema().names())
+
+
+def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
+    """(now - before) / (now + before): -1 = stopped, 0 = flat, +1 = new; null when both are 0."""
+    total = now + before
+    return pl.when(total > 0).then((now - before) / total).otherwise(None)
+
+
+def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
+    """Per-customer purchase behaviour from the purchase occasions dated on or before `cutoff`.
+
+    Parameters
+    ----------
+    occasions
+        One row per purchase occasion: customer_id, date, value, sorted by customer_id and date
+        (as `Engine.occasions` returns them).
+    cutoff
+        Last day of data used.
+
+    Returns
+    -------
+    LazyFrame: customer_id, first_purchase, last_purchase, recency_days, tenure_days, frequency,
+    monetary, avg_order_value, orders_{30,90,180,365}d, spend_{30,90,180,365}d, orders_prev_90d,
+    spend_prev_90d, ipt_mean_days (mean days between purchases), ipt_std_days (their spread),
+    recency_ratio (recency / ipt_mean_days: 3 = silent for three usual intervals), orders_trend and
+    spend_trend ((last 90 d - the 90 d before) / their sum, -1..1). Only customers with a purchase.
+    """
+    c = pl.lit(cutoff, dtype=pl.Date)
+    days_ago = (c - pl.col("date")).dt.total_days()
+    windows = []
+    for w in WINDOWS:
+        inside = days_ago < w
+        windows += [inside.sum().cast(pl.Int64).alias(f"orders_{w}d"), pl.col("value").filter(inside).sum().alias(f"spend_{w}d")]
+    prev = (days_ago >= TREND_DAYS) & (days_ago < 2 * TREND_DAYS)
+    # days since the customer's previous occasion, in one linear pass over the sorted occasions
+    same = pl.col("customer_id") == pl.col("customer_id").shift(1)
+    gap = pl.when(same).then((pl.col("date") - pl.col("date").shift(1)).dt.total_days().cast(pl.Float64))
+    per = (
+        occasions.filter(pl.col("date") <= c)
+        .with_columns(gap=gap)
+        .group_by("customer_id")
+        .agg(
+            first_purchase=pl.col("date").min(),
+            last_purchase=pl.col("date").max(),
+            frequency=pl.len().cast(pl.Int64),
+            monetary=pl.col("value").sum(),
+            ipt_std_days=pl.col("gap").std(),
+            orders_prev_90d=prev.sum().cast(pl.Int64),
+            spend_prev_90d=pl.col("value").filter(prev).sum(),
+            *windows,
+        )
+    )
+    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
+    per = per.with_columns(
+        recency_days=(c - pl.col("last_purchase")).dt.total_days(),
+        tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
+        avg_order_value=pl.col("monetary") / pl.col("frequency"),
+        # mean gap between consecutive purchases = span / (n - 1); undefined for one purchase
+        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
+        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
+        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
+    ).with_columns(
+        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
+    )
+    return per
+
+
+def line_features(tx: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
+    """Returns share and category/channel diversity from transaction lines dated on or before `cutoff`.
+
+    Returns
+    -------
+    LazyFrame: customer_id, returns_share (returned amount / purchased amount; return lines / all
+    lines without amounts), n_categories and n_channels when those columns exist. None when no
+    such feature can be computed.
+    """
+    cols = _schema(tx)
+    aggs: list[pl.Expr] = []
+    if "is_return" in cols and "amount" in cols:
+        bought = pl.col("amount").filter(~pl.col("is_return")).sum()
+        returned = pl.col("amount").filter(pl.col("is_return")).abs().sum()
+        aggs.append(pl.when(bought > 0).then(returned / bought).otherwise(None).alias("returns_share"))
+    purchase = ~pl.col("is_return") if "is_return" in cols else pl.lit(True)
+    if "category" in cols:
+        aggs.append(pl.col("category").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_categories"))
+    if "channel" in cols:
+        aggs.append(pl.col("channel").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_channels"))
+    if not aggs:
+        return None
+    return tx.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date)).group_by("customer_id").agg(aggs)
+
+
+def survey_features(surveys: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
+    """Latest NPS, CSAT and CES answered on or before `cutoff` (wide columns or long type/score).
+
+    Returns
+    -------
+    LazyFrame: customer_id, last_nps, last_csat, last_ces (those present in the input).
+    """
+    cols = _schema(surveys)
+    lf = surveys.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date))
+    present = [s for s in SCORE_TYPES if s in cols]
+    if not present and {"type", "score"} <= cols:
+        kind = pl.col("type").str.to_lowercase().str.strip_chars()
+        lf = lf.with_columns(pl.when(kind == s).then(pl.col("score")).otherwise(None).alias(s) for s in SCORE_TYPES)
+        present = list(SCORE_TYPES)
+    if not present:
+        return None
+    # latest answer per score: the last non-null value by date (the higher score on a tie, so row order never matters)
+    return lf.group_by("customer_id").agg(pl.col(s).sort_by("date", s).drop_nulls().last().alias(f"last_{s}") for s in present)
+
+
+def campaign_features(campaigns: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
+    """Campaign engagement from campaigns sent on or before `cutoff`.
+
+    Returns
+    -------
+    LazyFrame: customer_id, campaigns_received, campaigns_opened, campaigns_clicked, open_rate.
+    None without a `sent_at` date (engagement could not be placed in time, so it would leak).
+    """
+    cols = _schema(campaigns)
+    if "sent_at" not in cols:
+        return None
+    lf = campaigns.filter(pl.col("sent_at") <= pl.lit(cutoff, dtype=pl.Date))
+    aggs = [pl.col("campaign_id").n_unique().cast(pl.Int64).alias("campaigns_received")]
+    for flag, name in (("opened", "campaigns_opened"), ("clicked", "campaigns_clicked")):
+        if flag in cols:
+            aggs.append(pl.col("campaign_id").filter(pl.col(flag).fill_null(False)).n_unique().cast(pl.Int64).alias(name))
+    out = lf.group_by("customer_id").agg(aggs)
+    if "opened" in cols:
+        out = out.with_columns(open_rate=pl.col("campaigns_opened") / pl.col("campaigns_received"))
+    return out
+
+
+def subscription_features(subscriptions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
+    """Subscription history as known at the end of `cutoff` (an end date after it is not known yet).
+
+    Returns
+    -------
+    LazyFrame: customer_id, subscribed (1 = a subscription active at the cutoff), subscription_days
+    (days since the start of the oldest active one), subscriptions_ended (ended on or before the
+    cutoff), and subscription_price (highest price among the active ones) when prices exist.
+    """
+    cols = _schema(subscriptions)
+    c = pl.lit(cutoff, dtype=pl.Date)
+    lf = subscriptions.filter(pl.col("start_date") <= c)
+    ended = (pl.col("end_date") <= c).fill_null(False) if "end_date" in cols else pl.lit(False)
+    active = ~ended
+    aggs = [
+        active.any().cast(pl.Int8).alias("subscribed"),
+        (c - pl.col("start_date").filter(active).min()).dt.total_days().alias("subscription_days"),
+        ended.sum().cast(pl.Int64).alias("subscriptions_ended"),
+    ]
+    if "price" in cols:
+        aggs.append(pl.col("price").filter(active).max().alias("subscription_price"))
+    return lf.group_by("customer_id").agg(aggs)
+
+
+def customer_features(customers: pl.LazyFrame, cutoff: dt.date, *, tiers: list[str] | None) -> tuple[pl.LazyFrame | None, list[str]]:
+    """Loyalty membership (enrolled on or before `cutoff` when an enrolment date exists) and tier.
+
+    The tier is one-hot encoded over `tiers` (the levels seen in training; None = the levels present,
+    up to 10 by frequency). Returns the frame (customer_id, loyalty_member, tier_<level>...) and the levels.
+    """
+    cols = _schema(customers)
+    exprs: list[pl.Expr] = []
+    if "loyalty_member" in cols:
+        member = pl.col("loyalty_member").fill_null(False)
+        if "enrollment_date" in cols:
+            member = member & (pl.col("enrollment_date").is_null() | (pl.col("enrollment_date") <= pl.lit(cutoff, dtype=pl.Date)))
+        exprs.append(member.cast(pl.Int8).alias("loyalty_member"))
+    elif "enrollment_date" in cols:
+        exprs.append((pl.col("enrollment_date") <= pl.lit(cutoff, dtype=pl.Date)).fill_null(False).cast(pl.Int8).alias("loyalty_member"))
+    levels: list[str] = []
+    if "tier" in cols:
+        if tiers is None:
+            counts = customers.group_by("tier").len().drop_nulls("tier").sort(["len", "tier"], descending=[True, False]).head(10).collect()
+            levels = sorted(counts["tier"].to_list())
+        else:
+            levels = list(tiers)
+        # the table is a snapshot: a tier only counts once the customer had enrolled by the cutoff
+        enrolled = pl.col("enrollment_date").is_null() | (pl.col("enrollment_date") <= pl.lit(cutoff, dtype=pl.Date)) if "enrollment_date" in cols else pl.lit(True)
+        exprs += [((pl.col("tier") == t) & enrolled).fill_null(False).cast(pl.Int8).alias(f"tier_{t}") for t in levels]
+    if not exprs:
+        return None, levels
+    # one row per customer: a duplicated id counts as a member (or in a tier) if any of its rows does
+    return customers.select("customer_id", *exprs).group_by("customer_id").agg(pl.all().max()), levels
+
+
+def bgnbd_inputs(frame: pl.DataFrame, cutoff: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD summary (x repeat occasions, t_x and T in weeks) at the end of the cutoff day."""
+    end = cutoff + dt.timedelta(days=1)
+    x = (frame["frequency"] - 1).to_numpy().astype(float)
+    t_x = ((frame["last_purchase"] - frame["first_purchase"]).dt.total_days() / 7).to_numpy().astype(float)
+    T = frame.select((pl.lit(end, dtype=pl.Date) - pl.col("first_purchase")).dt.total_days() / 7).to_series().to_numpy().astype(float)
+    return x, t_x, T
+
+
+def add_p_alive(frame: pl.DataFrame, cutoff: dt.date, *, params: dict[str, object] | None = None) -> tuple[pl.DataFrame, dict[str, object] | None, list[str]]:
+    """Add `p_alive` from a BG/NBD model: fitted on this frame when `params` is None, else restored.
+
+    Returns the frame, the model's saved form (None when it could not be fitted) and warnings.
+    A FitError (or no BG/NBD model available) leaves the feature out with a warning.
+    """
+    try:
+        from fidelcli.models.bgnbd import BGNBD
+    except ImportError:
+        return frame, None, ["P(alive) left out: the BG/NBD model is not available"]
+    x, t_x, T = bgnbd_inputs(frame, cutoff)
+    try:
+        if params is None:
+            model = BGNBD().fit(x, t_x, T)
+            saved = model.to_dict()
+        else:
+            model = BGNBD.from_dict(params)
+            saved = params
+    except FitError as exc:
+        return frame, None, [f"P(alive) left out: {exc}"]
+    p = np.asarray(model.p_alive(x, t_x, T), dtype=float)
+    return frame.with_columns(p_alive=pl.Series(p)), saved, []
+
+
+def churn_features(
+    tx: pl.LazyFrame,
+    occasions: pl.LazyFrame,
+    cutoff: dt.date,
+    *,
+    inputs: ChurnInputs | None = None,
+    tiers: list[str] | None = None,
+    p_alive: bool = True,
+    p_alive_params: dict[str, object] | None = None,
+) -> FeatureSet:
+    """All churn features at `cutoff`, for the customers with at least one purchase on or before it.
+
+    Parameters
+    ----------
+    tx
+        Cleaned transaction lines (`Transactions.lf`): only rows dated on or before `cutoff` are used.
+    occasions
+        Purchase occasions of the same transactions (`Engine.occasions(tx)`, lazy).
+    cutoff
+        Last day of data used by any feature.
+    inputs
+        Optional customers, surveys, campaigns and subscriptions tables.
+    tiers
+        Tier levels to one-hot encode (the model's, when scoring).
+    p_alive, p_alive_params
+        Add the BG/NBD P(alive): fitted on these customers, or restored from saved parameters.
+
+    Returns
+    -------
+    FeatureSet whose frame has customer_id and the features of `purchase_features`, `line_features`,
+    `survey_features`, `campaign_features`, `subscription_features`, `customer_features`, and p_alive;
+    sorted by customer_id.
+    """
+    inputs = inputs or ChurnInputs()
+    warnings: list[str] = []
+    lf = purchase_features(occasions, cutoff)
+    extra = [line_features(tx, cutoff)]
+    if inputs.surveys is not None:
+        extra.append(survey_features(inputs.surveys, cutoff))
+    if inputs.campaigns is not None:
+        camp = campaign_features(inputs.campaigns, cutoff)
+        if camp is None:
+            warnings.append("campaign features left out: the campaigns table has no sent_at date to place them in time")
+        extra.append(camp)
+    if inputs.subscriptions is not None:
+        extra.append(subscription_features(inputs.subscriptions, cutoff))
+    levels: list[str] = []
+    if inputs.customers is not None:
+        cust, levels = customer_features(inputs.customers, cutoff, tiers=tiers)
+        extra.append(cust)
+    fill: dict[str, object] = {}
+    for other in extra:
+        if other is None:
+            continue
+        names = [n for n in other.collect_schema().names() if n != "customer_id"]
+        lf = lf.join(other, on="customer_id", how="left")
+        for n in names:
+            # counts and flags are 0 for a customer absent from the side table; scores stay null
+            if n.startswith(("campaigns_", "loyalty_member", "tier_", "subscribed", "subscriptions_ended")):
+                fill[n] = 0
+    if fill:
+        lf = lf.with_columns(pl.col(n).fill_null(v) for n, v in fill.items())
+    frame = lf.sort("customer_id").collect(engine="streaming")
+    saved = None
+    if p_alive and frame.height:
+        frame, saved, w = add_p_alive(frame, cutoff, params=p_alive_params)
+        warnings += w
+    return FeatureSet(frame=frame, cutoff=cutoff, p_alive_params=saved, tiers=levels, warnings=warnings)
+
+
+NON_FEATURES = ("customer_id", "first_purchase", "last_purchase")
+
+
+def feature_names(frame: pl.DataFrame) -> list[str]:
+    """The model features of a feature frame (every column but the id and the dates)."""
+    return [c for c in frame.columns if c not in NON_FEATURES]

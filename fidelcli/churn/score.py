@@ -1,0 +1,183 @@
+"""Score customers with a saved churn model: probability, risk band and drivers in plain words."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from fidelcli.churn.drivers import churn_drivers
+from fidelcli.churn.features import ChurnInputs, churn_features
+from fidelcli.churn.model import ChurnModel
+from fidelcli.errors import ConfigError
+
+DEFAULT_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
+
+
+def check_bands(bands: dict[str, float] | list[float]) -> dict[str, float]:
+    """Risk bands as {name: lowest probability}, sorted; a list of cut points names them low/medium/high.
+
+    `[0.3, 0.6]` -> low [0, 0.3), medium [0.3, 0.6), high [0.6, 1].
+
+    Raises
+    ------
+    ConfigError
+        Cut points outside (0, 1), repeated, or a list of more than two cut points.
+    """
+    if isinstance(bands, list | tuple):
+        cuts = [float(b) for b in bands]
+        names = {1: ["low", "high"], 2: ["low", "medium", "high"], 3: ["low", "medium", "high", "very high"]}.get(len(cuts))
+        if names is None:
+            raise ConfigError(f"risk bands need 1 to 3 cut points, found {len(cuts)}", hint="e.g. [churn] bands = [0.3, 0.6]")
+        bands = dict(zip(names, [0.0, *cuts], strict=True))
+    try:
+        out = dict(sorted(((str(k), float(v)) for k, v in bands.items()), key=lambda kv: kv[1]))
+    except (TypeError, ValueError, AttributeError):
+        raise ConfigError("risk bands must map a name to its lowest probability", hint="e.g. [churn] bands = {low = 0, medium = 0.3, high = 0.6}") from None
+    lows = list(out.values())
+    if not lows or lows[0] != 0.0 or any(not (0 < v < 1) for v in lows[1:]) or len(set(lows)) != len(lows):
+        raise ConfigError(f"risk bands must start at 0 and rise strictly below 1, found {lows}", hint="e.g. [churn] bands = [0.3, 0.6]")
+    return out
+
+
+def _band_expr(prob: pl.Expr, bands: dict[str, float]) -> pl.Expr:
+    """Name of the highest band whose lowest probability the value reaches."""
+    names = list(bands)
+    expr = pl.when(prob >= bands[names[-1]]).then(pl.lit(names[-1]))
+    for name in reversed(names[1:-1]):
+        expr = expr.when(prob >= bands[name]).then(pl.lit(name))
+    return expr.otherwise(pl.lit(names[0])) if len(names) > 1 else pl.lit(names[0])
+
+
+@dataclass
+class ScoreResult:
+    """Scored customers and the warnings of the feature step."""
+
+    frame: pl.DataFrame
+    cutoff: dt.date
+    warnings: list[str] = field(default_factory=list)
+
+
+def score_churn(
+    tx: pl.LazyFrame,
+    model: ChurnModel,
+    *,
+    cutoff: dt.date,
+    inputs: ChurnInputs | None = None,
+    bands: dict[str, float] | None = None,
+    occasions: pl.LazyFrame | None = None,
+) -> ScoreResult:
+    """Churn probability of every customer with a purchase on or before `cutoff`.
+
+    Features use data dated on or before `cutoff` only; P(alive) uses the BG/NBD parameters saved in
+    the model (no refit), so the same data and model give the same scores.
+
+    Parameters
+    ----------
+    tx
+        Cleaned transactions (`Transactions.lf`).
+    model
+        A loaded churn model.
+    cutoff
+        Last day of data used (the day before `--as-of`).
+    inputs
+        The optional inputs the model was trained with.
+    bands
+        Risk bands {name: lowest probability} (`check_bands`); default low < 0.3 <= medium < 0.6 <= high.
+
+    Returns
+    -------
+    ScoreResult whose frame has customer_id, churn_probability, risk_band, driver_1, driver_2,
+    driver_3; sorted by customer_id.
+
+    Raises
+    ------
+    InputError
+        The data cannot provide a feature the model uses.
+    """
+    from fidelcli.summary import DEFAULT_ENGINE
+
+    bands = check_bands(bands or DEFAULT_BANDS)
+    if occasions is None:
+        occasions = DEFAULT_ENGINE.occasions(tx).lazy()
+    meta = model.metadata
+    needs_p_alive = "p_alive" in model.features
+    fs = churn_features(tx, occasions, cutoff, inputs=inputs, tiers=meta.get("tiers") or [],
+                        p_alive=needs_p_alive, p_alive_params=meta.get("p_alive_model") if needs_p_alive else None)
+    frame = fs.frame
+    X = model.matrix(frame)
+    prob = model.predict_proba(X)
+    scored = frame.with_columns(churn_probability=pl.Series(prob, dtype=pl.Float64)).with_columns(
+        risk_band=_band_expr(pl.col("churn_probability"), bands)
+    )
+    out = scored.lazy().select("customer_id", "churn_probability", "risk_band").join(
+        churn_drivers(scored.lazy()), on="customer_id", how="left", maintain_order="left"
+    ).collect()
+    return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings)
+
+
+def band_summary(scored: pl.DataFrame, *, by: str = "risk_band") -> pl.DataFrame:
+    """Customers, share and mean churn probability per risk band (or per `by` column)."""
+    n = scored.height
+    return (
+        scored.group_by(by)
+        .agg(customers=pl.len(), mean_churn_probability=pl.col("churn_probability").mean())
+        .with_columns(share=pl.col("customers") / n)
+        .select(by, "customers", "share", "mean_churn_probability")
+        .sort("mean_churn_probability", descending=True)
+    )
+
+
+def churn_summary(
+    scored: pl.DataFrame,
+    tx: pl.LazyFrame,
+    *,
+    as_of: dt.date,
+    bins: int = 5,
+    lang: str = "en",
+    bands: list[str] | None = None,
+) -> pl.DataFrame:
+    """Churn risk per RFM segment: customers, share, mean churn probability, customers per risk band.
+
+    Falls back to `band_summary` when the RFM analysis is unavailable or assigns no segment.
+
+    Parameters
+    ----------
+    scored
+        `score_churn(...).frame`.
+    tx
+        The cleaned transactions the customers were scored on.
+    as_of
+        Analysis date of the RFM scores (the scoring `--as-of`).
+    bins, lang
+        RFM settings (segments exist for the default 5 bins).
+    bands
+        Risk band names in order (default: those present, by probability).
+
+    Returns
+    -------
+    DataFrame: segment, customers, share, mean_churn_probability, then one count column per risk band;
+    sorted by mean churn probability, highest first.
+    """
+    try:
+        from fidelcli.analyses.rfm import rfm
+    except ImportError:
+        return band_summary(scored)
+    from fidelcli.summary import DEFAULT_ENGINE
+
+    result = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=as_of, bins=bins, lang=lang)  # type: ignore[arg-type]
+    seg = result.customers.select("customer_id", "segment")
+    if seg.height == 0 or seg["segment"].null_count() == seg.height:
+        return band_summary(scored)
+    joined = scored.join(seg, on="customer_id", how="left")
+    if bands is None:
+        bands = joined.group_by("risk_band").agg(low=pl.col("churn_probability").min()).drop_nulls().sort("low")["risk_band"].to_list()
+    return (
+        joined.group_by("segment")
+        .agg(customers=pl.len(), mean_churn_probability=pl.col("churn_probability").mean(),
+             *[(pl.col("risk_band") == b).sum().alias(b) for b in bands])
+        .with_columns(share=pl.col("customers") / joined.height)
+        .select("segment", "customers", "share", "mean_churn_probability", *bands)
+        .sort(["mean_churn_probability", "segment"], descending=[True, False])
+    )

@@ -1,0 +1,68 @@
+"""`fidelcli churn train` and `fidelcli churn score` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from fidelcli.cli.app import app
+
+runner = CliRunner()
+
+
+def test_train_then_score(sim_files: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    tx = str(sim_files[0])
+    model, report = tmp_path / "m.json", tmp_path / "r.json"
+    res = runner.invoke(app, ["churn", "train", "-t", tx, "--cutoff", "2024-09-30", "--horizon", "90d",
+                              "--model-out", str(model), "--report", str(report), "--format", "csv"])
+    assert res.exit_code == 0, res.stderr
+    table = pl.read_csv(res.stdout.encode())
+    assert table["model"].to_list() == ["gradient_boosting", "logistic_regression", "recency", "p_alive"]
+    rep = json.loads(report.read_text())
+    assert rep["validation_cutoff"] == "2024-09-30" and rep["beats_baselines"] is True
+    assert table.filter(pl.col("model") == "gradient_boosting")["auc"].item() == rep["metrics"]["gradient_boosting"]["auc"]
+    assert "gradient boosting beats the baselines: AUC gain vs recency +" in res.stderr
+
+    out = tmp_path / "scores.csv"
+    res = runner.invoke(app, ["churn", "score", "-t", tx, "--model", str(model), "--as-of", "2025-01-01",
+                              "--bands", "0.5,0.9", "-o", str(out), "--format", "csv"])
+    assert res.exit_code == 0, res.stderr
+    scores = pl.read_csv(out)
+    assert scores.columns == ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"]
+    assert set(scores["risk_band"]) <= {"low", "medium", "high"}
+    expected_band = pl.when(pl.col("churn_probability") >= 0.9).then(pl.lit("high")).when(
+        pl.col("churn_probability") >= 0.5).then(pl.lit("medium")).otherwise(pl.lit("low"))
+    assert scores.select((pl.col("risk_band") == expected_band).all()).item()
+    summary = pl.read_csv(res.stdout.encode())
+    assert summary["customers"].sum() == scores.height
+
+
+def test_tampered_model_exits_2(sim_files: tuple[Path, pl.DataFrame], sim_model_file: Path, tmp_path: Path) -> None:
+    doc = json.loads(sim_model_file.read_text())
+    doc["body"]["metadata"]["horizon"] = "30d"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["churn", "score", "-t", str(sim_files[0]), "--model", str(bad)])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[0] == f"error: {bad}: model file was modified after it was written (SHA-256 mismatch)"
+
+
+def test_bad_horizon_exits_2(sim_files: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+    res = runner.invoke(app, ["churn", "train", "-t", str(sim_files[0]), "--horizon", "3y", "--model-out", str(tmp_path / "m.json")])
+    assert res.exit_code == 2
+    assert "error: horizon '3y' is not a number of days, weeks or months" in res.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_bands_from_config(sim_files: tuple[Path, pl.DataFrame], sim_model_file: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "fidelcli.toml"
+    cfg.write_text("[churn]\nbands = {calm = 0.0, alert = 0.8}\n")
+    res = runner.invoke(app, ["--config", str(cfg), "churn", "score", "-t", str(sim_files[0]), "--model", str(sim_model_file),
+                              "-o", str(tmp_path / "s.parquet")])
+    assert res.exit_code == 0, res.stderr
+    scores = pl.read_parquet(tmp_path / "s.parquet")
+    assert set(scores["risk_band"]) == {"calm", "alert"}
+    assert scores.filter(pl.col("risk_band") == "alert")["churn_probability"].min() >= 0.8

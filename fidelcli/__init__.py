@@ -5,24 +5,44 @@ Example
 >>> import fidelcli
 >>> tx = fidelcli.clean_transactions(fidelcli.scan_table("sales.csv", "transactions"))  # doctest: +SKIP
 >>> summary = fidelcli.DEFAULT_ENGINE.customer_summary(tx.lf)  # doctest: +SKIP
+>>> segments = fidelcli.rfm(summary, as_of=tx.as_of)  # doctest: +SKIP
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from fidelcli.analyses.clv import clv_analysis
-from fidelcli.analyses.cohort import cohorts
-from fidelcli.analyses.kpi import kpi
-from fidelcli.analyses.rfm import rfm, rfm_summary
-from fidelcli.analyses.subscription import subscription_analysis
-from fidelcli.clean import Transactions, clean_transactions
-from fidelcli.config import Config, load_config
-from fidelcli.errors import CheckFailed, ConfigError, FidelError, FitError, InputError, MappingError
-from fidelcli.io.read import Table, scan_table
-from fidelcli.io.write import write_frame
-from fidelcli.summary import DEFAULT_ENGINE, Engine, PolarsEngine
+# Public names and the module that defines each; imported on first use, so that `import fidelcli`
+# (and every command) pays only for what it uses (SciPy and scikit-learn load with the models).
+_EXPORTS = {
+    "FidelError": "fidelcli.errors", "InputError": "fidelcli.errors", "MappingError": "fidelcli.errors",
+    "ConfigError": "fidelcli.errors", "FitError": "fidelcli.errors", "CheckFailed": "fidelcli.errors",
+    "Config": "fidelcli.config", "load_config": "fidelcli.config",
+    "Table": "fidelcli.io.read", "scan_table": "fidelcli.io.read",
+    "write_frame": "fidelcli.io.write",
+    "Transactions": "fidelcli.clean", "clean_transactions": "fidelcli.clean",
+    "DEFAULT_ENGINE": "fidelcli.summary", "Engine": "fidelcli.summary", "PolarsEngine": "fidelcli.summary",
+    "rfm": "fidelcli.analyses.rfm", "rfm_summary": "fidelcli.analyses.rfm",
+    "kpi": "fidelcli.analyses.kpi", "cohorts": "fidelcli.analyses.cohort",
+    "clv_analysis": "fidelcli.analyses.clv", "subscription_analysis": "fidelcli.analyses.subscription",
+    "train_churn": "fidelcli.churn", "score_churn": "fidelcli.churn",
+    "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",
+}
+_RENAMED = {"generate_sample": "generate"}
 
-__all__ = [
-    "DEFAULT_ENGINE", "CheckFailed", "Config", "ConfigError", "Engine", "FidelError", "FitError", "InputError",
-    "MappingError", "PolarsEngine", "Table", "Transactions", "__version__", "clean_transactions", "load_config",
-    "scan_table", "write_frame", "rfm", "rfm_summary", "kpi", "cohorts", "clv_analysis", "subscription_analysis",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fidelcli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import polars as pl
 import typer
 
-from fidelcli.churn import DEFAULT_BANDS, ChurnInputs, ChurnModel, check_bands, score_churn, train_churn
-from fidelcli.churn.score import churn_summary
 from fidelcli.cli import options, render
 from fidelcli.cli.app import app
 from fidelcli.errors import ConfigError
 from fidelcli.io.write import write_json
+
+if TYPE_CHECKING:
+    from fidelcli.churn import ChurnInputs
+# fidelcli.churn (scikit-learn, SciPy) is imported by the commands that use it, so others start fast.
 
 churn_app = typer.Typer(help="Churn risk: train a model on past behaviour, then score customers.\n\n"
                         "Example: fidelcli churn train -t sales.csv --horizon 90d --model-out churn.json",
@@ -36,6 +38,8 @@ def _settings() -> dict[str, Any]:
 def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, subscriptions: str | None,
             date_format: str | None) -> ChurnInputs:
     """Read the optional tables (flag, else `[inputs]` of the config) and check their values parse."""
+    from fidelcli.churn import ChurnInputs
+
     lfs: dict[str, pl.LazyFrame | None] = {}
     for kind, source in (("customers", customers), ("surveys", surveys), ("campaigns", campaigns), ("subscriptions", subscriptions)):
         tbl = options.table(kind, source, date_format=date_format, required=False)
@@ -79,8 +83,10 @@ def train_cmd(
     lift and capture in the top decile for the model, a logistic regression, recency alone and
     P(alive).
 
-    Example: fidelcli churn train -t sales.csv --cutoff 2024-12-31 --horizon 90d --model-out churn.json --report churn.json
+    Example: fidelcli churn train -t sales.csv --cutoff 2024-12-31 --horizon 90d --model-out churn.json --report churn_report.json
     """
+    from fidelcli.churn import train_churn
+
     options.set_lang(lang)
     cfg = _settings()
     tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns)
@@ -148,6 +154,9 @@ def score_cmd(
 
     Example: fidelcli churn score -t sales.csv --model churn.json --as-of 2025-01-01 -o churn_scores.csv
     """
+    from fidelcli.churn import DEFAULT_BANDS, ChurnModel, check_bands, score_churn
+    from fidelcli.churn.score import churn_summary
+
     options.set_lang(lang)
     cfg = _settings()
     band_spec = check_bands(b) if (b := _bands(bands, cfg)) is not None else None

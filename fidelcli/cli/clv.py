@@ -7,23 +7,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import polars as pl
 import typer
 
 from fidelcli import __version__
-from fidelcli.analyses.clv import (
-    ClvOptions,
-    ClvResult,
-    clv_analysis,
-    fit_from_document,
-    model_document,
-    read_summary,
-    summary_from_transactions,
-    top_customers,
-)
-from fidelcli.analyses.holdout import HoldoutReport, holdout_report
 from fidelcli.analyses.timeunits import parse_horizon
 from fidelcli.cli import options, render
 from fidelcli.cli.app import app
@@ -31,6 +20,11 @@ from fidelcli.errors import ConfigError, InputError
 from fidelcli.io.read import scan_raw
 from fidelcli.io.write import write_json
 
+if TYPE_CHECKING:
+    from fidelcli.analyses.clv import ClvResult
+    from fidelcli.analyses.holdout import HoldoutReport
+
+# The models (SciPy) are imported by the functions that use them, so other commands start fast.
 PSEUDONYM_KEY_ENV = "FIDELCLI_PSEUDONYM_KEY"
 
 
@@ -77,6 +71,8 @@ def _load_summary_file(path: str, *, time_unit: str, discrete: bool | None) -> A
     if discrete is None:
         cols = {c.lower().strip() for c in raw.columns}
         discrete = bool(cols & {"periods", "n", "n.cal", "n_cal"}) and not cols & {"t", "t.cal", "t_cal", "age"}
+    from fidelcli.analyses.clv import read_summary
+
     return read_summary(raw, time_unit=time_unit, discrete=discrete, file=path)  # type: ignore[arg-type]
 
 
@@ -124,6 +120,8 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
             shown = t.filter((pl.col("week") % 4 == 0) | (pl.col("week") == t["week"].max()))
             render.frame(shown.with_columns(pl.col("date").cast(pl.String)), fmt=fmt, max_rows=200,
                          title="Cumulative repeat purchases, actual vs expected (every 4th week)")
+    from fidelcli.analyses.clv import top_customers
+
     render.frame(top_customers(c, n=top, key=key), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
 
 
@@ -167,6 +165,9 @@ def clv_cmd(
 
     Example: fidelcli clv -t sales.csv --calibration-end 2024-06-30 --horizon 12m --discount-rate 0.1 --margin 0.3 -o clv.csv
     """
+    from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, model_document, summary_from_transactions
+    from fidelcli.analyses.holdout import holdout_report
+
     options.set_lang(lang)
     cfg = options.config().clv
     if transactions is not None and summary is not None:

@@ -10,7 +10,6 @@ import polars as pl
 import typer
 
 from fidelcli import __version__
-from fidelcli.analyses.subscription import model_document, subscription_analysis
 from fidelcli.cli import options, render
 from fidelcli.cli.app import app
 from fidelcli.io.write import write_json
@@ -40,6 +39,8 @@ def subscription_cmd(
 
     Example: fidelcli subscription --subscriptions subs.csv --period month --projection 24 -o subscribers.csv
     """
+    from fidelcli.analyses.subscription import model_document, subscription_analysis  # SciPy: loaded here only
+
     options.set_lang(lang)
     table = options.table("subscriptions", subscriptions, maps=maps, date_format=date_format)
     assert table is not None

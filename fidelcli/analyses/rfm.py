@@ -186,10 +186,11 @@ def rfm(
         rfm_score=pl.concat_str(pl.col("r_score"), pl.col("f_score"), pl.col("m_score")),
     )
     if grid is not None:
-        df = df.join(grid.drop("order"), on=["r_score", "f_score"], how="left")
+        df = df.join(grid.drop("order"), on=["r_score", "f_score"], how="left", maintain_order="left")
     else:
         df = df.with_columns(segment=pl.lit(None, pl.String), action=pl.lit(None, pl.String))
-    df = df.sort("customer_id")
+    if not df.get_column("customer_id").is_sorted():  # the engine's summary already is
+        df = df.sort("customer_id")
     return RfmResult(
         customers=df.select(COLUMNS),
         thresholds=_thresholds(df, cuts, bins),

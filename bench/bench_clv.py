@@ -83,7 +83,7 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
 
     tx = clean_transactions(scan_table(tx_path, "transactions"))
     mark("read + clean (plan, profile pass)")
-    occ = DEFAULT_ENGINE.occasions(tx.lf)
+    occ = DEFAULT_ENGINE.occasions(tx)
     mark("engine.occasions")
     summary = summary_from_occasions(occ, as_of=tx.as_of)
     mark("summary (x, t_x, T, m)")

@@ -4,7 +4,7 @@ Example
 -------
 >>> import fidelcli
 >>> tx = fidelcli.clean_transactions(fidelcli.scan_table("sales.csv", "transactions"))  # doctest: +SKIP
->>> summary = fidelcli.DEFAULT_ENGINE.customer_summary(tx.lf)  # doctest: +SKIP
+>>> summary = fidelcli.DEFAULT_ENGINE.customer_summary(tx)  # doctest: +SKIP
 >>> segments = fidelcli.rfm(summary, as_of=tx.as_of)  # doctest: +SKIP
 """
 

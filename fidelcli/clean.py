@@ -7,8 +7,9 @@ warnings; the cleaned frame itself is a plan.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any, Literal
 
 import polars as pl
 
@@ -21,18 +22,92 @@ ReturnsPolicy = Literal["net", "drop", "keep"]
 RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir)"
 
 
-@dataclass
 class Transactions:
-    """Cleaned transactions: `lf` has customer_id, date, amount, is_return, occasion and the optional fields."""
+    """Cleaned transactions: `lf` has customer_id, date, amount, is_return, occasion and the optional fields.
 
-    lf: pl.LazyFrame
-    as_of: dt.date
-    file: str
-    start: dt.date | None = None
-    end: dt.date | None = None
-    has_amount: bool = True
-    warnings: list[str] = field(default_factory=list)
-    stats: dict[str, int] = field(default_factory=dict)
+    The counts behind the warnings and the default analysis date come from a profile of the whole
+    source. It is computed in the same pass as the first reduction collected through `collect()`
+    (the engine does this), or on its own the first time `as_of`, `warnings` or `stats` is read.
+    """
+
+    def __init__(
+        self,
+        lf: pl.LazyFrame,
+        *,
+        file: str,
+        profile: pl.LazyFrame,
+        as_of: dt.date | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        has_amount: bool = True,
+        table: Table | None = None,
+        on_warnings: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.lf = lf
+        self.file = file
+        self.start = start
+        self.end = end
+        self.has_amount = has_amount
+        self.table = table
+        self.on_warnings = on_warnings
+        self._requested_as_of = as_of
+        self._profile_plan = profile
+        self._stats: dict[str, Any] | None = None
+        self._as_of: dt.date | None = None
+        self._warnings: list[str] = []
+
+    def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
+        """Collect `plans` (reductions of `lf`), computing the profile in the same pass if still pending."""
+        pending = self._stats is None
+        queries = [self._profile_plan, *plans] if pending else list(plans)
+        diagnosed = self.table.diagnosed() if self.table is not None else nullcontext()
+        with diagnosed:
+            frames = pl.collect_all(queries, engine="streaming")
+        if pending:
+            self._set_profile(frames.pop(0).row(0, named=True))
+        return frames
+
+    def resolve(self) -> None:
+        """Compute the profile now (one pass) if it is still pending."""
+        if self._stats is None:
+            self.collect()
+
+    @property
+    def as_of(self) -> dt.date:
+        """The analysis date (exclusive): given, or the day after the latest transaction."""
+        self.resolve()
+        assert self._as_of is not None
+        return self._as_of
+
+    @property
+    def warnings(self) -> list[str]:
+        self.resolve()
+        return list(self._warnings)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        self.resolve()
+        assert self._stats is not None
+        return dict(self._stats)
+
+    def _set_profile(self, profile: dict[str, Any]) -> None:
+        if profile["max_date"] is None:
+            raise InputError("no transaction with a customer id and a date", file=self.file, hint="check the column mapping (--map)")
+        as_of = self._requested_as_of or profile["max_date"] + dt.timedelta(days=1)
+        warnings = []
+        if profile["no_customer"]:
+            warnings.append(f"{profile['no_customer']:,} rows without a customer id were dropped")
+        if profile["no_date"]:
+            warnings.append(f"{profile['no_date']:,} rows without a date were dropped")
+        if profile["no_amount"]:
+            warnings.append(f"{profile['no_amount']:,} rows without an amount count as 0")
+        if profile["after_as_of"]:
+            warnings.append(f"{profile['after_as_of']:,} rows dated on or after the analysis date {as_of} were ignored")
+        if not self.has_amount:
+            warnings.append("no amount column (nor quantity and unit price): monetary figures are unavailable")
+        self._stats, self._as_of, self._warnings = profile, as_of, warnings
+        if self.on_warnings is not None and warnings:
+            self.on_warnings(warnings)
 
 
 def numeric_invoices(table: Table) -> bool:
@@ -64,6 +139,7 @@ def clean_transactions(
     as_of: dt.date | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    on_warnings: Callable[[list[str]], None] | None = None,
 ) -> Transactions:
     """Apply the returns policy and the analysis window; define purchase occasions.
 
@@ -74,46 +150,31 @@ def clean_transactions(
       it are ignored (counted in a warning). `start`/`end` keep dates in [start, end].
     - A purchase occasion is one distinct `order_id` when the column exists, else one (customer, day).
 
-    Raises InputError when a value does not parse (with its row) or nothing is left to analyse.
+    `on_warnings` is called with the cleaning warnings once the profile is computed (the CLI prints them).
+
+    Raises InputError when a value does not parse (with its row) or nothing is left to analyse
+    (when the data is first read: by `collect()` or the `as_of`/`warnings` properties).
     """
     if table.kind != "transactions":
         raise InputError(f"expected a transactions table, got {table.kind}", file=table.file)
     has_amount = "amount" in table.exprs
     amount = pl.col("amount") if has_amount else pl.lit(None, dtype=pl.Float64)
     after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
-    # One pass for the counts behind the warnings; it parses (strictly) the columns it reads.
-    with table.diagnosed():
-        profile = (
-            table.lf.select(
-                rows=pl.len(),
-                no_customer=pl.col("customer_id").is_null().sum(),
-                no_date=pl.col("date").is_null().sum(),
-                no_amount=amount.is_null().sum() if has_amount else pl.lit(0),
-                after_as_of=after.sum(),
-                max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
-            )
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
+    profile = table.lf.select(
+        rows=pl.len(),
+        no_customer=pl.col("customer_id").is_null().sum(),
+        no_date=pl.col("date").is_null().sum(),
+        no_amount=amount.is_null().sum() if has_amount else pl.lit(0),
+        after_as_of=after.sum(),
+        max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
+    )
     lf = table.lf.with_columns(amount=amount)
     lf = lf.with_columns(is_return=return_flag(table))
-    if profile["max_date"] is None:
-        raise InputError("no transaction with a customer id and a date", file=table.file, hint="check the column mapping (--map)")
-    as_of = as_of or profile["max_date"] + dt.timedelta(days=1)
-
-    warnings = []
-    if profile["no_customer"]:
-        warnings.append(f"{profile['no_customer']:,} rows without a customer id were dropped")
-    if profile["no_date"]:
-        warnings.append(f"{profile['no_date']:,} rows without a date were dropped")
-    if profile["no_amount"]:
-        warnings.append(f"{profile['no_amount']:,} rows without an amount count as 0")
-    if profile["after_as_of"]:
-        warnings.append(f"{profile['after_as_of']:,} rows dated on or after the analysis date {as_of} were ignored")
-    if not has_amount:
-        warnings.append("no amount column (nor quantity and unit price): monetary figures are unavailable")
-
-    lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("date").is_not_null(), pl.col("date") < pl.lit(as_of))
+    lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("date").is_not_null())
+    if as_of:
+        # Without an as-of date every row is before the default one (the day after the latest):
+        # no filter, so the profile and the first reduction share one scan of the source.
+        lf = lf.filter(pl.col("date") < pl.lit(as_of))
     if start:
         lf = lf.filter(pl.col("date") >= pl.lit(start))
     if end:
@@ -129,5 +190,6 @@ def clean_transactions(
     occasion = pl.col("order_id") if "order_id" in table.exprs else pl.col("date")
     lf = lf.with_columns(occasion=occasion)
     return Transactions(
-        lf=lf, as_of=as_of, file=table.file, start=start, end=end, has_amount=has_amount, warnings=warnings, stats=profile
+        lf, file=table.file, profile=profile, as_of=as_of, start=start, end=end, has_amount=has_amount, table=table,
+        on_warnings=on_warnings,
     )

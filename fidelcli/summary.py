@@ -5,6 +5,9 @@ Polars engine is the default; another engine (e.g. Spark) implements the same th
 analysis works unchanged.
 
 Money is summed in integer cents, so totals are exact and never depend on row order.
+
+Each reduction takes the cleaned `Transactions` (or their plan, `tx.lf`); given `Transactions`, the
+first reduction also computes their profile (warnings, default as-of date) in the same scan.
 """
 
 from __future__ import annotations
@@ -14,13 +17,27 @@ from typing import Literal, Protocol
 
 import polars as pl
 
+from fidelcli.clean import Transactions
+
 Period = Literal["day", "week", "month", "quarter", "year"]
+Source = Transactions | pl.LazyFrame
 TRUNCATE = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
     """Amount in integer cents (each line rounded to the cent, halves to even, as Polars' `round`)."""
     return (expr * 100).round(0).cast(pl.Int64)
+
+
+def _plan(tx: Source) -> pl.LazyFrame:
+    return tx.lf if isinstance(tx, Transactions) else tx
+
+
+def _collect(tx: Source, plan: pl.LazyFrame) -> pl.DataFrame:
+    """Collect a reduction with the streaming engine (with the transactions' profile when pending)."""
+    if isinstance(tx, Transactions):
+        return tx.collect(plan)[0]
+    return plan.collect(engine="streaming")
 
 
 def period_start(expr: pl.Expr, period: Period) -> pl.Expr:
@@ -31,15 +48,15 @@ def period_start(expr: pl.Expr, period: Period) -> pl.Expr:
 class Engine(Protocol):
     """The reductions every analysis is built on."""
 
-    def occasions(self, tx: pl.LazyFrame) -> pl.DataFrame:
+    def occasions(self, tx: Source) -> pl.DataFrame:
         """One row per purchase occasion: customer_id, occasion, date, value (net, returns excluded)."""
         ...
 
-    def customer_summary(self, tx: pl.LazyFrame) -> pl.DataFrame:
+    def customer_summary(self, tx: Source) -> pl.DataFrame:
         """One row per customer; see `PolarsEngine.customer_summary`."""
         ...
 
-    def activity(self, tx: pl.LazyFrame, *, period: Period) -> pl.DataFrame:
+    def activity(self, tx: Source, *, period: Period) -> pl.DataFrame:
         """One row per customer and active period; see `PolarsEngine.activity`."""
         ...
 
@@ -64,14 +81,15 @@ class PolarsEngine:
             aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum()
         return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
 
-    def occasions(self, tx: pl.LazyFrame) -> pl.DataFrame:
+    def occasions(self, tx: Source) -> pl.DataFrame:
         """One row per purchase occasion (returns are not occasions).
 
         Columns: customer_id, occasion (text), date (its first day), value (spend of its purchase
         lines, exact to the cent). Sorted by customer_id, date, occasion.
         """
-        return (
-            self._by_occasion(tx, value=True)
+        return _collect(
+            tx,
+            self._by_occasion(_plan(tx), value=True)
             .filter(pl.col("date").is_not_null())
             .select(
                 "customer_id",
@@ -80,10 +98,9 @@ class PolarsEngine:
                 value=pl.col("value_cents") / 100,
             )
             .sort("customer_id", "date", "occasion")
-            .collect(engine="streaming")
         )
 
-    def customer_summary(self, tx: pl.LazyFrame) -> pl.DataFrame:
+    def customer_summary(self, tx: Source) -> pl.DataFrame:
         """Per-customer purchase history.
 
         Columns: customer_id, first_purchase, last_purchase (dates of the first and last occasion),
@@ -91,8 +108,9 @@ class PolarsEngine:
         revenue_cents (the same as an exact integer), returns (return lines). Customers whose only
         rows are returns have frequency 0 and null dates. Sorted by customer_id.
         """
-        return (
-            self._by_occasion(tx)
+        return _collect(
+            tx,
+            self._by_occasion(_plan(tx))
             .group_by("customer_id")
             .agg(
                 first_purchase=pl.col("date").min(),
@@ -106,22 +124,21 @@ class PolarsEngine:
                 revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents", returns="returns",
             )
             .sort("customer_id")
-            .collect(engine="streaming")
         )
 
-    def activity(self, tx: pl.LazyFrame, *, period: Period) -> pl.DataFrame:
+    def activity(self, tx: Source, *, period: Period) -> pl.DataFrame:
         """Per customer and period with any row: orders (purchase occasions) and net revenue.
 
         Columns: customer_id, period_start, orders, revenue, revenue_cents. An occasion whose lines
         fall in two periods counts in both. Sorted by customer_id, period_start.
         """
-        return (
-            self._by_occasion(tx, period_start(pl.col("date"), period).alias("period_start"))
+        return _collect(
+            tx,
+            self._by_occasion(_plan(tx), period_start(pl.col("date"), period).alias("period_start"))
             .group_by("customer_id", "period_start")
             .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=pl.col("total_cents").sum())
             .select("customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents")
             .sort("customer_id", "period_start")
-            .collect(engine="streaming")
         )
 
 

@@ -96,15 +96,27 @@ def test_summary_does_not_depend_on_row_order(tmp_path):
 
 
 def test_a_bad_value_is_never_a_silent_null():
-    # Parsing is strict in the analyses: the cleaning pass reads the amount and names the bad row.
+    # Parsing is strict in the analyses: the first pass over the data names the bad row.
     from fidelcli.errors import InputError
 
     table = scan_table(IO / "bad_amount.csv", "transactions")
     with pytest.raises(pl.exceptions.InvalidOperationError):
         table.lf.select(pl.col("amount").sum()).collect()
     with pytest.raises(InputError) as err:
-        clean_transactions(table)
+        DEFAULT_ENGINE.customer_summary(clean_transactions(table))
     assert (err.value.column, err.value.row) == ("amount", 3)
+    with pytest.raises(InputError) as err:
+        clean_transactions(table).resolve()
+    assert (err.value.column, err.value.row) == ("amount", 3)
+
+
+def test_profile_is_computed_with_the_first_reduction():
+    tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"))
+    assert tx._stats is None  # nothing read yet
+    summary = DEFAULT_ENGINE.customer_summary(tx)
+    assert tx._stats is not None and tx._stats["rows"] == 6
+    assert tx.as_of == dt.date(2010, 12, 5)
+    assert summary.height == 2
 
 
 def test_a_bad_value_in_a_column_read_later_is_traced_to_its_row(tmp_path):

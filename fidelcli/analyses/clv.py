@@ -87,7 +87,7 @@ def summary_from_occasions(
     ----------
     occasions
         One row per purchase occasion: customer_id, occasion, date, value
-        (`DEFAULT_ENGINE.occasions(tx.lf)`).
+        (`DEFAULT_ENGINE.occasions(tx)`).
     as_of
         Analysis date, exclusive.
     calibration_end
@@ -270,7 +270,7 @@ def summary_from_transactions(
     >>> s = summary_from_transactions(tx, calibration_end=dt.date(1997, 9, 30), time_unit="week")
     """
     build = discrete_summary_from_occasions if discrete else summary_from_occasions
-    summary = build(engine.occasions(tx.lf), as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
+    summary = build(engine.occasions(tx), as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
     summary.has_monetary = tx.has_amount
     return summary
 

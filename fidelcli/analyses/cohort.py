@@ -43,8 +43,8 @@ def cohorts(
 
     Parameters
     ----------
-    activity: `Engine.activity(tx.lf, period=period)`.
-    summary: `Engine.customer_summary(tx.lf)`.
+    activity: `Engine.activity(tx, period=period)`.
+    summary: `Engine.customer_summary(tx)`.
     period: "month", "quarter" or "year" (must be the period of `activity`).
     by: customer_id and one column (e.g. acquisition_channel): cohorts are split by its value.
     signup: customer_id and signup_date; cohorts by signup period instead of first purchase.

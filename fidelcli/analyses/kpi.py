@@ -124,8 +124,8 @@ def kpi(
 
     Parameters
     ----------
-    activity: `Engine.activity(tx.lf, period=period)` (customer_id, period_start, orders, revenue_cents).
-    summary: optional `Engine.customer_summary(tx.lf)`: its first_purchase tells new from returning
+    activity: `Engine.activity(tx, period=period)` (customer_id, period_start, orders, revenue_cents).
+    summary: optional `Engine.customer_summary(tx)`: its first_purchase tells new from returning
         customers. Without it, a customer's first period with a purchase in `activity` is their first
         purchase period: the same result when both come from the same transactions, and one pass over
         the data fewer. Give it when `activity` covers a shorter window than the customers' history.

@@ -130,7 +130,7 @@ def rfm(
 
     Example
     -------
-    >>> result = rfm(DEFAULT_ENGINE.customer_summary(tx.lf), as_of=tx.as_of)
+    >>> result = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of)
     """
     if not 2 <= bins <= 10:
         raise ConfigError(f"bins must be between 2 and 10, got {bins}", hint="use --bins 5 (quintiles) or another value in 2..10")

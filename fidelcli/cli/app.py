@@ -48,7 +48,10 @@ class FidelGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            for tx in options.context.transactions:
+                tx.resolve()  # a command that never reduced them still reports their warnings
+            return result
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
@@ -94,6 +97,7 @@ def root(
     options.context.config_path = config
     options.context._config = None
     options.context.tables = []
+    options.context.transactions = []
 
 
 def _register() -> None:

@@ -88,11 +88,11 @@ def kpi_cmd(
     with render.progress(f"computing {per}ly KPIs"):
         # New vs returning comes from the activity itself (first period with a purchase): the
         # per-customer summary, a second pass over the transactions, is only needed for segments.
-        activity = DEFAULT_ENGINE.activity(tx.lf, period=per)
+        activity = DEFAULT_ENGINE.activity(tx, period=per)
         groups = None
         if by == "segment":
             r = cfg.rfm
-            seg = rfm(DEFAULT_ENGINE.customer_summary(tx.lf), as_of=tx.as_of, bins=r.bins, monetary=r.monetary, thresholds=r.thresholds, segments=r.segments,
+            seg = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of, bins=r.bins, monetary=r.monetary, thresholds=r.thresholds, segments=r.segments,
                       lang="fr" if render.settings.lang == "fr" else "en")
             groups = seg.customers.select("customer_id", "segment")
         elif by is not None:

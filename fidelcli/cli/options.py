@@ -51,6 +51,8 @@ class _Context:
     _config: Config | None = None
     # Tables read by this command: a Polars parse error is traced back to its row through them.
     tables: list[Table] = []
+    # Transactions loaded by this command: their warnings are printed at the latest when it ends.
+    transactions: list[Transactions] = []
 
     def config(self) -> Config:
         if self._config is None:
@@ -101,17 +103,17 @@ def transactions(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> Transactions:
-    """Read and clean the transactions; print the cleaning warnings."""
+    """Read and clean the transactions; their warnings are printed when the data is first read."""
     cfg = config()
     tbl = table("transactions", source, maps=maps, date_format=date_format)
     assert tbl is not None
-    with render.progress(f"reading {tbl.file}"):
-        tx = clean_transactions(
-            tbl,
-            returns=returns or cfg.analysis.returns,  # type: ignore[arg-type]
-            as_of=_date(as_of) or cfg.analysis.as_of,
-            start=_date(start),
-            end=_date(end),
-        )
-    render.warnings(tx.warnings)
+    tx = clean_transactions(
+        tbl,
+        returns=returns or cfg.analysis.returns,  # type: ignore[arg-type]
+        as_of=_date(as_of) or cfg.analysis.as_of,
+        start=_date(start),
+        end=_date(end),
+        on_warnings=render.warnings,
+    )
+    context.transactions.append(tx)
     return tx

@@ -70,7 +70,7 @@ def rfm_cmd(
     tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end)
     with render.progress("computing RFM"):
         result = rfm(
-            DEFAULT_ENGINE.customer_summary(tx.lf),
+            DEFAULT_ENGINE.customer_summary(tx),
             as_of=tx.as_of,
             bins=bins or cfg.bins,
             monetary=monetary or cfg.monetary,

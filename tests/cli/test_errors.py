@@ -37,6 +37,8 @@ def crash() -> None:
 def root(verbose: bool = typer.Option(False, "-v")) -> None:
     render.settings.verbose = verbose
     render.settings.quiet = False
+    options.context.tables = []
+    options.context.transactions = []
 
 
 def run(*args: str):

@@ -40,6 +40,18 @@ def _collect(tx: Source, plan: pl.LazyFrame) -> pl.DataFrame:
     return plan.collect(engine="streaming")
 
 
+def profit_line(columns: list[str]) -> pl.Expr | None:
+    """Profit of a transaction line: its margin, else amount - cost; a return's is negative.
+    None when the transactions have neither column."""
+    if "margin" in columns:
+        line = pl.col("margin").fill_null(0.0)
+    elif "cost" in columns:
+        line = pl.col("amount") - pl.col("cost").fill_null(0.0)
+    else:
+        return None
+    return pl.when(pl.col("is_return")).then(-line.abs()).otherwise(line)
+
+
 def period_start(expr: pl.Expr, period: Period) -> pl.Expr:
     """First day of the period containing the date (weeks start on Monday)."""
     return expr.dt.truncate(TRUNCATE[period])
@@ -69,7 +81,7 @@ class PolarsEngine:
     """
 
     @staticmethod
-    def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False) -> pl.LazyFrame:
+    def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: bool = False) -> pl.LazyFrame:
         purchase = ~pl.col("is_return")
         aggs = {
             # An occasion made only of returns has no purchase date: it is not a purchase occasion.
@@ -79,6 +91,8 @@ class PolarsEngine:
         }
         if value:
             aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum()
+        if profit:
+            aggs["profit_cents"] = cents(profit_line(tx.collect_schema().names())).sum()  # type: ignore[arg-type]
         return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
 
     def occasions(self, tx: Source) -> pl.DataFrame:
@@ -127,17 +141,25 @@ class PolarsEngine:
         )
 
     def activity(self, tx: Source, *, period: Period) -> pl.DataFrame:
-        """Per customer and period with any row: orders (purchase occasions) and net revenue.
+        """Per customer and period with any row: orders (purchase occasions), net revenue and, when
+        the transactions have a margin (or cost) column, profit.
 
-        Columns: customer_id, period_start, orders, revenue, revenue_cents. An occasion whose lines
-        fall in two periods counts in both. Sorted by customer_id, period_start.
+        Columns: customer_id, period_start, orders, revenue, revenue_cents (+ profit_cents: the
+        lines' margin, or amount - cost, with returns negative). An occasion whose lines fall in two
+        periods counts in both. Sorted by customer_id, period_start.
         """
+        plan = _plan(tx)
+        profit = profit_line(plan.collect_schema().names()) is not None
+        extra = {"profit_cents": pl.col("profit_cents").sum()} if profit else {}
         return _collect(
             tx,
-            self._by_occasion(_plan(tx), period_start(pl.col("date"), period).alias("period_start"))
+            self._by_occasion(plan, period_start(pl.col("date"), period).alias("period_start"), profit=profit)
             .group_by("customer_id", "period_start")
-            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=pl.col("total_cents").sum())
-            .select("customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents")
+            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=pl.col("total_cents").sum(), **extra)
+            .select(
+                "customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
+                **({"profit_cents": "profit_cents"} if profit else {}),
+            )
             .sort("customer_id", "period_start")
         )
 

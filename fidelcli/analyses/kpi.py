@@ -66,25 +66,12 @@ def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den != 0).then(num / den).otherwise(None)
 
 
-def profit_activity(tx: pl.LazyFrame, *, period: Period, columns: list[str] | None = None) -> pl.DataFrame | None:
-    """Profit per customer and period from the transactions' margin (or amount - cost) column.
-
-    Return lines count as negative profit. Columns: customer_id, period_start, profit_cents.
-    None when the transactions have neither a margin nor a cost column.
-    """
-    names = columns if columns is not None else tx.collect_schema().names()
-    if "margin" in names:
-        line = pl.col("margin").fill_null(0.0)
-    elif "cost" in names:
-        line = pl.col("amount") - pl.col("cost").fill_null(0.0)
-    else:
+def profit_activity(activity: pl.DataFrame) -> pl.DataFrame | None:
+    """Profit per customer and period from `Engine.activity()` (customer_id, period_start,
+    profit_cents); None when the transactions had neither a margin nor a cost column."""
+    if "profit_cents" not in activity.columns:
         return None
-    signed = pl.when(pl.col("is_return")).then(-line.abs()).otherwise(line)
-    return (
-        tx.group_by("customer_id", period_start(pl.col("date"), period).alias("period_start"))
-        .agg(profit_cents=cents(signed).sum())
-        .collect(engine="streaming")
-    )
+    return activity.select("customer_id", "period_start", "profit_cents")
 
 
 def _survey_long(surveys: pl.DataFrame) -> pl.DataFrame:

@@ -4,8 +4,12 @@
 A subscription runs from `start_date` to `end_date` (empty = still active at the analysis date).
 Time is counted in whole periods (month, quarter = 3 months, year = 12 months) from the start date,
 calendar-aware: a subscription that started on 15 January has completed its first month on 15
-February. A subscription that ended during its k-th period churned in period k (at least 1); an
-active one that has completed c periods has survived c renewals (right-censored at c).
+February. The analysis date `as_of` is exclusive, as everywhere in fidelcli: the last observed day is
+as_of - 1 day. A subscription whose end date is on or after `as_of` (or empty) is active: its end is
+not observed yet. An active subscription has survived the renewals dated up to the last observed day
+(c completed periods, right-censored at c); one that ended during its k-th period (on its k-th
+renewal date or before) churned in period k (at least 1), having survived k - 1 renewals. Observing
+one more day never removes a renewal.
 
 Survival per cohort (subscriptions starting in the same period) is the Kaplan-Meier estimate, which
 handles the cohorts' different observation lengths: S(k) = prod_{j<=k} (1 - churned_j / at_risk_j),
@@ -22,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from fidelcli.errors import FitError, InputError
+from fidelcli.errors import ConfigError, FitError, InputError
 from fidelcli.io.read import Table
 from fidelcli.models import SBG
 from fidelcli.summary import period_start
@@ -71,6 +75,9 @@ def durations(
 ) -> pl.DataFrame:
     """Per subscription: cohort, active, periods (completed periods if active, churn period if not).
 
+    `as_of` is exclusive: a subscription is active when its end date is empty or on or after it, and
+    its completed periods are counted up to the last observed day, as_of - 1 day.
+
     Returns
     -------
     customer_id, start_date, end_date, plan, price, cohort, active, periods, sorted by start_date,
@@ -84,7 +91,9 @@ def durations(
         price=pl.col("price") if "price" in names else pl.lit(None, dtype=pl.Float64),
     )
     active = pl.col("end_date").is_null() | (pl.col("end_date") >= pl.lit(as_of))
-    observed_end = pl.when(active).then(pl.lit(as_of)).otherwise(pl.col("end_date"))
+    # as_of is exclusive: an active subscription is observed up to the day before it.
+    last_day = as_of - dt.timedelta(days=1)
+    observed_end = pl.when(active).then(pl.lit(last_day)).otherwise(pl.col("end_date"))
     months = _months_between(pl.col("start_date"), observed_end)
     full = months // k
     boundary = pl.col("start_date").dt.offset_by(pl.format("{}mo", (full * k).cast(pl.String)))
@@ -134,6 +143,20 @@ def kaplan_meier(d: pl.DataFrame, *, by: str | None = None) -> pl.DataFrame:
     return out.select(*keys, *cols[1:])
 
 
+def check_discount_rate(rate: float) -> None:
+    """An annual discount rate must be a finite number > -1 and < 1 (e.g. 0.1 for 10 % a year).
+
+    Raises
+    ------
+    ConfigError
+        Otherwise (a rate of -1 or less would make the per-period rate a complex number; 1 or more
+        is almost surely a percentage given as a number).
+    """
+    if not (math.isfinite(rate) and -1.0 < rate < 1.0):
+        raise ConfigError(f"discount rate must be an annual rate > -1 and < 1, found {rate!r}",
+                          hint="give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %")
+
+
 def _fit_sbg(d: pl.DataFrame) -> SBG:
     churned = (~d["active"]).sum()
     if churned == 0:
@@ -150,6 +173,7 @@ def subscription_analysis(
     fit: FitScope = "overall",
     projection: int = 12,
     discount_rate: float = 0.1,
+    today: dt.date | None = None,
 ) -> SubscriptionResult:
     """Survival, churn, sBG fit and projection, remaining lifetime and CLV of subscriptions.
 
@@ -161,14 +185,17 @@ def subscription_analysis(
     period
         month, quarter or year.
     as_of
-        Analysis date, exclusive (default: the day after the latest start or end date).
-        Subscriptions starting on or after it are ignored; ends on or after it are still active.
+        Analysis date, exclusive (default: the day after the latest start or end date that is not
+        after `today`: scheduled future terminations do not move the analysis date). Subscriptions
+        starting on or after it are ignored; ends on or after it are not churn yet (still active).
     fit
         "overall": one sBG for every subscription; "cohort": one per cohort as well.
     projection
         Periods projected past the data.
     discount_rate
-        Annual rate, converted to the period by compounding.
+        Annual rate, converted to the period by compounding; must be > -1 and < 1.
+    today
+        The current date for the default `as_of` (default: the system date).
 
     Returns
     -------
@@ -176,11 +203,14 @@ def subscription_analysis(
 
     Raises
     ------
+    ConfigError
+        The discount rate is not > -1 and < 1 (a year).
     InputError
         An end date before its start date, or no subscription before `as_of`.
     FitError
         No churn observed (the sBG cannot be fitted).
     """
+    check_discount_rate(discount_rate)
     lf = table.lf if isinstance(table, Table) else table
     file = table.file if isinstance(table, Table) else None
     names = lf.collect_schema().names()
@@ -193,7 +223,9 @@ def subscription_analysis(
     warnings: list[str] = []
     lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("start_date").is_not_null())
     if as_of is None:
-        latest = lf.select(pl.max_horizontal(pl.col("start_date").max(), pl.col("end_date").max() if has_end else pl.lit(None, dtype=pl.Date))).collect().item()
+        now = pl.lit(today or dt.date.today())
+        past_end = pl.col("end_date").filter(pl.col("end_date") <= now).max() if has_end else pl.lit(None, dtype=pl.Date)
+        latest = lf.select(pl.max_horizontal(pl.col("start_date").filter(pl.col("start_date") <= now).max(), past_end)).collect().item()
         if latest is None:
             raise InputError("no subscription with a customer id and a start date", file=file, hint="check the column mapping (--map)")
         as_of = latest + dt.timedelta(days=1)

@@ -105,7 +105,7 @@ def kpi_cmd(
         profit = None
         rate = margin
         if rate is None:
-            profit = profit_activity(tx.lf, period=per)
+            profit = profit_activity(activity)
             rate = cfg.analysis.margin if profit is None else None
         result = kpi(
             activity, period=per, as_of=tx.as_of, groups=groups, margin_rate=rate, profit=profit,

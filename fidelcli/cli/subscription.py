@@ -21,10 +21,10 @@ def subscription_cmd(
     maps: options.MapOpt = None,
     date_format: options.DateFormatOpt = None,
     period: Annotated[Literal["month", "quarter", "year"], typer.Option("--period", help="Renewal period.")] = "month",
-    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=options.DATE, help="Analysis date (default: the day after the latest start or end date).", show_default=False)] = None,
+    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=options.DATE, help="Analysis date, exclusive (default: the day after the latest start or end date that is not in the future).", show_default=False)] = None,
     fit: Annotated[Literal["overall", "cohort"], typer.Option("--fit", help="One sBG for all subscriptions, or one per cohort as well.")] = "overall",
     projection: Annotated[int, typer.Option("--projection", min=0, help="Periods projected past the data.")] = 12,
-    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount rate, converted to the period.")] = 0.1,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount rate (> -1 and < 1), converted to the period.")] = 0.1,
     save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False)] = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
@@ -39,9 +39,10 @@ def subscription_cmd(
 
     Example: fidelcli subscription --subscriptions subs.csv --period month --projection 24 -o subscribers.csv
     """
-    from fidelcli.analyses.subscription import model_document, subscription_analysis  # SciPy: loaded here only
+    from fidelcli.analyses.subscription import check_discount_rate, model_document, subscription_analysis  # SciPy: loaded here only
 
     options.set_lang(lang)
+    check_discount_rate(discount_rate)
     table = options.table("subscriptions", subscriptions, maps=maps, date_format=date_format)
     assert table is not None
     table.check()

@@ -183,7 +183,9 @@ def test_profit_from_margin_column_and_rate():
             "margin": [4.0, 1.0, 5.0],
         }
     ).lazy()
-    profit = profit_activity(rows, period="month")
+    activity = DEFAULT_ENGINE.activity(rows, period="month")
+    assert activity["profit_cents"].to_list() == [300, 500]
+    profit = profit_activity(activity)
     # A: 4 - 1 (the returned line's margin is lost) = 3; B: 5 -> 8 for 2 active customers.
     r = kpi(DEFAULT_ENGINE.activity(rows, period="month"), DEFAULT_ENGINE.customer_summary(rows), period="month",
             as_of=D("2024-02-01"), profit=profit)
@@ -192,7 +194,7 @@ def test_profit_from_margin_column_and_rate():
             as_of=D("2024-02-01"), margin_rate=0.25)
     # 0.25 x (10 - 4 + 20) = 6.5
     assert r.periods.select("profit", "profit_per_customer").row(0) == (6.5, 3.25)
-    assert profit_activity(rows.drop("margin"), period="month") is None
+    assert profit_activity(DEFAULT_ENGINE.activity(rows.drop("margin"), period="month")) is None
 
 
 def test_weekly_periods_start_on_monday_and_include_empty_weeks():

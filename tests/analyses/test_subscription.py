@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fidelcli.analyses.subscription import durations, kaplan_meier, subscription_analysis
 from fidelcli.cli.app import app
-from fidelcli.errors import FitError, InputError
+from fidelcli.errors import ConfigError, FitError, InputError
 
 D = dt.date
 SMALL = """customer_id,start_date,end_date,plan,price
@@ -81,7 +81,8 @@ def cohort_from_curve(alive: list[int], price: float = 10.0) -> pl.LazyFrame:
 def test_fader_hardie_2007_survivor_curves(shared_data: Path, column: str, alpha: float, beta: float) -> None:
     data = pl.read_csv(shared_data / "fader_hardie_2007_sbg_retention.csv")
     alive = [round(v * 10) for v in data.filter(pl.col("year") <= 7)[column].to_list()]
-    result = subscription_analysis(cohort_from_curve(alive), period="year", as_of=D(2007, 1, 1), projection=5)
+    # as_of is exclusive: 2007-01-02 observes the 7th renewal on 2007-01-01.
+    result = subscription_analysis(cohort_from_curve(alive), period="year", as_of=D(2007, 1, 2), projection=5)
     assert (result.model.params_["alpha"], result.model.params_["beta"]) == pytest.approx((alpha, beta), abs=1e-3)
     all_ = result.survival.filter(pl.col("cohort") == "all")
     # Observed Kaplan-Meier survival is the published curve; the projection runs to year 12.
@@ -95,7 +96,7 @@ def test_fader_hardie_2007_survivor_curves(shared_data: Path, column: str, alpha
 
 def test_remaining_lifetime_and_clv() -> None:
     result = subscription_analysis(cohort_from_curve([1000, 631, 468, 382, 326, 289, 262, 241], price=10.0),
-                                   period="year", as_of=D(2007, 1, 1), discount_rate=0.1)
+                                   period="year", as_of=D(2007, 1, 2), discount_rate=0.1)  # 2007-01-01 observed
     a, b = result.model.params_["alpha"], result.model.params_["beta"]
     active = result.subscribers.filter(pl.col("active"))
     assert active["periods"].unique().to_list() == [7]
@@ -163,3 +164,57 @@ def test_sbg_recovers_simulated_parameters_from_dates() -> None:
     ended = df.filter(pl.col("end") < as_of).sort("start_date", "customer_id")
     got = result.subscribers.filter(~pl.col("active")).sort("start_date", "customer_id")
     assert got["periods"].to_list() == ended["months"].to_list()
+
+
+# ---------------------------------------------------------------- regressions (review of issue #5)
+def test_subscription_boundary_as_of_is_exclusive() -> None:
+    lf = pl.DataFrame({"customer_id": ["a"], "start_date": [D(2024, 1, 15)], "end_date": [D(2024, 3, 15)]}).lazy()
+    # --as-of 2024-03-15: the last observed day is 14 Mar, the end (15 Mar) is not observed yet, so
+    # the subscription is active; renewals observed: 15 Feb only (15 Mar is not observed) -> 1.
+    before = durations(lf, period="month", as_of=D(2024, 3, 15))
+    assert before.select("active", "periods").row(0) == (True, 1)
+    # --as-of 2024-03-16: the end on 15 Mar (its 2nd renewal date) is observed: churned in period 2,
+    # having survived 1 renewal (15 Feb).
+    after = durations(lf, period="month", as_of=D(2024, 3, 16))
+    assert after.select("active", "periods").row(0) == (False, 2)
+    # Observing one more day never removes a renewal: survived renewals (periods if active, else
+    # periods - 1) never decrease from as_of 16 Jan to 1 May: 0 until 15 Feb is observed, then 1.
+    renewals = [
+        int(r["periods"][0]) - (0 if r["active"][0] else 1)
+        for r in (durations(lf, period="month", as_of=D(2024, 1, 16) + dt.timedelta(days=i)) for i in range(106))
+    ]
+    assert renewals == sorted(renewals)
+    assert renewals[0] == 0 and renewals[-1] == 1
+    # first day with 1 renewal: as_of 16 Feb (15 Feb observed) = index 31
+    assert renewals.index(1) == 31
+
+
+def test_default_as_of_ignores_scheduled_future_terminations() -> None:
+    lf = pl.DataFrame({
+        "customer_id": ["a", "b", "c"],
+        "start_date": [D(2024, 1, 10), D(2024, 2, 1), D(2024, 5, 20)],
+        "end_date": [D(2024, 4, 10), D(2099, 12, 31), None],  # b: a termination scheduled far ahead
+    }, schema_overrides={"end_date": pl.Date}).lazy()
+    result = subscription_analysis(lf, today=D(2024, 6, 30))
+    # Latest date not after today: start of c, 2024-05-20 -> as_of = 2024-05-21 (not 2100-01-01).
+    assert result.as_of == D(2024, 5, 21)
+    subs = result.subscribers.sort("customer_id")
+    # b's end (2099) is on or after as_of: not churn yet. b: 1 Feb -> last day 20 May = 3 renewals.
+    assert subs["active"].to_list() == [False, True, True]
+    assert subs["periods"].to_list() == [3, 3, 0]  # a ends 10 Apr (its 3rd renewal date): churned in period 3
+
+
+@pytest.mark.parametrize("rate", [-1.0, -1.5, 1.0, 10.0, float("nan")])
+def test_subscription_discount_rate_out_of_range_is_a_config_error(rate: float) -> None:
+    with pytest.raises(ConfigError, match=r"^discount rate must be an annual rate > -1 and < 1") as err:
+        subscription_analysis(small(), as_of=D(2024, 6, 1), discount_rate=rate)
+    assert err.value.hint == "give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %"
+
+
+def test_subscription_discount_rate_cli_error_is_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "subs.csv"
+    src.write_text(SMALL)
+    r = CliRunner().invoke(app, ["subscription", "--subscriptions", str(src), "--discount-rate", "-2"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == ["error: discount rate must be an annual rate > -1 and < 1, found -2.0",
+                                     "hint: give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %"]

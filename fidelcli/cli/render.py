@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -58,7 +60,7 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4g}"
+        return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
@@ -81,11 +83,18 @@ def frame(df: pl.DataFrame, *, fmt: OutputFormat | None = None, title: str | Non
         for row in df.iter_rows():
             out.write("| " + " | ".join(_cell(v) for v in row) + " |\n")
     else:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for c, dtype in df.schema.items():
-            table.add_column(label(c, settings.lang), justify="right" if dtype.is_numeric() else "left")
-        for row in df.head(max_rows).iter_rows():
-            table.add_row(*(_cell(v) for v in row))
+        table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False)
+        rows = [[_cell(v) for v in row] for row in df.head(max_rows).iter_rows()]
+        for i, (c, dtype) in enumerate(df.schema.items()):
+            # Numbers and dates are never cut or wrapped; their header wraps at spaces to fit above them.
+            header = label(c, settings.lang).replace("_", " ")
+            if dtype.is_numeric() or dtype.is_temporal():
+                width = max([len(r[i]) for r in rows] + [len(w) for w in header.split()])
+                table.add_column(textwrap.fill(header, width), justify="right", no_wrap=True, min_width=width)
+            else:
+                table.add_column(header, justify="left", min_width=min(12, max((len(r[i]) for r in rows), default=1)))
+        for row in rows:
+            table.add_row(*row)
         console = stdout()
         console.print(table)
         if df.height > max_rows:

@@ -85,14 +85,19 @@ def frame(df: pl.DataFrame, *, fmt: OutputFormat | None = None, title: str | Non
     else:
         table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False)
         rows = [[_cell(v) for v in row] for row in df.head(max_rows).iter_rows()]
-        for i, (c, dtype) in enumerate(df.schema.items()):
-            # Numbers and dates are never cut or wrapped; their header wraps at spaces to fit above them.
-            header = label(c, settings.lang).replace("_", " ")
-            if dtype.is_numeric() or dtype.is_temporal():
-                width = max([len(r[i]) for r in rows] + [len(w) for w in header.split()])
-                table.add_column(textwrap.fill(header, width), justify="right", no_wrap=True, min_width=width)
+        headers = [label(c, settings.lang).replace("_", " ") for c in df.columns]
+        numeric = [t.is_numeric() or t.is_temporal() for t in df.schema.dtypes()]
+        longest = [max([len(r[i]) for r in rows], default=0) for i in range(df.width)]
+        widths = [max(longest[i], *(len(w) for w in headers[i].split())) for i in range(df.width)]
+        # Numbers and dates are never cut or wrapped (their header wraps above them); text columns
+        # share the rest of the terminal's width and wrap when they must.
+        room = stdout().width - sum(w + 1 for w, n in zip(widths, numeric) if n) - 1
+        n_text = max(1, numeric.count(False))
+        for i, header in enumerate(headers):
+            if numeric[i]:
+                table.add_column(textwrap.fill(header, widths[i]), justify="right", no_wrap=True, min_width=widths[i])
             else:
-                table.add_column(header, justify="left", min_width=min(12, max((len(r[i]) for r in rows), default=1)))
+                table.add_column(header, justify="left", min_width=max(8, min(longest[i], room // n_text - 1)))
         for row in rows:
             table.add_row(*row)
         console = stdout()

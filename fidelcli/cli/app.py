@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from typer._click.exceptions import ClickException  # Typer vendors Click and does not re-export it
 from typer.core import TyperGroup
 
 from fidelcli import __version__
@@ -45,6 +46,30 @@ def _report(exc: BaseException) -> int:
 
 class FidelGroup(TyperGroup):
     """Root group that maps every exception to one line on stderr and an exit code."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Usage errors (unknown option, bad value) as one line and a hint too, exit 2."""
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as exc:
+            if not standalone_mode:
+                raise
+            if not exc.format_message():  # `fidelcli` alone: the help was printed
+                sys.exit(exc.exit_code)
+            err = render.stderr()
+            err.print(f"error: {exc.format_message()}", style="red", markup=False, soft_wrap=True)
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else "fidelcli"
+            err.print(f"hint: see {command} --help", markup=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            render.stderr().print("aborted", markup=False)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:

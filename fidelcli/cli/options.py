@@ -14,6 +14,7 @@ from fidelcli.config import Config, load_config
 from fidelcli.errors import InputError
 from fidelcli.io.columns import parse_map_options
 from fidelcli.io.read import Table, scan_table
+from fidelcli.io.write import format_of
 
 DATE = ["%Y-%m-%d"]
 
@@ -38,7 +39,20 @@ ReturnsOpt = Annotated[
     Literal["net", "drop", "keep"] | None,
     typer.Option("--returns", help="Returns: net them against spend, drop them, or keep them as purchases.", show_default=False),
 ]
-OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the full result (csv, parquet, json, jsonl, xlsx).", show_default=False)]
+def _output_format(path: Path | None) -> Path | None:
+    """Check the output's extension before any work is done."""
+    if path is not None:
+        try:
+            format_of(path)
+        except InputError as exc:
+            raise typer.BadParameter(f"{exc.message}; {exc.hint}") from None
+    return path
+
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Write the full result (csv, parquet, json, jsonl, xlsx).", show_default=False, callback=_output_format),
+]
 FormatOpt = Annotated[
     Literal["table", "csv", "json", "jsonl", "markdown"] | None,
     typer.Option("--format", help="Standard output format (default: table on a terminal, csv when piped).", show_default=False),

@@ -137,3 +137,31 @@ def test_bad_config_is_exit_2(tmp_path):
         f"error: {cfg}: unknown key 'analysis.curency'",
         "hint: did you mean 'analysis.currency'?",
     ]
+
+
+def test_usage_errors_are_one_line_with_a_hint():
+    result = CliRunner().invoke(app, ["rfm", "--no-such-option"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: No such option: --no-such-option (Possible options: --transactions)",
+        "hint: see fidelcli rfm --help",
+    ]
+
+
+def test_bad_output_extension_is_refused_before_any_work():
+    result = CliRunner().invoke(app, ["rfm", "-t", str(IO / "nope.csv"), "-o", "out.txt"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: Invalid value for '-o' / '--output': cannot write 'txt'; use one of: csv, parquet, json, jsonl, xlsx"
+    )
+
+
+def test_unwritable_output_is_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(app, ["rfm", "-t", str(IO / "retail.csv"), "-o", str(blocker / "out.csv")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-2:] == [
+        f"error: {blocker / 'out.csv'}: cannot write here: File exists",  # mkdir of the parent: a file is there
+        "hint: choose a writable directory",
+    ]

@@ -59,6 +59,7 @@ class Summary:
     has_monetary: bool = True
     occasions: pl.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    weighted: bool = False  # a summary table with a weight column: each row stands for `weight` customers
 
     @property
     def age(self) -> str:
@@ -190,9 +191,11 @@ def discrete_summary_from_occasions(
     The period of a customer's first purchase is her period 0; the opportunities are the following
     complete periods up to the calibration end (a period counts once it has ended). Per customer:
     periods = n opportunities, frequency = x of them with at least one purchase, recency = t_x the
-    last of them (0 when x = 0), as in Fader, Hardie & Shang (2010). The holdout counts the
-    complete periods after calibration with a purchase. Customers first seen in the last, incomplete
-    period are left out.
+    last of them (0 when x = 0), as in Fader, Hardie & Shang (2010). The calibration is the complete
+    periods up to the calibration end: revenue and monetary value count their occasions only, and a
+    calibration end inside a period is moved back to the end of the last complete period (with a
+    warning; `Summary.calibration_end` is that day). The holdout counts the complete periods after
+    the calibration with a purchase. Customers first seen after the calibration are left out.
 
     Returns
     -------
@@ -216,18 +219,26 @@ def discrete_summary_from_occasions(
         return int(here if nxt != here else here - 1)
 
     cal_last = complete_through(cal_end)
+    # The calibration is made of the complete periods up to the calibration end; the holdout starts
+    # with the period after the last of them, so an occasion is never in both.
+    effective_end = _period_first_day(cal_last + 1, time_unit) - dt.timedelta(days=1)
+    warnings: list[str] = []
+    if calibration_end is not None and effective_end != calibration_end:
+        warnings.append(f"calibration end {calibration_end} is inside a {time_unit}: the calibration is the complete "
+                        f"{time_unit}s up to {effective_end} and the holdout starts on {effective_end + dt.timedelta(days=1)}")
     occ = occasions.lazy().select("customer_id", "date", value_cents=cents(pl.col("value").fill_null(0.0)),
                                   k=_ordinal(pl.col("date"), time_unit))
     occ = occ.with_columns(k0=pl.col("k").min().over("customer_id")).filter(pl.col("k0") <= cal_last)
     idx = pl.col("k") - pl.col("k0")
     in_cal = (pl.col("k") > pl.col("k0")) & (pl.col("k") <= cal_last)
+    cal_occ = pl.col("k") <= cal_last
     agg = {
         "first_purchase": pl.col("date").min(),
         "k0": pl.col("k0").first(),
         "frequency": pl.col("k").filter(in_cal).n_unique().cast(pl.Float64),
         "recency": idx.filter(in_cal).max().fill_null(0).cast(pl.Float64),
-        "n_cal": (pl.col("date") <= pl.lit(cal_end)).sum(),  # occasions in calibration, first included
-        "total_cents": pl.col("value_cents").filter(pl.col("date") <= pl.lit(cal_end)).sum(),
+        "n_cal": cal_occ.sum(),  # occasions in the calibration periods, first included
+        "total_cents": pl.col("value_cents").filter(cal_occ).sum(),
         "first_cents": pl.col("value_cents").first(),
     }
     holdout_n = None
@@ -250,8 +261,19 @@ def discrete_summary_from_occasions(
     if out.height == 0:
         raise InputError(f"calibration end {cal_end} leaves no complete {time_unit} after a first purchase: no customer to model",
                          hint="choose a later --calibration-end, or a shorter --time-unit")
-    return Summary(frame=out, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
-                   holdout_length=None if holdout_n is None else float(holdout_n), discrete=True, occasions=occasions)
+    return Summary(frame=out, time_unit=time_unit, calibration_end=effective_end if calibration_end is not None else None,
+                   as_of=as_of, holdout_length=None if holdout_n is None else float(holdout_n), discrete=True,
+                   occasions=occasions, warnings=warnings)
+
+
+def _period_first_day(k: int, unit: str) -> dt.date:
+    """First day of the calendar period numbered `k` by `_ordinal` (the inverse of `_ordinal`)."""
+    if unit == "year":
+        return dt.date(k, 1, 1)
+    if unit == "month":
+        return dt.date((k - 1) // 12, (k - 1) % 12 + 1, 1)
+    epoch = dt.date(1970, 1, 1)
+    return epoch + dt.timedelta(days=7 * k - 3 if unit == "week" else k)
 
 
 def summary_from_transactions(
@@ -326,7 +348,8 @@ def read_summary(raw: pl.DataFrame, *, time_unit: TimeUnit = "week", discrete: b
     if not has_monetary:
         frame = frame.with_columns(monetary_value=pl.lit(None, dtype=pl.Float64))
     cols = ["customer_id", "frequency", "recency", age, "monetary_value", "weight"]
-    return Summary(frame=frame.select(cols), time_unit=time_unit, discrete=discrete, has_monetary=has_monetary)
+    return Summary(frame=frame.select(cols), time_unit=time_unit, discrete=discrete, has_monetary=has_monetary,
+                   weighted="weight" in found)
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,9 +455,11 @@ def fit_models(
     """Fit the purchase model(s) and the spend model.
 
     `model="auto"` fits every applicable model (BG/NBD, Pareto/NBD and MBG/NBD on a continuous
-    summary; BG/BB on a discrete one), ranks them by holdout RMSE when there is a holdout (the
-    `holdout_error(model)` callable returns it), else by BIC, and keeps the best. A model that
-    cannot be fitted is listed with its error and skipped, unless none can be fitted.
+    summary; BG/BB on a discrete one), ranks them by BIC on the calibration data and keeps the
+    best. With a holdout, the `holdout_error(model)` callable gives each model's holdout RMSE, shown
+    in the comparison as information (it does not choose the model). A model that cannot be fitted
+    is listed with its error and skipped, unless none can be fitted. A spend model that cannot be
+    fitted (fewer than 3 repeat customers with a positive spend) leaves `spend` None, with a warning.
 
     Returns
     -------
@@ -469,13 +494,19 @@ def fit_models(
         fitted.append(m)
     if not fitted:
         raise FitError(f"no purchase model could be fitted ({', '.join(names)}); {errors[0]}", hint=failures[0].hint)
-    key = "holdout_rmse" if holdout_error is not None else "bic"
-    best = min(fitted, key=lambda m: next(r[key] for r in rows if r["model"] == m.name))
+    # Chosen by BIC on the calibration data; the holdout RMSE is information only (choosing by it
+    # would tune the model on the holdout that is meant to assess it).
+    best = min(fitted, key=lambda m: next(r["bic"] for r in rows if r["model"] == m.name))
     comparison = pl.DataFrame(rows, infer_schema_length=None)
     if "error" not in comparison.columns:
         comparison = comparison.with_columns(error=pl.lit(None, dtype=pl.String))
     comparison = comparison.with_columns(best=pl.col("model") == best.name)
-    spend, corr, warnings = fit_spend_model(summary, penalizer=penalizer)
+    try:
+        spend, corr, warnings = fit_spend_model(summary, penalizer=penalizer)
+    except FitError as exc:
+        # The purchase predictions stand on their own: report them, leave the monetary ones empty.
+        spend, corr = None, None
+        warnings = [f"{exc.message}: expected_value and clv are left empty (expected purchases and P(alive) are reported)"]
     return Fit(purchase=best, spend=spend, comparison=comparison, spend_frequency_correlation=corr,
                warnings=[*warnings, *(f"model {e} (left out of the comparison)" for e in errors)])
 
@@ -498,16 +529,42 @@ class ClvOptions:
     seed: int = 0
 
 
+def discrete_horizon(horizon: Horizon, time_unit: str) -> tuple[int, str | None]:
+    """Whole BG/BB periods in the horizon, and a warning when a partial period is dropped.
+
+    BG/BB predicts whole transaction opportunities: the horizon is floored to whole periods (18m on
+    yearly periods is 1 year, with a warning).
+
+    Raises
+    ------
+    ConfigError
+        The horizon is shorter than one period (6m on yearly periods).
+    """
+    length = horizon.length(time_unit)
+    periods = math.floor(length + 1e-9)
+    if periods < 1:
+        raise ConfigError(f"horizon {horizon} is shorter than one {time_unit}, the period of the BG/BB model",
+                          hint=f"give a horizon of at least one {time_unit}, e.g. --horizon 1{time_unit[0]}")
+    if abs(length - periods) > 1e-9:
+        return periods, (f"horizon {horizon} is {length:.3g} {time_unit}s: BG/BB predicts whole periods, "
+                         f"the horizon used is {periods} {time_unit}{'s' if periods > 1 else ''}")
+    return periods, None
+
+
 def _discount_steps(horizon: Horizon, time_unit: str, annual_rate: float, discrete: bool) -> tuple[int, float, float]:
     """(number of steps, step length in the model's unit, discount rate per step).
 
-    Continuous models step through the horizon in its own unit (12m: 12 monthly steps, each
-    discounted at the monthly equivalent of the annual rate); BG/BB steps one period of the time
-    unit at a time.
+    Continuous models step through the horizon in (about) monthly steps whatever unit the horizon
+    is written in: n = max(1, round(horizon in months)) equal steps spanning the horizon exactly,
+    each discounted at (1 + annual rate) ** (step in years) - 1, so 1y, 12m, 52w and 365d give the
+    same discounted CLV up to their small length differences. BG/BB steps one period at a time.
     """
     if discrete:
-        return int(round(horizon.length(time_unit))), 1.0, rate_per_period(annual_rate, time_unit)
-    return horizon.count, horizon.step(time_unit), rate_per_period(annual_rate, horizon.unit)
+        return discrete_horizon(horizon, time_unit)[0], 1.0, rate_per_period(annual_rate, time_unit)
+    steps = max(1, round(horizon.length("month")))
+    rate_per_period(annual_rate, "month")  # validates the annual rate
+    step_years = horizon.years() / steps
+    return steps, horizon.length(time_unit) / steps, (1.0 + annual_rate) ** step_years - 1.0
 
 
 def purchase_predictions(
@@ -524,13 +581,13 @@ def purchase_predictions(
     keys = ["frequency", "recency", age]
     uniq = frame.select(keys).unique()
     x, t_x, T = _arrays(uniq, *keys)
-    length = horizon.length(time_unit)
+    length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
     steps, step, rate = _discount_steps(horizon, time_unit, annual_rate, discrete)
     cols = {}
     if p_alive:
         cols["p_alive"] = pl.Series(np.asarray(model.p_alive(x, t_x, T), dtype=float))  # type: ignore[attr-defined]
     cols["expected_purchases"] = pl.Series(np.asarray(  # type: ignore[attr-defined]
-        model.expected_purchases(round(length) if discrete else length, x, t_x, T), dtype=float))
+        model.expected_purchases(length, x, t_x, T), dtype=float))
     cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
         x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
     preds = uniq.with_columns(**cols)
@@ -581,7 +638,7 @@ def historical_clv(yearly_profit: float | pl.Expr, lifetime_years: float) -> flo
 def value_tiers(value: pl.Expr) -> pl.Expr:
     """`top 1%`, `top 5%`, `top 20%` or `other` by the rank of `value` (largest first; ties share the
     best rank, so equal values are in the same tier and row order never matters). Null values are
-    `other`."""
+    `other`. One row = one customer; see `weighted_value_tiers` for summary rows with weights."""
     rank = value.rank(method="min", descending=True)
     n = value.count()
     expr = pl.when(value.is_null()).then(pl.lit("other"))
@@ -590,16 +647,98 @@ def value_tiers(value: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit("other"))
 
 
-def pseudonym(customer_id: pl.Expr, key: str = "fidelcli") -> pl.Expr:
-    """A short keyed hash of the id (first 10 hex digits of HMAC-SHA256) for terminal summaries."""
+def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight") -> pl.Series:
+    """`value_tiers` counting customers, not rows: a row standing for `weight` customers is in the top
+    s % when fewer than max(1, floor(s x customers)) customers have a strictly larger value (ties
+    share the best rank). With weights of 1 it is `value_tiers`.
+
+    Returns
+    -------
+    A String series `value_tier`, one per row of `frame`.
+    """
+    known = frame.filter(pl.col(value).is_not_null())
+    total = float(known[weight].sum())
+    ahead = (
+        known.group_by(value).agg(w=pl.col(weight).sum())
+        .sort(value, descending=True)
+        .with_columns(_ahead=pl.col("w").cum_sum() - pl.col("w"))
+        .select(value, "_ahead")
+    )
+    expr = pl.when(pl.col("_ahead").is_null()).then(pl.lit("other"))
+    for share, name in TIERS:
+        expr = expr.when(pl.col("_ahead") < max(1.0, math.floor(total * share + 1e-9))).then(pl.lit(name))
+    return (frame.select(value).join(ahead, on=value, how="left", maintain_order="left", nulls_equal=False)
+            .select(value_tier=expr.otherwise(pl.lit("other")))["value_tier"])
+
+
+def weighted_median(values: pl.Series, weights: pl.Series) -> float | None:
+    """Median of `values` where each stands for `weights` customers (nulls left out): the value at
+    half the customers, the mean of the two middle values when half falls between them (the plain
+    median with weights of 1)."""
+    df = pl.DataFrame({"v": values, "w": weights}).filter(pl.col("v").is_not_null(), pl.col("w") > 0).sort("v")
+    if df.height == 0:
+        return None
+    v, cum = df["v"].to_numpy(), df["w"].cum_sum().to_numpy()
+    half = cum[-1] / 2
+    i = int(np.searchsorted(cum, half - 1e-9 * cum[-1]))
+    if abs(cum[i] - half) <= 1e-9 * cum[-1] and i + 1 < v.size:
+        return float((v[i] + v[i + 1]) / 2)
+    return float(v[i])
+
+
+def pseudonym(customer_id: pl.Expr, key: str) -> pl.Expr:
+    """A short keyed hash of the id (first 10 hex digits of HMAC-SHA256) for terminal summaries.
+
+    The key must be secret for the hash not to be reversible by hashing candidate ids: the CLI takes
+    it from FIDELCLI_PSEUDONYM_KEY, or draws a random one per run."""
     k = key.encode()
     return customer_id.map_elements(
         lambda v: hmac.new(k, str(v).encode(), hashlib.sha256).hexdigest()[:10], return_dtype=pl.String)
 
 
+def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """Per-customer margin rate for `--margin column`: margin (or amount - cost) over amount of the
+    purchase lines, from the calibration period only (lines dated up to `calibration_end`, included)
+    so the holdout never informs the prediction. A customer whose purchases sum to 0 gets the overall
+    rate of all customers; rates outside [0, 1] are clipped to it, with a warning counting them.
+
+    Returns
+    -------
+    (frame customer_id, margin_rate; warnings).
+
+    Raises
+    ------
+    ConfigError
+        The transactions have neither a margin nor a cost column.
+    """
+    names = tx.lf.collect_schema().names()
+    if "margin" in names:
+        profit = pl.col("margin")
+    elif "cost" in names:
+        profit = pl.col("amount") - pl.col("cost")
+    else:
+        raise ConfigError("--margin column needs a margin or cost column in the transactions",
+                          hint="map it with --map margin=COLUMN, or give a rate: --margin 0.3")
+    lines = tx.lf.filter(~pl.col("is_return"))
+    if calibration_end is not None:
+        lines = lines.filter(pl.col("date") <= pl.lit(calibration_end))
+    per = lines.group_by("customer_id").agg(profit=profit.fill_null(0).sum(), amount=pl.col("amount").sum()).collect()
+    total = per["amount"].sum()
+    overall = min(max(per["profit"].sum() / total, 0.0), 1.0) if total else 0.0
+    raw = per.select("customer_id", rate=pl.when(pl.col("amount") > 0).then(pl.col("profit") / pl.col("amount")).otherwise(overall))
+    clipped = int(((raw["rate"] < 0) | (raw["rate"] > 1)).sum())
+    warnings = [f"{clipped:,} customers have a margin rate outside [0, 1] (negative margin or margin above the amount): "
+                "clipped to [0, 1]"] if clipped else []
+    return raw.select("customer_id", margin_rate=pl.col("rate").clip(0.0, 1.0)).sort("customer_id"), warnings
+
+
 @dataclass
 class ClvResult:
-    """Everything `fidelcli clv` shows: per-customer predictions and the fit."""
+    """Everything `fidelcli clv` shows: per-customer predictions, the fit and the totals.
+
+    `totals` count customers (summary rows times their weight): customers, total_expected_purchases,
+    total_clv (None without a spend model), high_potential_customers.
+    """
 
     customers: pl.DataFrame
     fit: Fit
@@ -607,6 +746,7 @@ class ClvResult:
     options: ClvOptions
     lifetime_years: float | None
     warnings: list[str] = field(default_factory=list)
+    totals: dict[str, float | None] = field(default_factory=dict)
 
 
 CUSTOMER_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases",
@@ -616,27 +756,47 @@ CUSTOMER_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"
 def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) -> ClvResult:
     """Per-customer predictions over the horizon.
 
-    - p_alive, expected_purchases: from the purchase model (purchases in (T, T + horizon]).
-    - expected_value: Gamma-Gamma conditional expected order value (null without monetary values).
+    - p_alive, expected_purchases: from the purchase model (purchases in (T, T + horizon]; BG/BB:
+      whole periods, the horizon floored with a warning, an error below one period).
+    - expected_value: Gamma-Gamma conditional expected order value (null without a spend model).
     - clv = margin x expected_value x discounted expected purchases over the horizon, discounted in
-      steps of the horizon's unit at the equivalent of the annual rate.
+      about monthly steps (see `_discount_steps`; BG/BB: one step per period) at the equivalent of
+      the annual rate.
     - historical_clv = average yearly profit x expected relationship duration: yearly profit is the
-      calibration spend x margin / years since the first purchase (at least one year).
-    - value_tier: top 1/5/20 % by clv (by expected purchases without monetary values).
-    - high_potential: the predicted value over the horizon is at least twice what the customer's
-      past pace (yearly profit x horizon years) would give, and at least the median predicted value.
+      total spend (first purchase included) x margin / years since the first purchase (at least one
+      year). From transactions the total spend is the calibration revenue; from a summary table it
+      is approximated as (frequency + 1) x monetary_value.
+    - value_tier: top 1/5/20 % of customers (weights counted) by clv (by expected purchases without
+      a spend model).
+    - high_potential: the customer's past value is known (yearly profit > 0) and the predicted value
+      over the horizon is at least twice what the past pace (yearly profit x horizon years) would
+      give and at least the (weighted) median predicted value.
     - with `options.ci`: seeded bootstrap intervals (customers resampled, models refitted)
       expected_purchases_lower/upper and clv_lower/upper.
 
     Returns
     -------
     A `ClvResult`; `customers` has customer_id, frequency, recency, T (periods for BG/BB),
-    monetary_value, p_alive, expected_purchases, expected_value, clv, value_tier, historical_clv,
-    high_potential (+ interval columns), sorted by customer_id.
+    monetary_value, [weight, for a weighted summary table,] p_alive, expected_purchases,
+    expected_value, clv, value_tier, historical_clv, high_potential (+ interval columns), in the
+    summary's row order.
+
+    Raises
+    ------
+    ConfigError
+        A lifetime that is not > 0, no margin, or a BG/BB horizon shorter than one period.
     """
+    life = options.lifetime_years
+    if life is not None and not (math.isfinite(life) and life > 0):
+        raise ConfigError(f"--lifetime must be a number of years > 0, found {life!r}", hint="e.g. --lifetime 3 for three years")
     frame = summary.frame
     age = summary.age
     tu = summary.time_unit
+    warnings = list(fit.warnings)
+    if summary.discrete:
+        _, partial = discrete_horizon(options.horizon, tu)
+        if partial:
+            warnings.append(partial)
     preds = purchase_predictions(fit.purchase, frame, age=age, horizon=options.horizon, time_unit=tu,
                                  annual_rate=options.discount_rate, discrete=summary.discrete)
     out = frame.hstack(preds.select("p_alive", "expected_purchases"))
@@ -650,37 +810,49 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
         out = out.with_columns(clv=margin * pl.col("expected_value") * pl.col("_disc"))
     else:
         out = out.with_columns(expected_value=pl.lit(None, dtype=pl.Float64), clv=pl.lit(None, dtype=pl.Float64), _disc=disc)
-    lifetime = options.lifetime_years
+    lifetime = life
     if lifetime is None and summary.occasions is not None and summary.as_of is not None:
         end = summary.calibration_end or summary.as_of
         cal_occ = summary.occasions.filter(pl.col("date") <= end) if summary.calibration_end else summary.occasions
         lifetime = estimate_lifetime_years(cal_occ, as_of=end + dt.timedelta(days=1) if summary.calibration_end else end)
     if "revenue" in out.columns and summary.as_of is not None:
+        # Total spend of the calibration, first purchase included, over the years since the first purchase.
         end = (summary.calibration_end + dt.timedelta(days=1)) if summary.calibration_end else summary.as_of
         years = ((pl.lit(end) - pl.col("first_purchase")).dt.total_days() / DAYS_PER_YEAR).clip(lower_bound=1.0)
         yearly = pl.col("revenue") * margin / years
     else:
-        # A summary table: past spend is frequency x mean spend over the customer's age.
+        # A summary table: total spend ~ (x + 1) purchases x mean spend, over the customer's age.
         years = (pl.col(age) * days_per(tu) / DAYS_PER_YEAR).clip(lower_bound=1.0)
-        yearly = pl.col("frequency") * pl.col("monetary_value") * margin / years
+        yearly = (pl.col("frequency") + 1) * pl.col("monetary_value") * margin / years
     out = out.with_columns(_yearly=yearly)
     hist = historical_clv(pl.col("_yearly"), lifetime) if lifetime is not None else pl.lit(None, dtype=pl.Float64)
     rank_by = "clv" if fit.spend is not None else "expected_purchases"
+    median = weighted_median(out["clv"], out["weight"])
     out = out.with_columns(
-        value_tier=value_tiers(pl.col(rank_by)),
+        value_tier=weighted_value_tiers(out, rank_by),
         historical_clv=hist,
-        high_potential=((pl.col("clv") >= HIGH_POTENTIAL_RATIO * pl.col("_yearly") * options.horizon.years())
-                        & (pl.col("clv") >= pl.col("clv").median())).fill_null(False),
+        high_potential=((pl.col("_yearly") > 0)
+                        & (pl.col("clv") >= HIGH_POTENTIAL_RATIO * pl.col("_yearly") * options.horizon.years())
+                        & (pl.col("clv") >= (median if median is not None else math.inf))).fill_null(False),
     )
     cols = [c if c != "T" else age for c in CUSTOMER_COLUMNS] + ["historical_clv", "high_potential"]
+    if summary.weighted:
+        cols.insert(cols.index("monetary_value") + 1, "weight")
     if options.ci is not None:
         out = out.hstack(bootstrap_intervals(summary, fit, options).select(pl.exclude("customer_id")))
         cols += ["expected_purchases_lower", "expected_purchases_upper", "clv_lower", "clv_upper"]
-    warnings = list(fit.warnings)
     if lifetime is None and summary.has_monetary:
         warnings.append("the expected relationship duration could not be measured from the data (a summary table, "
                         "or no churn observed): historical_clv is empty; pass --lifetime YEARS")
-    return ClvResult(customers=out.select(cols), fit=fit, summary=summary, options=options, lifetime_years=lifetime, warnings=warnings)
+    w = pl.col("weight")
+    totals = out.select(
+        customers=w.sum(),
+        total_expected_purchases=(pl.col("expected_purchases") * w).sum(),
+        total_clv=pl.when(pl.col("clv").is_not_null().any()).then((pl.col("clv") * w).sum()),
+        high_potential_customers=(pl.col("high_potential").cast(pl.Float64) * w).sum(),
+    ).row(0, named=True)
+    return ClvResult(customers=out.select(cols), fit=fit, summary=summary, options=options, lifetime_years=lifetime,
+                     warnings=warnings, totals=totals)
 
 
 def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.DataFrame:
@@ -745,7 +917,7 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
     return pl.DataFrame(cols)
 
 
-def top_customers(customers: pl.DataFrame, *, n: int = 10, key: str = "fidelcli") -> pl.DataFrame:
+def top_customers(customers: pl.DataFrame, *, key: str, n: int = 10) -> pl.DataFrame:
     """The `n` most valuable customers with pseudonymised ids (a keyed hash, never the raw id).
 
     Columns: customer (hash), frequency, p_alive, expected_purchases, expected_value, clv, value_tier.
@@ -825,7 +997,8 @@ def clv_analysis(
 ) -> ClvResult:
     """Fit (unless a loaded `fit` is given) and predict: the one library call behind `fidelcli clv`.
 
-    With a holdout in the summary, `auto` ranks the models by holdout RMSE.
+    `auto` chooses the model by BIC on the calibration data; with a holdout in the summary, every
+    model's holdout RMSE is added to the comparison as information.
     """
     if fit is None:
         holdout_error = None
@@ -843,7 +1016,7 @@ def clv_analysis(
 
 __all__ = [
     "ClvOptions", "ClvResult", "Fit", "Summary", "clv_analysis", "discrete_summary_from_occasions", "fit_from_document",
-    "fit_models", "historical_clv",
+    "fit_models", "historical_clv", "margin_rates", "weighted_median", "weighted_value_tiers",
     "model_document", "parse_horizon", "predict_clv", "read_summary", "summary_from_occasions",
     "summary_from_transactions", "top_customers", "value_tiers",
 ]

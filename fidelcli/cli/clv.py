@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -13,7 +14,7 @@ import polars as pl
 import typer
 
 from fidelcli import __version__
-from fidelcli.analyses.timeunits import parse_horizon
+from fidelcli.analyses.timeunits import parse_horizon, rate_per_period
 from fidelcli.cli import options, render
 from fidelcli.cli.app import app
 from fidelcli.errors import ConfigError, InputError
@@ -44,27 +45,6 @@ def _margin(text: str | None) -> float | None:
     return value
 
 
-def _margin_rates(tx: Any) -> pl.DataFrame:
-    """Per-customer margin rate: margin (or amount - cost) over amount of the purchase lines; a
-    customer whose purchases sum to 0 gets the overall rate of all customers."""
-    names = tx.lf.collect_schema().names()
-    if "margin" in names:
-        profit = pl.col("margin")
-    elif "cost" in names:
-        profit = pl.col("amount") - pl.col("cost")
-    else:
-        raise ConfigError("--margin column needs a margin or cost column in the transactions", hint="map it with --map margin=COLUMN, or give a rate: --margin 0.3")
-    per = (
-        tx.lf.filter(~pl.col("is_return"))
-        .group_by("customer_id")
-        .agg(profit=profit.fill_null(0).sum(), amount=pl.col("amount").sum())
-        .collect()
-    )
-    total = per["amount"].sum()
-    overall = per["profit"].sum() / total if total else 0.0
-    return per.select("customer_id", margin_rate=pl.when(pl.col("amount") > 0).then(pl.col("profit") / pl.col("amount")).otherwise(overall))
-
-
 def _load_summary_file(path: str, *, time_unit: str, discrete: bool | None) -> Any:
     """Read a summary table; `discrete=None` (model auto) means discrete when it has periods and no T."""
     raw = scan_raw(path).collect()
@@ -87,13 +67,25 @@ def _params_view(result: ClvResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64, "std_error": pl.Float64})
 
 
+def _count(v: float | None) -> int | float:
+    """A count of customers: an integer unless fractional weights make it fractional."""
+    v = float(v or 0.0)
+    return int(round(v)) if abs(v - round(v)) < 1e-9 else v
+
+
+def pseudonym_key() -> str:
+    """The key of the pseudonymised ids: FIDELCLI_PSEUDONYM_KEY, or a random key drawn for this run
+    (pseudonyms are then not comparable across runs, and cannot be reversed from a public default)."""
+    return os.environ.get(PSEUDONYM_KEY_ENV) or secrets.token_hex(16)
+
+
 def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int, key: str) -> None:
     fit = result.fit
     render.frame(_params_view(result), fmt=fmt, title="Parameters")
     render.frame(fit.comparison, fmt=fmt, title="Fit quality (total log-likelihood, AIC, BIC)")
     quality: dict[str, object] = {
         "model": fit.purchase.name,
-        "customers": int(result.summary.frame["weight"].sum()),
+        "customers": _count(result.totals["customers"]),
         "time_unit": result.summary.time_unit,
         "horizon": str(result.options.horizon),
         "annual_discount_rate": result.options.discount_rate,
@@ -106,10 +98,11 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
     if result.lifetime_years is not None:
         quality["expected_relationship_years"] = round(result.lifetime_years, 3)
     c = result.customers
-    quality["total_expected_purchases"] = float(c["expected_purchases"].sum())
-    if c["clv"].null_count() < c.height:
-        quality["total_clv"] = float(c["clv"].sum())
-    quality["high_potential_customers"] = int(c["high_potential"].sum())
+    totals = result.totals
+    quality["total_expected_purchases"] = float(totals["total_expected_purchases"] or 0.0)
+    if totals["total_clv"] is not None:
+        quality["total_clv"] = float(totals["total_clv"])
+    quality["high_potential_customers"] = _count(totals["high_potential_customers"])
     render.mapping(quality, fmt=fmt, title="Summary")
     if report is not None:
         render.mapping({k: v if isinstance(v, int) else round(v, 4) for k, v in report.metrics.items()}, fmt=fmt, title="Holdout: predicted vs actual purchases")
@@ -122,7 +115,7 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
                          title="Cumulative repeat purchases, actual vs expected (every 4th week)")
     from fidelcli.analyses.clv import top_customers
 
-    render.frame(top_customers(c, n=top, key=key), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
+    render.frame(top_customers(c, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
 
 
 @app.command("clv")
@@ -137,11 +130,11 @@ def clv_cmd(
     returns: options.ReturnsOpt = None,
     calibration_end: Annotated[dt.datetime | None, typer.Option("--calibration-end", formats=options.DATE, help="Fit on purchases up to this day (included) and report the holdout after it.", show_default=False)] = None,
     time_unit: Annotated[Literal["day", "week", "month", "year"] | None, typer.Option("--time-unit", help="Time unit of the model (default week; a month is 365.25/12 days; for BG/BB the period of the summary).", show_default=False)] = None,
-    model: Annotated[Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"], typer.Option("--model", help="Purchase model; auto fits each applicable one and keeps the best.")] = "auto",
+    model: Annotated[Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"], typer.Option("--model", help="Purchase model; auto fits each applicable one and keeps the lowest BIC on the calibration data.")] = "auto",
     horizon: Annotated[str | None, typer.Option("--horizon", help="Prediction horizon with its unit: 12m, 52w, 365d, 1y (default 12m).", show_default=False)] = None,
     discount_rate: Annotated[float | None, typer.Option("--discount-rate", help="Annual discount rate (default 0.1), converted to the model's period.", show_default=False)] = None,
     margin: Annotated[str | None, typer.Option("--margin", help="Margin rate (0.3 or 30%), or 'column' for the transactions' margin/cost column (default 1: revenue).", show_default=False)] = None,
-    lifetime: Annotated[float | None, typer.Option("--lifetime", help="Expected relationship duration in years for the historical CLV (default: 1 / annual churn measured in the data).", show_default=False)] = None,
+    lifetime: Annotated[float | None, typer.Option("--lifetime", help="Expected relationship duration in years (> 0) for the historical CLV (default: 1 / annual churn measured in the data).", show_default=False)] = None,
     penalizer: Annotated[float, typer.Option("--penalizer", min=0.0, help="L2 penalty on the log-parameters.")] = 0.0,
     ci: Annotated[float | None, typer.Option("--ci", help="Bootstrap interval level, e.g. 0.9 (adds *_lower/*_upper columns).", show_default=False)] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=2, help="Bootstrap draws with --ci.")] = 100,
@@ -160,12 +153,12 @@ def clv_cmd(
     customers; the per-customer table (customer_id, frequency, recency, T, monetary_value, p_alive,
     expected_purchases, expected_value, clv, value_tier, ...) goes to -o FILE, or to stdout as
     CSV/JSON with --format csv|json or when piped. Top customers are shown as a short keyed hash
-    (HMAC-SHA256, key from FIDELCLI_PSEUDONYM_KEY), never as raw ids. Defaults can be set in the
+    (HMAC-SHA256, key from FIDELCLI_PSEUDONYM_KEY, else a random key per run), never as raw ids. Defaults can be set in the
     clv table of fidelcli.toml: time_unit, horizon, discount_rate, margin, lifetime.
 
     Example: fidelcli clv -t sales.csv --calibration-end 2024-06-30 --horizon 12m --discount-rate 0.1 --margin 0.3 -o clv.csv
     """
-    from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, model_document, summary_from_transactions
+    from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, margin_rates, model_document, summary_from_transactions
     from fidelcli.analyses.holdout import holdout_report
 
     options.set_lang(lang)
@@ -194,6 +187,9 @@ def clv_cmd(
         n_bootstrap=bootstrap,
         seed=seed,
     )
+    if opts.lifetime_years is not None and not (math.isfinite(opts.lifetime_years) and opts.lifetime_years > 0):
+        raise ConfigError(f"--lifetime must be a number of years > 0, found {opts.lifetime_years!r}", hint="e.g. --lifetime 3 for three years")
+    rate_per_period(opts.discount_rate, "month")  # a rate <= -1 is an error before any work
     cal = calibration_end.date() if calibration_end else None
     discrete = model == "bgbb" or (loaded is not None and loaded[0].purchase.name == "bgbb")
     if summary is not None:
@@ -208,7 +204,10 @@ def clv_cmd(
         with render.progress("summarising purchases"):
             smry = summary_from_transactions(tx, calibration_end=cal, time_unit=unit, discrete=discrete)  # type: ignore[arg-type]
             if opts.margin is None:
-                rates = _margin_rates(tx)
+                # From the calibration only (the summary's calibration end: a BG/BB one is moved back
+                # to the end of the last complete period), so the holdout does not leak into the CLV.
+                rates, margin_warnings = margin_rates(tx, calibration_end=smry.calibration_end)
+                render.warnings(margin_warnings)
                 overall = float(rates["margin_rate"].mean() or 0.0)
                 smry.frame = smry.frame.join(rates, on="customer_id", how="left").with_columns(pl.col("margin_rate").fill_null(overall))
     with render.progress("fitting and predicting"):
@@ -218,7 +217,7 @@ def clv_cmd(
     if not result.fit.purchase.converged_:
         render.warn(f"{result.fit.purchase.name}: the optimiser did not report convergence; check the parameters or try --penalizer 0.01")
     if save_model is not None:
-        write_json(model_document(result.fit, time_unit=unit, calibration_end=cal, version=__version__), save_model)
+        write_json(model_document(result.fit, time_unit=unit, calibration_end=smry.calibration_end or cal, version=__version__), save_model)
         render.info(f"wrote the model to {save_model}")
     if plots is not None:
         from fidelcli.report.plots import write_plots
@@ -241,4 +240,4 @@ def clv_cmd(
     if resolved in ("csv", "json", "jsonl"):
         render.frame(result.customers, fmt=resolved)
     else:
-        _show(result, report, resolved, top=top, key=os.environ.get(PSEUDONYM_KEY_ENV, "fidelcli"))
+        _show(result, report, resolved, top=top, key=pseudonym_key())

@@ -16,9 +16,11 @@ from fidelcli.analyses.clv import (
     Fit,
     Summary,
     clv_analysis,
+    discrete_summary_from_occasions,
     fit_from_document,
     fit_models,
     historical_clv,
+    margin_rates,
     model_document,
     predict_clv,
     read_summary,
@@ -26,13 +28,15 @@ from fidelcli.analyses.clv import (
     summary_from_transactions,
     top_customers,
     value_tiers,
+    weighted_median,
+    weighted_value_tiers,
 )
 from fidelcli.analyses.holdout import holdout_report
 from fidelcli.analyses.timeunits import Horizon, convert, parse_horizon, rate_per_period
 from fidelcli.clean import clean_transactions
 from fidelcli.errors import ConfigError, FitError
 from fidelcli.io.read import scan_table
-from fidelcli.models import BGNBD, GammaGamma
+from fidelcli.models import BGBB, BGNBD, GammaGamma
 
 D = dt.date
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -108,15 +112,20 @@ def test_cdnow_holdout_report(cdnow: Summary, cdnow_bgnbd: Fit) -> None:
     assert report.tracking["expected"][-1] == pytest.approx(expected_78, rel=1e-12)
 
 
-def test_auto_compares_models_and_ranks_by_holdout_error(cdnow: Summary) -> None:
+def test_auto_with_holdout_chooses_by_bic_not_holdout_rmse(cdnow: Summary) -> None:
     result = clv_analysis(cdnow, model="auto", options=ClvOptions(horizon=Horizon(39, "week")))
     comp = result.fit.comparison
     assert comp["model"].to_list() == ["bgnbd", "pnbd", "mbgnbd"]
     assert comp.columns == ["model", "log_likelihood", "parameters", "aic", "bic", "converged", "holdout_rmse", "error", "best"]
-    # AIC = 2k - 2 LL with k = 4 parameters
+    # AIC = 2k - 2 LL and BIC = k ln(n) - 2 LL with k = 4 parameters and n = 2,357 customers
     assert comp["aic"].to_list() == pytest.approx([8 - 2 * v for v in comp["log_likelihood"].to_list()])
-    best = comp.sort("holdout_rmse")["model"][0]
+    assert comp["bic"].to_list() == pytest.approx([4 * np.log(2357) - 2 * v for v in comp["log_likelihood"].to_list()])
+    # The model is chosen on the calibration data (lowest BIC); the holdout RMSE is information only.
+    best = comp.sort("bic")["model"][0]
     assert comp.filter("best")["model"].to_list() == [best] == [result.fit.purchase.name]
+    assert comp["holdout_rmse"].null_count() == 0
+    # On CDNOW the lowest holdout RMSE is another model: choosing by it would differ.
+    assert comp.sort("holdout_rmse")["model"][0] != best
 
 
 # ---------------------------------------------------------------- time units and formulas
@@ -319,3 +328,190 @@ def test_holdout_metrics_by_hand() -> None:
         "frequency": ["0", "1", "7+"], "customers": [1, 2, 1], "actual": [0.0, 1.0, 6.0], "predicted": [0.5, 1.25, 7.0],
     }))
     assert report.tracking.height == 0  # no occasions: a summary table has no weekly tracking
+
+
+# ---------------------------------------------------------------- regressions (review of issue #5)
+def write_tx(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_margin_column_uses_calibration_transactions_only_and_clips(tmp_path: Path) -> None:
+    src = write_tx(tmp_path / "tx.csv", "customer_id,date,amount,margin\n"
+                   "a,2024-01-10,100,20\n"
+                   "a,2024-03-10,100,80\n"      # after the calibration end: must not count
+                   "b,2024-01-12,50,60\n"       # margin above the amount: 1.2 -> clipped to 1
+                   "c,2024-01-20,40,-10\n")     # negative margin: -0.25 -> clipped to 0
+    tx = clean_transactions(scan_table(src, "transactions"))
+    rates, warnings = margin_rates(tx, calibration_end=D(2024, 2, 1))
+    # a: 20 / 100 = 0.2 (the holdout line 80 / 100 would make it 100 / 200 = 0.5)
+    expected = pl.DataFrame({"customer_id": ["a", "b", "c"], "margin_rate": [0.2, 1.0, 0.0]})
+    assert_frame_equal(rates, expected)
+    assert warnings == ["2 customers have a margin rate outside [0, 1] (negative margin or margin above the amount): clipped to [0, 1]"]
+    everything, _ = margin_rates(tx)
+    assert everything["margin_rate"].to_list() == [0.5, 1.0, 0.0]  # a: (20 + 80) / (100 + 100)
+
+
+def test_discrete_mid_period_calibration_end_counts_each_occasion_once() -> None:
+    occ = occasions([
+        ("a", "2019-03-01", 10.0), ("a", "2020-05-01", 20.0), ("a", "2020-06-01", 30.0), ("a", "2022-01-05", 40.0),
+        ("a", "2024-02-01", 5.0),
+        ("b", "2020-12-31", 10.0), ("b", "2023-07-01", 9.0),
+        ("c", "2023-02-01", 1.0),
+    ])
+    s = discrete_summary_from_occasions(occ, as_of=D(2024, 6, 1), calibration_end=D(2022, 6, 30), time_unit="year")
+    # Calibration = complete years up to 2022-06-30 = 2019..2021; holdout = 2022 and 2023 (2024 is incomplete).
+    expected = pl.DataFrame({
+        "customer_id": ["a", "b"],
+        "frequency": [1.0, 0.0],        # a: 2020 only (2022-01-05 belongs to the holdout)
+        "recency": [1.0, 0.0],
+        "periods": [2.0, 1.0],          # a: 2020, 2021; b: 2021
+        "monetary_value": [25.0, 0.0],  # a: (20 + 30) / 2 repeat occasions, not (20 + 30 + 40) / 3
+        "weight": [1.0, 1.0],
+        "first_purchase": [D(2019, 3, 1), D(2020, 12, 31)],
+        "revenue": [60.0, 10.0],        # a: 10 + 20 + 30 (the 40 of 2022 is holdout revenue only)
+        "holdout_frequency": [1.0, 1.0],  # a: 2022; b: 2023
+        "holdout_value": [40.0, 9.0],
+    })
+    assert_frame_equal(s.frame, expected)
+    # every occasion value of the cohort is counted exactly once: 10+20+30+40 + 10+9 = 119
+    assert s.frame["revenue"].sum() + s.frame["holdout_value"].sum() == 119.0
+    assert s.calibration_end == D(2021, 12, 31) and s.holdout_length == 2.0
+    assert s.warnings == ["calibration end 2022-06-30 is inside a year: the calibration is the complete years up to "
+                          "2021-12-31 and the holdout starts on 2022-01-01"]
+
+
+def test_historical_clv_same_definition_from_transactions_and_summary_table() -> None:
+    s = small_summary()
+    fit = Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame())
+    opts = ClvOptions(margin=0.3, lifetime_years=5.0)
+    from_tx = predict_clv(s, fit, opts).customers
+    # The same customers as a summary table; c (a one-time buyer) has her single purchase as m.
+    table = read_summary(s.frame.select("customer_id", "frequency", "recency", "T",
+                                        monetary_value=pl.when(pl.col("frequency") == 0).then(100.0).otherwise("monetary_value")))
+    from_table = predict_clv(table, fit, opts).customers
+    # total spend: a (3 + 1) x 50 = 200 (50 + 30 + 70 + 50); b 2 x 20 = 40; c 1 x 100 = 100; all < 1 year old
+    # -> yearly profit x 0.3 x 5 years = 300, 60, 150, from both sources.
+    assert from_tx["historical_clv"].to_list() == pytest.approx([300.0, 60.0, 150.0])
+    assert from_table["historical_clv"].to_list() == pytest.approx([300.0, 60.0, 150.0])
+
+
+def test_high_potential_does_not_flag_one_time_buyers_of_a_summary_table() -> None:
+    # BTYD CDNOW table: one-time buyers have m.x = 0, so their past value is unknown: never high potential.
+    raw = pl.read_csv(SHARED / "btyd_cdnow_cbs_holdout.csv")
+    s = read_summary(raw, time_unit="week")
+    out = predict_clv(s, fit_models(s, model="bgnbd"), ClvOptions(lifetime_years=3.0)).customers
+    once = out.filter(pl.col("frequency") == 0)
+    assert once.height == 1411 and once["high_potential"].sum() == 0
+    # Repeat buyers: high potential = clv >= 2 x yearly spend x 1 year and >= the median clv, by hand.
+    years = (out["T"] * 7 / 365.25).clip(lower_bound=1.0)
+    yearly = (out["frequency"] + 1) * out["monetary_value"] / years
+    clv = out["clv"]
+    expected = (yearly > 0) & (clv >= 2 * yearly) & (clv >= clv.median())
+    assert out["high_potential"].to_list() == expected.to_list()
+
+
+def test_discounted_clv_does_not_depend_on_how_the_horizon_is_written() -> None:
+    s = small_summary()
+    fit = Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame())
+    clv = {h: predict_clv(s, fit, ClvOptions(horizon=parse_horizon(h), margin=0.3, lifetime_years=1.0)).customers["clv"].to_numpy()
+           for h in ("1y", "12m", "52w", "365d")}
+    assert clv["1y"] == pytest.approx(clv["12m"], rel=1e-12)  # both 12 monthly steps of 1/12 year
+    assert clv["52w"] == pytest.approx(clv["12m"], rel=0.01)
+    assert clv["365d"] == pytest.approx(clv["12m"], rel=0.01)
+    # 52w by hand: round(364 days / 30.4375) = 12 equal steps of 364/12 days = 52/12 weeks each,
+    # discounted at 1.1 ** (364 / 12 / 365.25) - 1 per step.
+    x, t_x, T = (s.frame[c].to_numpy() for c in ("frequency", "recency", "T"))
+    m = s.frame["monetary_value"].to_numpy()
+    cum = np.stack([bgnbd().expected_purchases(k * 52 / 12, x, t_x, T) for k in range(13)], axis=1)
+    d = 1.1 ** (364 / 12 / 365.25) - 1
+    disc = (np.diff(cum, axis=1) / (1 + d) ** np.arange(1, 13)).sum(axis=1)
+    spend = 6.25 * (15.44 + m * x) / (6.25 * x + 3.74 - 1)
+    assert clv["52w"] == pytest.approx(0.3 * spend * disc, rel=1e-10)
+
+
+def bgbb_fit() -> Fit:
+    # Fader, Hardie & Shang (2010) donations: alpha 1.204, beta 0.750, gamma 0.657, delta 2.783
+    model = BGBB.from_dict({"name": "bgbb", "params": {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783},
+                            "log_likelihood": -1.0, "n_customers": 3, "converged": True})
+    return Fit(purchase=model, spend=None, comparison=pl.DataFrame())
+
+
+def test_bgbb_horizon_shorter_than_a_period_is_an_error_and_partial_periods_are_floored() -> None:
+    s = read_summary(pl.DataFrame({"frequency": [6, 3, 0], "recency": [6, 4, 0], "periods": [6, 6, 6]}), time_unit="year", discrete=True)
+    with pytest.raises(ConfigError, match=r"^horizon 6m is shorter than one year, the period of the BG/BB model") as err:
+        predict_clv(s, bgbb_fit(), ClvOptions(horizon=parse_horizon("6m"), lifetime_years=1.0))
+    assert err.value.hint == "give a horizon of at least one year, e.g. --horizon 1y"
+    # 18 months = 1.5 years: floored to 1 whole year, with a warning.
+    partial = predict_clv(s, bgbb_fit(), ClvOptions(horizon=parse_horizon("18m"), lifetime_years=1.0))
+    whole = predict_clv(s, bgbb_fit(), ClvOptions(horizon=parse_horizon("1y"), lifetime_years=1.0))
+    assert partial.customers["expected_purchases"].to_list() == whole.customers["expected_purchases"].to_list()
+    assert "horizon 18m is 1.5 years: BG/BB predicts whole periods, the horizon used is 1 year" in partial.warnings
+    assert not any("whole periods" in w for w in whole.warnings)
+
+
+def weighted_table() -> Summary:
+    return read_summary(pl.DataFrame({
+        "frequency": [10.0, 5.0, 2.0, 0.0], "recency": [50.0, 40.0, 30.0, 0.0], "T": [52.0] * 4,
+        "monetary_value": [100.0, 50.0, 30.0, 0.0], "weight": [1.0, 4.0, 15.0, 80.0]}))
+
+
+def test_weighted_summary_totals_tiers_and_median_count_customers() -> None:
+    s = weighted_table()
+    result = predict_clv(s, Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame()), ClvOptions(lifetime_years=1.0))
+    out = result.customers
+    clv, ep = out["clv"].to_numpy(), out["expected_purchases"].to_numpy()
+    assert (np.diff(clv) < 0).all()  # rows in decreasing clv order (precondition of the tiers below)
+    # 100 customers: customers ahead of each row 0, 1, 5, 20 -> top 1 % (< 1), top 5 % (< 5), top 20 % (< 20), other.
+    assert out["value_tier"].to_list() == ["top 1%", "top 5%", "top 20%", "other"]
+    # totals count customers: sum of value x weight
+    w = np.array([1.0, 4.0, 15.0, 80.0])
+    assert result.totals["customers"] == 100.0
+    assert result.totals["total_expected_purchases"] == pytest.approx(ep @ w, rel=1e-12)
+    assert result.totals["total_clv"] == pytest.approx(clv @ w, rel=1e-12)
+    # weighted median: the 50th customer is in the last row (80 customers of the lowest clv)
+    assert weighted_median(out["clv"], out["weight"]) == clv[3]
+    # row 4 has no known past value (m = 0); rows 1-3 are high potential iff clv >= 2 x past pace and >= clv[3].
+    yearly = np.array([11 * 100.0, 6 * 50.0, 3 * 30.0, 0.0])  # (x + 1) m / 1 year (T = 52 weeks < 1 year)
+    expected = (yearly > 0) & (clv >= 2 * yearly) & (clv >= clv[3])
+    assert out["high_potential"].to_list() == expected.tolist()
+    assert result.totals["high_potential_customers"] == pytest.approx(float(w @ expected))
+    # the per-customer output keeps the weight column of the input
+    assert out["weight"].to_list() == w.tolist() and out.columns.index("weight") == out.columns.index("monetary_value") + 1
+    # without a weight column there is none in the output
+    plain = read_summary(s.frame.select("frequency", "recency", "T", "monetary_value"))
+    assert "weight" not in predict_clv(plain, Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame()),
+                                       ClvOptions(lifetime_years=1.0)).customers.columns
+
+
+def test_weighted_median_and_tiers_with_unit_weights_are_the_plain_ones() -> None:
+    v = pl.Series([4.0, 1.0, 3.0, 2.0])
+    assert weighted_median(v, pl.Series([1.0] * 4)) == 2.5  # (2 + 3) / 2, the plain median
+    assert weighted_median(v, pl.Series([1.0, 1.0, 1.0, 3.0])) == 2.0  # 6 customers: 3rd and 4th both 2.0
+    df = pl.DataFrame({"v": [float(i % 37) for i in range(200)], "weight": [1.0] * 200})
+    assert weighted_value_tiers(df, "v").to_list() == df.select(value_tiers(pl.col("v"))).to_series().to_list()
+
+
+def test_spend_model_failure_reports_purchases_and_leaves_clv_null() -> None:
+    sim = simulate_bgnbd_gg(600, seed=7)
+    # Only 2 repeat customers keep a positive spend: the Gamma-Gamma cannot be fitted.
+    keep = sim.with_row_index().filter(pl.col("frequency") > 0)["index"][:2]
+    s = read_summary(sim.with_row_index().with_columns(
+        monetary_value=pl.when(pl.col("index").is_in(keep)).then("monetary_value").otherwise(0.0)).drop("index"))
+    result = clv_analysis(s, model="bgnbd", options=ClvOptions(lifetime_years=1.0))
+    out = result.customers
+    assert result.fit.spend is None
+    assert out["expected_value"].null_count() == out["clv"].null_count() == 600
+    assert out["p_alive"].null_count() == out["expected_purchases"].null_count() == 0
+    assert result.totals["total_clv"] is None
+    assert ("gamma_gamma: only 2 customer(s) with repeat purchases and a positive spend: expected_value and clv are "
+            "left empty (expected purchases and P(alive) are reported)") in result.warnings
+    # tiers fall back to expected purchases
+    top = out.filter(pl.col("value_tier") == "top 1%")
+    assert top.height == 6 and top["expected_purchases"].min() >= out["expected_purchases"].sort(descending=True)[5]
+
+
+@pytest.mark.parametrize("years", [0.0, -2.0, float("nan")])
+def test_lifetime_must_be_positive(years: float) -> None:
+    with pytest.raises(ConfigError, match=r"^--lifetime must be a number of years > 0"):
+        predict_clv(small_summary(), Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame()), ClvOptions(lifetime_years=years))

@@ -24,7 +24,10 @@ run: $(VENV)/.installed
 	$(BIN)/fidelcli rfm -t sample_data/transactions.csv --summary
 	$(BIN)/fidelcli kpi -t sample_data/transactions.csv -c sample_data/customers.csv --period month
 	$(BIN)/fidelcli cohort -t sample_data/transactions.csv --period quarter
-	$(BIN)/fidelcli clv -t sample_data/transactions.csv --time-unit week --horizon 52w -o $(OUT)/clv.csv
+	$(BIN)/fidelcli clv -t sample_data/transactions.csv --time-unit week --horizon 12m -o $(OUT)/clv.csv
+	$(BIN)/fidelcli subscription --subscriptions sample_data/subscriptions.csv --period month -o $(OUT)/subscriptions.csv
+	$(BIN)/fidelcli churn train -t sample_data/transactions.csv -c sample_data/customers.csv --cutoff 2025-06-30 --horizon 90d --model-out $(OUT)/churn.json
+	$(BIN)/fidelcli churn score -t sample_data/transactions.csv -c sample_data/customers.csv --model $(OUT)/churn.json -o $(OUT)/churn_scores.csv
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

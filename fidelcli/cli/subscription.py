@@ -55,7 +55,11 @@ def subscription_cmd(
         render.info(f"wrote the model to {save_model}")
     if output is not None:
         render.save(result.subscribers, output)
+        if fmt is None and not render.is_terminal():
+            return  # the file has the table; nothing more on a pipe unless --format asks
     resolved = render.default_format(fmt)
+    if output is not None and fmt is None:
+        resolved = "table"
     if resolved in ("csv", "json", "jsonl"):
         render.frame(result.survival, fmt=resolved)
         return

@@ -84,6 +84,15 @@ class Kpi(Section):
     period: Literal["day", "week", "month", "quarter", "year"] = "month"
 
 
+class Churn(Section):
+    """Defaults of `churn train` / `churn score`."""
+
+    horizon: str | None = None
+    calibration: Literal["sigmoid", "isotonic"] | None = None
+    seed: int | None = None
+    bands: list[float] | dict[str, float] | None = None
+
+
 class Config(Section):
     """The whole `fidelcli.toml`. Later commands add their sections here."""
 
@@ -93,8 +102,7 @@ class Config(Section):
     rfm: Rfm = Field(default_factory=Rfm)
     kpi: Kpi = Field(default_factory=Kpi)
     clv: dict[str, Any] = Field(default_factory=dict)
-    churn: dict[str, Any] = Field(default_factory=dict)
-    report: dict[str, Any] = Field(default_factory=dict)
+    churn: Churn = Field(default_factory=Churn)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

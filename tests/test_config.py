@@ -57,3 +57,11 @@ def test_invalid_value(tmp_path):
 def test_invalid_toml(tmp_path):
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(write(tmp_path, "[analysis\n"))
+
+
+def test_churn_section_is_typed_and_checked(tmp_path):
+    cfg = load_config(write(tmp_path, "[churn]\nhorizon = '60d'\nbands = [0.2, 0.5]\n"))
+    assert cfg.churn.model_dump(exclude_none=True) == {"horizon": "60d", "bands": [0.2, 0.5]}
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "[churn]\nhorizn = '60d'\n"))
+    assert err.value.hint == "did you mean 'churn.horizon'?"

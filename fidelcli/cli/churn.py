@@ -32,7 +32,7 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the model f
 
 
 def _settings() -> dict[str, Any]:
-    return dict(options.config().churn)
+    return options.config().churn.model_dump(exclude_none=True)
 
 
 def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, subscriptions: str | None,

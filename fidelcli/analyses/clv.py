@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -27,15 +27,36 @@ import polars as pl
 from fidelcli.analyses.timeunits import DAYS_PER_YEAR, Horizon, TimeUnit, days_per, parse_horizon, rate_per_period
 from fidelcli.clean import Transactions
 from fidelcli.errors import ConfigError, FitError, InputError
-from fidelcli.models import BGBB, BGNBD, MBGNBD, GammaGamma, ParetoNBD
-from fidelcli.models._fit import FittedModel
 from fidelcli.summary import DEFAULT_ENGINE, Engine, cents
 
+if TYPE_CHECKING:
+    from fidelcli.models import GammaGamma
+    from fidelcli.models._fit import FittedModel
+
 ModelName = Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"]
-PURCHASE_MODELS: dict[str, type[FittedModel]] = {"bgnbd": BGNBD, "pnbd": ParetoNBD, "mbgnbd": MBGNBD, "bgbb": BGBB}
 CONTINUOUS = ("bgnbd", "pnbd", "mbgnbd")
 TIERS = ((0.01, "top 1%"), (0.05, "top 5%"), (0.20, "top 20%"))
 HIGH_POTENTIAL_RATIO = 2.0
+
+
+# The models (SciPy, ~0.4 s to import) are imported when first needed, so the CLI can import them in
+# the background while Polars builds the summary.
+def _purchase_models() -> dict[str, type[FittedModel]]:
+    """The purchase model classes by name (imported on first use)."""
+    from fidelcli.models import BGBB, BGNBD, MBGNBD, ParetoNBD
+
+    return {"bgnbd": BGNBD, "pnbd": ParetoNBD, "mbgnbd": MBGNBD, "bgbb": BGBB}
+
+
+def __getattr__(name: str) -> Any:
+    """`PURCHASE_MODELS` (name -> model class) and the model classes, imported on first access."""
+    if name == "PURCHASE_MODELS":
+        return _purchase_models()
+    if name in ("BGBB", "BGNBD", "MBGNBD", "GammaGamma", "ParetoNBD"):
+        import fidelcli.models
+
+        return getattr(fidelcli.models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,14 +401,15 @@ def fit_purchase_model(summary: Summary, name: str, *, penalizer: float = 0.0) -
     FitError
         The model cannot be fitted (see the message for what was tried).
     """
-    if name not in PURCHASE_MODELS:
+    models = _purchase_models()
+    if name not in models:
         raise ConfigError(f"unknown model {name!r}", hint="use auto, bgnbd, pnbd, mbgnbd or bgbb")
     if (name == "bgbb") != summary.discrete:
         hint = ("give a discrete summary (--summary with frequency, recency, periods) for bgbb" if name == "bgbb"
                 else "use --model bgbb with a discrete summary (periods)")
         raise ConfigError(f"model {name} does not apply to a {'discrete' if summary.discrete else 'continuous-time'} summary", hint=hint)
     x, t_x, age, w = _arrays(summary.frame, "frequency", "recency", summary.age, "weight")
-    model = PURCHASE_MODELS[name](penalizer=penalizer)
+    model = models[name](penalizer=penalizer)
     return model.fit(x, t_x, age, weights=w)
 
 
@@ -399,6 +421,8 @@ def fit_spend_model(summary: Summary, *, penalizer: float = 0.0) -> tuple[GammaG
     (model or None without monetary values, Pearson correlation between frequency and monetary
     value among repeat customers, warnings).
     """
+    from fidelcli.models import GammaGamma
+
     if not summary.has_monetary:
         return None, None, []
     rep = summary.frame.filter(pl.col("frequency") > 0)
@@ -584,12 +608,22 @@ def purchase_predictions(
     length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
     steps, step, rate = _discount_steps(horizon, time_unit, annual_rate, discrete)
     cols = {}
-    if p_alive:
-        cols["p_alive"] = pl.Series(np.asarray(model.p_alive(x, t_x, T), dtype=float))  # type: ignore[attr-defined]
-    cols["expected_purchases"] = pl.Series(np.asarray(  # type: ignore[attr-defined]
-        model.expected_purchases(length, x, t_x, T), dtype=float))
-    cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
-        x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
+    joint = getattr(model, "horizon_predictions", None)
+    if joint is not None and not discrete:
+        # BG/NBD family: P(alive), expected and discounted purchases share their terms.
+        alive, expected, discounted = joint(x, t_x, T, length=length, steps=steps,
+                                            discount_rate_per_period=rate, p_alive=p_alive)
+        if alive is not None:
+            cols["p_alive"] = pl.Series(np.asarray(alive, dtype=float))
+        cols["expected_purchases"] = pl.Series(np.asarray(expected, dtype=float))
+        cols["discounted_purchases"] = pl.Series(np.asarray(discounted, dtype=float))
+    else:
+        if p_alive:
+            cols["p_alive"] = pl.Series(np.asarray(model.p_alive(x, t_x, T), dtype=float))  # type: ignore[attr-defined]
+        cols["expected_purchases"] = pl.Series(np.asarray(  # type: ignore[attr-defined]
+            model.expected_purchases(length, x, t_x, T), dtype=float))
+        cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
+            x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
     preds = uniq.with_columns(**cols)
     return frame.select(keys).join(preds, on=keys, how="left", maintain_order="left").drop(keys)
 
@@ -869,6 +903,8 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
         raise ConfigError(f"--ci must be a level between 0 and 1, found {options.ci}", hint="e.g. --ci 0.9")
     if options.n_bootstrap < 2:
         raise ConfigError("the bootstrap needs at least 2 draws", hint="e.g. --bootstrap 100")
+    from fidelcli.models import GammaGamma
+
     frame = summary.frame
     age = summary.age
     keys = ["frequency", "recency", age, "monetary_value"]
@@ -967,13 +1003,16 @@ def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, d
     """
     if not isinstance(doc, dict) or "purchase_model" not in doc or "time_unit" not in doc:
         raise ConfigError("not a fidelcli CLV model file (no purchase_model / time_unit)", hint="write one with fidelcli clv --save-model FILE.json")
+    from fidelcli.models import GammaGamma
+
+    models = _purchase_models()
     pm = doc["purchase_model"]
     name = pm.get("name") if isinstance(pm, dict) else None
-    if name not in PURCHASE_MODELS:
+    if name not in models:
         raise ConfigError(f"unknown purchase model {name!r} in the model file", hint="expected bgnbd, pnbd, mbgnbd or bgbb")
     if doc["time_unit"] not in ("day", "week", "month", "year"):
         raise ConfigError(f"unknown time unit {doc['time_unit']!r} in the model file", hint="expected day, week, month or year")
-    purchase = PURCHASE_MODELS[name].from_dict({**pm, "converged": True})
+    purchase = models[name].from_dict({**pm, "converged": True})
     spend = None
     if doc.get("spend_model") is not None:
         spend = GammaGamma.from_dict({**doc["spend_model"], "converged": True})

@@ -118,6 +118,25 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
     render.frame(top_customers(c, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
 
 
+def _preload_models() -> None:
+    """Import the models (SciPy, ~0.4 s) on a background thread while the main thread reads the
+    data and builds the summary in Polars (which releases the GIL); the first use of a model waits
+    for the import to finish (Python's per-module import locks)."""
+    import sys
+    import threading
+
+    if "fidelcli.models" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            import fidelcli.models  # noqa: F401
+        except Exception:  # noqa: BLE001 - the main thread's own import reports any failure
+            pass
+
+    threading.Thread(target=load, name="fidelcli-import-models", daemon=True).start()
+
+
 @app.command("clv")
 def clv_cmd(
     transactions: options.TransactionsOpt = None,
@@ -159,8 +178,8 @@ def clv_cmd(
     Example: fidelcli clv -t sales.csv --calibration-end 2024-06-30 --horizon 12m --discount-rate 0.1 --margin 0.3 -o clv.csv
     """
     from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, margin_rates, model_document, summary_from_transactions
-    from fidelcli.analyses.holdout import holdout_report
 
+    _preload_models()
     options.set_lang(lang)
     cfg = options.config().clv
     if transactions is not None and summary is not None:
@@ -212,7 +231,11 @@ def clv_cmd(
                 smry.frame = smry.frame.join(rates, on="customer_id", how="left").with_columns(pl.col("margin_rate").fill_null(overall))
     with render.progress("fitting and predicting"):
         result = clv_analysis(smry, model=model, penalizer=penalizer, options=opts, fit=loaded[0] if loaded else None)
-        report = holdout_report(result.fit.purchase, smry) if smry.has_holdout else None
+        report = None
+        if smry.has_holdout:
+            from fidelcli.analyses.holdout import holdout_report
+
+            report = holdout_report(result.fit.purchase, smry)
     render.warnings(result.warnings)
     if not result.fit.purchase.converged_:
         render.warn(f"{result.fit.purchase.name}: the optimiser did not report convergence; check the parameters or try --penalizer 0.01")

@@ -7,13 +7,21 @@ a drop-out chance right after the first purchase; both share the code here.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from fidelcli.models._fit import FloatArray, PurchaseModel, check_purchase_data, weighted_mean
+from fidelcli.models._fit import (
+    FloatArray,
+    PurchaseModel,
+    check_purchase_data,
+    check_values,
+    run_chunked,
+    weighted_mean,
+)
 
 
 def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *,
@@ -84,6 +92,101 @@ def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
     return float(weights @ ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
+class _BGKernel:
+    """Weighted total log-likelihood and gradient of (M)BG/NBD on fixed compressed rows.
+
+    The same quantities as `bg_loglik(..., weights=w)`, arranged for the many evaluations of a fit:
+    the terms that depend on x only are summed per distinct x (weights aggregated once), the two
+    likelihood terms are combined as max + log1p(exp(-|l1 - l2|)) so one exponential gives both
+    their shares, and alpha + T, alpha + t_x serve both the logarithms and the alpha derivative.
+    """
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray, *,
+                 modified: bool) -> None:
+        self.ux, self.inv = np.unique(x, return_inverse=True)
+        self.x, self.t_x, self.T, self.w = x, t_x, T, w
+        self.c1, self.c2 = (1.0, 0.0) if modified else (0.0, -1.0)
+        self.has2 = np.ones(self.ux.shape, dtype=bool) if modified else self.ux > 0
+        self.xs2 = np.where(self.has2, self.ux + self.c2, 1.0)
+        self.w_x = np.bincount(self.inv, weights=w, minlength=self.ux.size)
+        self.n = float(w.sum())
+        self._buffers: dict[int, FloatArray] = {}
+
+    def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
+        r, alpha, a, b = (float(v) for v in params)
+        ux, has2, xs2, c1, n, w_x = self.ux, self.has2, self.xs2, self.c1, self.n, self.w_x
+        blab = betaln(a, b)
+        g_x = gammaln(r + ux) - gammaln(r)
+        b1 = betaln(a, b + ux + c1) - blab
+        b2 = np.where(has2, betaln(a + 1, b + xs2) - blab, -np.inf)
+        parts = run_chunked(lambda sl: self._rows(sl, r, alpha, b1, b2), self.x.size)
+        ll_rows = sum(pt[0] for pt in parts)
+        s_lat = sum(pt[1] for pt in parts)
+        s_alpha = sum(pt[2] for pt in parts)
+        wp1_x = np.sum([pt[3] for pt in parts], axis=0)
+        wp2_x = w_x - wp1_x
+        total = float(w_x @ g_x) + n * r * math.log(alpha) + ll_rows
+        psi_ab = digamma(a + b)
+        da1 = psi_ab - digamma(a + b + ux + c1)
+        db1 = digamma(b + ux + c1) - digamma(a + b + ux + c1) - digamma(b) + psi_ab
+        da2 = np.where(has2, digamma(a + 1) - digamma(a + b + 1 + xs2) - digamma(a) + psi_ab, 0.0)
+        db2 = np.where(has2, digamma(b + xs2) - digamma(a + b + 1 + xs2) - digamma(b) + psi_ab, 0.0)
+        d_r = w_x @ (digamma(r + ux) - digamma(r)) + n * math.log(alpha) - s_lat
+        d_alpha = n * r / alpha - s_alpha
+        d_a = wp1_x @ da1 + wp2_x @ da2
+        d_b = wp1_x @ db1 + wp2_x @ db2
+        return total, np.array([d_r, d_alpha, d_a, d_b])
+
+    def _rows(self, sl: slice, r: float, alpha: float, b1: FloatArray, b2: FloatArray
+              ) -> tuple[float, float, float, FloatArray]:
+        """Row sums over rows `sl`: sum w m, sum w (p1 lat + p2 latx), the alpha derivative's
+        sum, and sum w p1 per distinct x.
+
+        Works in place in buffers kept per slice: a fit evaluates this dozens of times, and fresh
+        arrays of this size cost a page fault per 4 KiB each time.
+        """
+        size = sl.stop - sl.start
+        bufs = self._buffers.get(sl.start)
+        if bufs is None or bufs.shape[1] != size:
+            bufs = self._buffers[sl.start] = np.empty((9, size))
+        rx, aT, lat, atx, latx, l1, l2, d, e = bufs
+        inv, w, x = self.inv[sl], self.w[sl], self.x[sl]
+        np.add(x, r, out=rx)
+        np.add(self.T[sl], alpha, out=aT)
+        np.log(aT, out=lat)
+        np.add(self.t_x[sl], alpha, out=atx)
+        np.log(atx, out=latx)
+        np.take(b1, inv, out=l1)
+        np.multiply(rx, lat, out=d)
+        l1 -= d                                   # l1 = b1 - (r + x) log(alpha + T)
+        np.take(b2, inv, out=l2)
+        np.multiply(rx, latx, out=d)
+        l2 -= d                                   # l2 = b2 - (r + x) log(alpha + t_x)
+        np.subtract(l2, l1, out=d)                # d = l2 - l1
+        np.abs(d, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)                          # e = exp(-|d|)
+        np.maximum(l1, l2, out=l1)                # l1 = max(l1, l2)
+        first = d <= 0
+        np.copyto(d, e)
+        d[first] = 1.0
+        np.add(e, 1.0, out=l2)
+        d /= l2                                   # d = p1 = share of the first term
+        np.log1p(e, out=e)
+        e += l1                                   # e = log-likelihood of each row, less the x terms
+        ll = float(w @ e)
+        np.multiply(w, d, out=l1)                 # l1 = w p1
+        np.subtract(w, l1, out=l2)                # l2 = w p2
+        wp1_x = np.bincount(inv, weights=l1, minlength=self.ux.size)
+        s_lat = float(l1 @ lat + l2 @ latx)
+        l1 *= rx
+        l2 *= rx
+        np.reciprocal(aT, out=aT)
+        np.reciprocal(atx, out=atx)
+        s_alpha = float(l1 @ aT + l2 @ atx)
+        return ll, s_lat, s_alpha, wp1_x
+
+
 def bg_p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *,
                modified: bool) -> FloatArray:
     """P(alive | x, t_x, T).
@@ -115,6 +218,13 @@ def bg_expected(params: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArra
     turns the bracket into 1 - (1-z)^(a-1) 2F1(C-r-x, a-1; C; z), which does not overflow for
     large x. With x = t_x = T = 0 it is E[X(t)] of a new customer (FHL 2005 eq. 9).
     """
+    return bg_cumulative(params, t, x, T, bg_p_alive(params, x, t_x, T, modified=modified),
+                         modified=modified)
+
+
+def bg_cumulative(params: FloatArray, t: FloatArray, x: FloatArray, T: FloatArray,
+                  p_alive: FloatArray, *, modified: bool) -> FloatArray:
+    """`bg_expected` given P(alive) (broadcasts): the bracket of FHL 2005 eq. 10 times P(alive)."""
     r, alpha, a, b = params
     if abs(a - 1.0) < 1e-7:  # removable 0/0 at a = 1: step just off it
         a = 1.0 + 1e-7 if a >= 1.0 else 1.0 - 1e-7
@@ -122,7 +232,7 @@ def bg_expected(params: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArra
     c = a + b + x - k
     z = t / (alpha + T + t)
     bracket = 1.0 - (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - k - r, a - 1.0, c, z)
-    return c / (a - 1.0) * bracket * bg_p_alive(params, x, t_x, T, modified=modified)
+    return c / (a - 1.0) * bracket * p_alive
 
 
 def bg_starts(x: FloatArray, T: FloatArray, w: FloatArray) -> list[FloatArray]:
@@ -149,18 +259,12 @@ class BGNBD(PurchaseModel):
 
     def _fit_compressed(self, x: FloatArray, t_x: FloatArray, T: FloatArray,
                         w: FloatArray) -> None:
-        xgroups = np.unique(x, return_inverse=True)
-        mod = self._modified
-
-        def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
-            out = bg_loglik(p, x, t_x, T, modified=mod, xgroups=xgroups, weights=w)
-            assert isinstance(out, tuple)
-            return out
+        kernel = _BGKernel(x, t_x, T, w, modified=self._modified)
 
         def loglik(p: FloatArray) -> float:
-            return loglik_grad(p)[0]
+            return kernel(p)[0]
 
-        self._fit_mle(loglik, bg_starts(x, T, w), float(w.sum()), x.size, loglik_grad)
+        self._fit_mle(loglik, bg_starts(x, T, w), float(w.sum()), x.size, kernel)
 
     def _loglik_rows(self, params: FloatArray, x: FloatArray, t_x: FloatArray,
                      T: FloatArray) -> FloatArray:
@@ -176,6 +280,40 @@ class BGNBD(PurchaseModel):
         """Probability that a customer with history (x, t_x, T) is still alive at T."""
         xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
         return bg_p_alive(self._theta(), xa, ta, Ta, modified=self._modified)
+
+    def horizon_predictions(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, length: float,
+                            steps: int, discount_rate_per_period: float, p_alive: bool = True,
+                            ) -> tuple[FloatArray | None, FloatArray, FloatArray]:
+        """P(alive), expected purchases in (T, T + length] and their discounted sum, together.
+
+        The same values as `p_alive`, `expected_purchases(length, ...)` and
+        `discounted_expected_transactions(..., horizon=steps, step=length / steps)`, sharing their
+        terms: P(alive) is computed once, the expected purchases over the horizon are the last
+        point of the cumulative curve used for the discounting, and the curve is evaluated on two
+        threads for large inputs.
+
+        Returns
+        -------
+        (p_alive or None, expected purchases, discounted expected purchases), one value per row.
+        """
+        params = self._theta()
+        xa, ta, Ta = (check_values(v, n) for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
+        step = float(length) / steps
+        factors = (1.0 + discount_rate_per_period) ** -np.arange(1, steps + 1, dtype=float)
+        times = np.arange(1, steps + 1, dtype=float) * step
+        times[-1] = float(length)
+        alive = bg_p_alive(params, xa, ta, Ta, modified=self._modified)
+
+        def work(sl: slice) -> tuple[FloatArray, FloatArray]:
+            cum = bg_cumulative(params, times[None, :], xa[sl, None], Ta[sl, None],
+                                alive[sl, None], modified=self._modified)
+            inc = np.diff(cum, axis=-1, prepend=0.0)
+            return cum[:, -1], inc @ factors
+
+        parts = run_chunked(work, xa.size)
+        expected = np.concatenate([pt[0] for pt in parts])
+        discounted = np.concatenate([pt[1] for pt in parts])
+        return (alive if p_alive else None), expected, discounted
 
     def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
         """E[X(t)]: expected repeat purchases of a new customer in (0, t] (FHL 2005 eq. 9)."""

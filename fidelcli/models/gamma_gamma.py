@@ -8,6 +8,7 @@ correlation between x and m is weak before combining it with a purchase model.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Self
 
 import numpy as np
@@ -49,6 +50,43 @@ def gg_loglik(params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatAr
     d_q = weights @ (psi - digamma(q) + np.log(v) - lvmx)
     d_v = weights @ (q / v - (px + q) / (v + m * x))
     return float(weights @ ll), np.array([d_p, d_q, d_v])
+
+
+class _GGKernel:
+    """Weighted total of `gg_loglik` and its gradient on fixed compressed rows, for the fit.
+
+    Only log(v + m x) depends on both the row and the parameters: every other term is a function
+    of x alone (a handful of distinct values) or a constant, summed once per distinct x.
+    """
+
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
+        self.ux, inv = np.unique(x, return_inverse=True)
+        k = self.ux.size
+        self.w_x = np.bincount(inv, weights=w, minlength=k)
+        self.wlm_x = np.bincount(inv, weights=w * np.log(m), minlength=k)
+        self.lx = np.log(self.ux)
+        self.mx = m * x
+        self.w = w
+        self.wx = w * x
+
+    def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
+        p, q, v = (float(t) for t in params)
+        ux, w_x, wlm_x, lx = self.ux, self.w_x, self.wlm_x, self.lx
+        pux = p * ux
+        vmx = v + self.mx
+        lvmx = np.log(vmx)
+        rvmx = 1.0 / vmx
+        s_wx_l, s_w_l = float(self.wx @ lvmx), float(self.w @ lvmx)
+        s_wx_r, s_w_r = float(self.wx @ rvmx), float(self.w @ rvmx)
+        n = float(w_x.sum())
+        lv = math.log(v)
+        psi = digamma(pux + q)
+        total = (float(w_x @ (gammaln(pux + q) - gammaln(pux) - gammaln(q) + q * lv + pux * lx))
+                 + float((pux - 1.0) @ wlm_x) - p * s_wx_l - q * s_w_l)
+        d_p = float((ux * w_x) @ (psi - digamma(pux) + lx) + ux @ wlm_x) - s_wx_l
+        d_q = float(w_x @ (psi - digamma(q) + lv)) - s_w_l
+        d_v = n * q / v - p * s_wx_r - q * s_w_r
+        return total, np.array([d_p, d_q, d_v])
 
 
 def check_spend_data(x: ArrayLike, m: ArrayLike, weights: ArrayLike | None
@@ -110,10 +148,7 @@ class GammaGamma(FittedModel):
                            hint="the spend model needs customers with x > 0 and their mean spend")
         mean = weighted_mean(cm, cw)
 
-        def loglik_grad(p: FloatArray) -> tuple[float, FloatArray]:
-            out = gg_loglik(p, cx, cm, cw)
-            assert isinstance(out, tuple)
-            return out
+        loglik_grad = _GGKernel(cx, cm, cw)
 
         def loglik(p: FloatArray) -> float:
             return loglik_grad(p)[0]

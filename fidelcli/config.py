@@ -84,6 +84,16 @@ class Kpi(Section):
     period: Literal["day", "week", "month", "quarter", "year"] = "month"
 
 
+class Clv(Section):
+    """Defaults of `clv` (flags win)."""
+
+    time_unit: Literal["day", "week", "month", "year"] | None = None
+    horizon: str | None = None
+    discount_rate: float | None = Field(default=None, gt=-1)
+    margin: float | str | None = None
+    lifetime: float | None = Field(default=None, gt=0)
+
+
 class Churn(Section):
     """Defaults of `churn train` / `churn score`."""
 
@@ -101,7 +111,7 @@ class Config(Section):
     analysis: Analysis = Field(default_factory=Analysis)
     rfm: Rfm = Field(default_factory=Rfm)
     kpi: Kpi = Field(default_factory=Kpi)
-    clv: dict[str, Any] = Field(default_factory=dict)
+    clv: Clv = Field(default_factory=Clv)
     churn: Churn = Field(default_factory=Churn)
 
 

@@ -181,7 +181,7 @@ def clv_cmd(
 
     _preload_models()
     options.set_lang(lang)
-    cfg = options.config().clv
+    cfg = options.config().clv.model_dump(exclude_none=True)
     if transactions is not None and summary is not None:
         raise InputError("give either -t/--transactions or --summary, not both", hint="e.g. fidelcli clv -t sales.csv, or fidelcli clv --summary cbs.csv")
     if ci is not None and not 0 < ci < 1:

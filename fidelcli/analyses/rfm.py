@@ -183,7 +183,12 @@ def rfm(
         f_score=score("frequency", pl.col("frequency"), reverse=False),
         m_score=score("monetary", pl.col("_money_key"), reverse=False),
     ).with_columns(
-        rfm_score=pl.concat_str(pl.col("r_score"), pl.col("f_score"), pl.col("m_score")),
+        # "545": one digit per score (bins <= 9) as one integer cast, else the scores side by side.
+        rfm_score=(
+            (pl.col("r_score").cast(pl.Int32) * 100 + pl.col("f_score").cast(pl.Int32) * 10 + pl.col("m_score")).cast(pl.String)
+            if bins <= 9
+            else pl.concat_str(pl.col("r_score"), pl.col("f_score"), pl.col("m_score"))
+        ),
     )
     if grid is not None:
         df = df.join(grid.drop("order"), on=["r_score", "f_score"], how="left", maintain_order="left")

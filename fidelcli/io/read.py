@@ -30,6 +30,7 @@ from fidelcli.io.columns import Field, fields, resolve_columns
 from fidelcli.io.dialect import open_binary, sniff
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
+PII_FIELDS = {"email", "phone", "name", "birth_date"}
 SAMPLE_ROWS = 20_000
 _TEMP_DIRS: list[str] = []
 
@@ -115,7 +116,9 @@ class Table:
             "number": "write numbers like 1234.56 or 1 234,56, or fix the value",
             "bool": "use yes/no, true/false or 1/0",
         }.get(kind, "fix the value")
-        raise InputError(f"{value!r} is not a valid {kind}", file=self.file, column=self.mapping[name], row=row, hint=hint)
+        # Personal data never goes into a message (SPEC section 3): name the row, not the value.
+        shown = "the value" if name in PII_FIELDS else repr(value)
+        raise InputError(f"{shown} is not a valid {kind}", file=self.file, column=self.mapping[name], row=row, hint=hint)
 
 
 def _display(source: str | Path) -> str:

@@ -150,3 +150,11 @@ def test_missing_file():
 def test_reading_is_lazy_no_rows_read_before_collect():
     table = scan_table(IO / "retail.csv", "transactions")
     assert isinstance(table.lf, pl.LazyFrame)
+
+
+def test_a_bad_birth_date_is_reported_without_its_value(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,birth_date\n1,1980-02-03\n2,1985-13-45\n")
+    with pytest.raises(InputError) as err:
+        scan_table(path, "customers").check()
+    assert str(err.value) == 'customers.csv, column "birth_date", row 2: the value is not a valid date'

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from fidelcli.io.columns import fields, normalize
-from fidelcli.io.read import Table
+from fidelcli.io.read import PII_FIELDS, Table
 from fidelcli.validate.findings import FileInfo, Finding, finding
 
 ROW = "__fidelcli_row"
@@ -37,7 +37,7 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
 # Money that should not be negative (transactions amounts are returns when negative: reported apart).
 NON_NEGATIVE = {("spend", "spend"), ("subscriptions", "price"), ("campaigns", "revenue"), ("campaigns", "cost")}
 OUTLIER_FIELDS = {("transactions", "amount"), ("subscriptions", "price"), ("spend", "spend"), ("campaigns", "revenue")}
-PII_FIELDS = {"email", "phone", "name", "birth_date"}
+
 # Optional fields whose empty value means something (an active subscription has no end date).
 MEANINGFUL_NULLS = {("subscriptions", "end_date")}
 

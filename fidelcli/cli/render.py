@@ -77,6 +77,8 @@ def frame(df: pl.DataFrame, *, fmt: OutputFormat | None = None, title: str | Non
     elif fmt == "jsonl":
         out.write(df.write_ndjson())
     elif fmt == "markdown":
+        if title:
+            out.write(f"\n**{title}**\n\n")
         cols = list(df.columns)
         out.write("| " + " | ".join(label(c, settings.lang) for c in cols) + " |\n")
         out.write("|" + "|".join("---" for _ in cols) + "|\n")

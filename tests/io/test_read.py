@@ -158,3 +158,12 @@ def test_a_bad_birth_date_is_reported_without_its_value(tmp_path):
     with pytest.raises(InputError) as err:
         scan_table(path, "customers").check()
     assert str(err.value) == 'customers.csv, column "birth_date", row 2: the value is not a valid date'
+
+
+def test_duckdb_table(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    db = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE sales AS SELECT '007' AS customer_id, DATE '2024-01-05' AS date, 12.5 AS amount")
+    df = load(f"duckdb:///{db}?table=sales")
+    assert df.to_dicts() == [{"customer_id": "007", "date": dt.date(2024, 1, 5), "amount": 12.5}]

@@ -143,7 +143,7 @@ def _duck(path: Path) -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="module", params=DATASETS)
 def real(request: pytest.FixtureRequest) -> tuple[duckdb.DuckDBPyConnection, object]:
-    path = Path("/work/shared/data") / request.param
+    path = Path(__file__).resolve().parents[3] / "shared" / "data" / request.param
     if not path.exists():
         pytest.skip(f"{path} is not available")
     tx = clean_transactions(scan_table(path, "transactions"))

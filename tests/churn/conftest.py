@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from churn_sim import simulate  # noqa: E402
 
-CDNOW = Path("/work/shared/data/clvtools_cdnow.csv")
+# ../shared/data beside the checkout (SPEC: the data sets of the project)
+CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "clvtools_cdnow.csv"
 
 
 def load(path: Path, **kw: object) -> Transactions:

@@ -1,4 +1,4 @@
-"""Reference data sets of the model tests (skipped when /work/shared/data is absent)."""
+"""Reference data sets of the model tests (skipped when ../shared/data is absent)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the checkout
 # The tests import the simulators as `btyd_sim`, whatever --import-mode is used.
 sys.path.insert(0, str(Path(__file__).parent))
 

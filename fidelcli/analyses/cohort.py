@@ -25,7 +25,7 @@ def _index(start: pl.Expr, cohort: pl.Expr, period: CohortPeriod) -> pl.Expr:
 
 def cohorts(
     activity: pl.DataFrame,
-    summary: pl.DataFrame,
+    summary: pl.DataFrame | None = None,
     *,
     period: CohortPeriod = "month",
     by: pl.DataFrame | None = None,
@@ -44,7 +44,8 @@ def cohorts(
     Parameters
     ----------
     activity: `Engine.activity(tx, period=period)`.
-    summary: `Engine.customer_summary(tx)`.
+    summary: optional `Engine.customer_summary(tx)`; without it the first-purchase period is the first
+        period of `activity` with an occasion (the same period, without a second pass over the data).
     period: "month", "quarter" or "year" (must be the period of `activity`).
     by: customer_id and one column (e.g. acquisition_channel): cohorts are split by its value.
     signup: customer_id and signup_date; cohorts by signup period instead of first purchase.
@@ -64,8 +65,10 @@ def cohorts(
         members = signup.filter(pl.col("signup_date").is_not_null()).select(
             "customer_id", cohort=period_start(pl.col("signup_date"), period)
         ).unique("customer_id", keep="first")
-    else:
+    elif summary is not None:
         members = summary.filter(pl.col("frequency") > 0).select("customer_id", cohort=period_start(pl.col("first_purchase"), period))
+    else:
+        members = activity.filter(pl.col("orders") > 0).group_by("customer_id").agg(cohort=pl.col("period_start").min())
     keys = ["cohort"]
     group = None
     if by is not None:

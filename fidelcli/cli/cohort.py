@@ -73,7 +73,7 @@ def cohort_cmd(
         signup_frame = cust.select("customer_id", "signup_date")
     with render.progress(f"computing {period}ly cohorts"):
         cells = cohorts(
-            DEFAULT_ENGINE.activity(tx, period=period), DEFAULT_ENGINE.customer_summary(tx),
+            DEFAULT_ENGINE.activity(tx, period=period),  # first purchases come from it: one pass over the data
             period=period, by=by_frame, signup=signup_frame, as_of=tx.as_of,
         )
     if output is not None:

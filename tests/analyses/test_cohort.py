@@ -95,3 +95,12 @@ def test_no_cohort_member_is_an_error():
     signup = pl.DataFrame({"customer_id": ["A"], "signup_date": [None]}, schema={"customer_id": pl.String, "signup_date": pl.Date})
     with pytest.raises(InputError, match="^no customer to put in a cohort$"):
         _cohorts(signup=signup)
+
+
+@pytest.mark.parametrize("period", ["month", "quarter", "year"])
+def test_first_purchase_from_activity_equals_the_summary(period):
+    # B's March row is only a return: its cohort stays January either way.
+    lf = tx_frame(LOG + [("E", "2024-02-10", -5.0, True), ("E", "2024-03-01", 9.0, False)])
+    activity = DEFAULT_ENGINE.activity(lf, period=period)
+    with_summary = cohorts(activity, DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF)
+    assert_frame_equal(cohorts(activity, period=period, as_of=AS_OF), with_summary)

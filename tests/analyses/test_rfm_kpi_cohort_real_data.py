@@ -180,3 +180,5 @@ def test_monthly_cohorts_equal_duckdb(real):
         DEFAULT_ENGINE.activity(tx.lf, period="month"), DEFAULT_ENGINE.customer_summary(tx.lf), period="month", as_of=tx.as_of
     )
     assert_frame_equal(got, expected)
+    # The CLI's path: first purchases taken from the activity itself (one pass over the data).
+    assert_frame_equal(cohorts(DEFAULT_ENGINE.activity(tx.lf, period="month"), period="month", as_of=tx.as_of), expected)

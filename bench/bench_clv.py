@@ -66,11 +66,10 @@ def simulate(n: int, seed: int, chunk: int = 200_000) -> pl.DataFrame:
 
 def stages(tx_path: Path, model: str, horizon: str) -> None:
     """The same pipeline in-process, timed stage by stage (where the whole command's time goes)."""
-    from fidelcli.analyses.clv import ClvOptions, fit_purchase_model, fit_spend_model, parse_horizon, predict_clv, summary_from_occasions
+    from fidelcli.analyses.clv import ClvOptions, fit_purchase_model, fit_spend_model, parse_horizon, predict_clv, summary_from_transactions
     from fidelcli.analyses.clv import Fit
     from fidelcli.clean import clean_transactions
     from fidelcli.io.read import scan_table
-    from fidelcli.summary import DEFAULT_ENGINE
     import fidelcli.models  # noqa: F401  (SciPy; the command imports it in the background, keep it out of the fit stage)
 
     marks: list[tuple[str, float]] = []
@@ -84,10 +83,8 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
 
     tx = clean_transactions(scan_table(tx_path, "transactions"))
     mark("read + clean (plan, profile pass)")
-    occ = DEFAULT_ENGINE.occasions(tx)
-    mark("engine.occasions")
-    summary = summary_from_occasions(occ, as_of=tx.as_of)
-    mark("summary (x, t_x, T, m)")
+    summary = summary_from_transactions(tx)
+    mark("summary (x, t_x, T, m: one streaming pass)")
     purchase = fit_purchase_model(summary, model)
     mark(f"fit {model} ({purchase.n_distinct_:,} distinct rows)")
     spend, _, _ = fit_spend_model(summary)

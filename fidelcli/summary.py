@@ -64,6 +64,10 @@ class Engine(Protocol):
         """One row per purchase occasion: customer_id, occasion, date, value (net, returns excluded)."""
         ...
 
+    def occasions_plan(self, tx: Source) -> pl.LazyFrame:
+        """The occasions as a lazy plan, for reductions built on them (e.g. the CLV summary)."""
+        ...
+
     def customer_summary(self, tx: Source) -> pl.DataFrame:
         """One row per customer; see `PolarsEngine.customer_summary`."""
         ...
@@ -95,24 +99,26 @@ class PolarsEngine:
             aggs["profit_cents"] = cents(profit_line(tx.collect_schema().names())).sum()  # type: ignore[arg-type]
         return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
 
+    def occasions_plan(self, tx: Source) -> pl.LazyFrame:
+        """`occasions` as a lazy plan, unsorted, to build further reductions on without materialising
+        the occasions (collect them through `Transactions.collect` to share the profile pass).
+
+        Columns: customer_id, occasion (the order id, or the date without order ids), date, value.
+        """
+        return (
+            self._by_occasion(_plan(tx), value=True)
+            .filter(pl.col("date").is_not_null())
+            .select("customer_id", "occasion", "date", value=pl.col("value_cents") / 100)
+        )
+
     def occasions(self, tx: Source) -> pl.DataFrame:
         """One row per purchase occasion (returns are not occasions).
 
         Columns: customer_id, occasion (text), date (its first day), value (spend of its purchase
         lines, exact to the cent). Sorted by customer_id, date, occasion.
         """
-        return _collect(
-            tx,
-            self._by_occasion(_plan(tx), value=True)
-            .filter(pl.col("date").is_not_null())
-            .select(
-                "customer_id",
-                pl.col("occasion").cast(pl.String),
-                "date",
-                value=pl.col("value_cents") / 100,
-            )
-            .sort("customer_id", "date", "occasion")
-        )
+        plan = self.occasions_plan(tx).with_columns(pl.col("occasion").cast(pl.String))
+        return _collect(tx, plan.sort("customer_id", "date", "occasion"))
 
     def customer_summary(self, tx: Source) -> pl.DataFrame:
         """Per-customer purchase history.

@@ -67,8 +67,11 @@ class Summary:
     """Per-customer recency/frequency summary and the dates it was computed with.
 
     `frame` columns: customer_id, frequency (x), recency (t_x), T, monetary_value, weight; from
-    transactions also first_purchase, revenue (calibration spend of purchase occasions) and, with a
-    holdout, holdout_frequency and holdout_value. BG/BB summaries have `periods` instead of `T`.
+    transactions also first_purchase, last_purchase (calibration), revenue (calibration spend of
+    purchase occasions) and, with a holdout, holdout_frequency and holdout_value. BG/BB summaries
+    have `periods` instead of `T`. `occasions_by_day` (from transactions, with a calibration end):
+    date, occasions — the calibration cohort's purchase occasions per day before `as_of`, for the
+    holdout tracking.
     """
 
     frame: pl.DataFrame
@@ -78,7 +81,7 @@ class Summary:
     holdout_length: float | None = None
     discrete: bool = False
     has_monetary: bool = True
-    occasions: pl.DataFrame | None = None
+    occasions_by_day: pl.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     weighted: bool = False  # a summary table with a weight column: each row stands for `weight` customers
 
@@ -90,6 +93,77 @@ class Summary:
     @property
     def has_holdout(self) -> bool:
         return "holdout_frequency" in self.frame.columns
+
+
+def _customer_plan(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> pl.LazyFrame:
+    """Per customer of the calibration cohort, from purchase occasions: first_purchase, last_purchase,
+    n (calibration occasions), total_cents, first_cents (value of the first occasion) and, with a
+    calibration end, holdout_frequency and holdout_cents (occasions after it)."""
+    names = occasions.collect_schema().names()
+    value = pl.col("value") if "value" in names else pl.lit(0.0)
+    order = ["date", "occasion"] if "occasion" in names else ["date"]
+    lf = occasions.select("customer_id", *order, value_cents=cents(value.fill_null(0.0)))
+    date, v = pl.col("date"), pl.col("value_cents")
+    # First occasion: earliest date, ties broken by occasion id, so row order cannot matter.
+    first_cents = v.sort_by(order).first()
+    if calibration_end is None:
+        return lf.group_by("customer_id").agg(
+            first_purchase=date.min(), last_purchase=date.max(), n=pl.len().cast(pl.Int64),
+            total_cents=v.sum(), first_cents=first_cents,
+        )
+    cal = date <= pl.lit(calibration_end)
+    return lf.group_by("customer_id").agg(
+        first_purchase=date.filter(cal).min(), last_purchase=date.filter(cal).max(), n=cal.sum().cast(pl.Int64),
+        total_cents=v.filter(cal).sum(), first_cents=first_cents,
+        holdout_frequency=(~cal).sum().cast(pl.Float64), holdout_cents=v.filter(~cal).sum(),
+    ).filter(pl.col("n") > 0)
+
+
+def _summary_queries(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> list[pl.LazyFrame]:
+    """The reductions behind a summary, collected together so that they share one pass: the
+    per-customer plan, the first occasion date and (with a holdout) the cohort's occasions per day."""
+    customers = _customer_plan(occasions, calibration_end)
+    queries = [customers.sort("customer_id"), occasions.select(first=pl.col("date").min())]
+    if calibration_end is not None:
+        queries.append(occasions.join(customers.select("customer_id"), on="customer_id", how="semi")
+                       .group_by("date").agg(occasions=pl.len().cast(pl.Int64)).sort("date"))
+    return queries
+
+
+def _summary_from_reductions(frames: list[pl.DataFrame], *, as_of: dt.date, calibration_end: dt.date | None,
+                             time_unit: TimeUnit) -> Summary:
+    unit = days_per(time_unit)
+    last_day = as_of - dt.timedelta(days=1)
+    cal_end = calibration_end or last_day
+    if cal_end > last_day:
+        raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
+                         hint="choose a calibration end inside the data, or a later --as-of")
+    agg, first = frames[0], frames[1].item()
+    if agg.height == 0:
+        where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
+        raise InputError(f"calibration end {cal_end} is {where}: no customer to model",
+                         hint="choose a --calibration-end inside the data")
+    n = pl.col("n")
+    frame = agg.select(
+        "customer_id",
+        frequency=(n - 1).cast(pl.Float64),
+        recency=(pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit,
+        T=(pl.lit(cal_end) - pl.col("first_purchase")).dt.total_days() / unit,
+        monetary_value=pl.when(n > 1).then((pl.col("total_cents") - pl.col("first_cents")) / (n - 1) / 100).otherwise(0.0),
+        weight=pl.lit(1.0),
+        first_purchase="first_purchase",
+        last_purchase="last_purchase",
+        revenue=pl.col("total_cents") / 100,
+        **({"holdout_frequency": "holdout_frequency", "holdout_value": pl.col("holdout_cents") / 100}
+           if calibration_end is not None else {}),
+    )
+    holdout_length = None
+    if cal_end < last_day:
+        holdout_length = ((as_of - cal_end).days - 1) / unit
+    else:
+        frame = frame.drop("holdout_frequency", "holdout_value", strict=False)
+    return Summary(frame=frame, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
+                   holdout_length=holdout_length, occasions_by_day=frames[2] if len(frames) > 2 else None)
 
 
 def summary_from_occasions(
@@ -120,74 +194,17 @@ def summary_from_occasions(
     Returns
     -------
     A `Summary` whose frame has customer_id, frequency, recency, T, monetary_value, weight,
-    first_purchase, revenue and, when calibration_end is before the day before as_of,
-    holdout_frequency and holdout_value. Sorted by customer_id.
+    first_purchase, last_purchase, revenue and, when calibration_end is before the day before
+    as_of, holdout_frequency and holdout_value. Sorted by customer_id.
 
     Raises
     ------
     InputError
         The calibration end is on or after `as_of`, or before every purchase.
     """
-    unit = days_per(time_unit)
-    last_day = as_of - dt.timedelta(days=1)
-    cal_end = calibration_end or last_day
-    if cal_end > last_day:
-        raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
-                         hint="choose a calibration end inside the data, or a later --as-of")
-    lf = occasions.lazy()
-    value = pl.col("value") if "value" in lf.collect_schema().names() else pl.lit(0.0)
-    per_occasion = lf.select("customer_id", "date", value_cents=cents(value.fill_null(0.0)))
-    cal = (
-        per_occasion.filter(pl.col("date") <= pl.lit(cal_end))
-        .group_by("customer_id")
-        .agg(
-            first_purchase=pl.col("date").min(),
-            last_purchase=pl.col("date").max(),
-            n=pl.len().cast(pl.Int64),
-            total_cents=pl.col("value_cents").sum(),
-            # The engine sorts occasions by customer, date, occasion and group_by keeps that order
-            # within a group: the first row is the first purchase.
-            first_cents=pl.col("value_cents").first(),
-        )
-    )
-    frame = cal.select(
-        "customer_id",
-        frequency=(pl.col("n") - 1).cast(pl.Float64),
-        recency=(pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit,
-        T=(pl.lit(cal_end) - pl.col("first_purchase")).dt.total_days() / unit,
-        monetary_value=pl.when(pl.col("n") > 1)
-        .then((pl.col("total_cents") - pl.col("first_cents")) / (pl.col("n") - 1) / 100)
-        .otherwise(0.0),
-        weight=pl.lit(1.0),
-        first_purchase="first_purchase",
-        revenue=pl.col("total_cents") / 100,
-    )
-    holdout_length = None
-    if cal_end < last_day:
-        holdout_length = (as_of - cal_end).days - 1
-        hold = (
-            per_occasion.filter(pl.col("date") > pl.lit(cal_end), pl.col("date") < pl.lit(as_of))
-            .group_by("customer_id")
-            .agg(holdout_frequency=pl.len().cast(pl.Float64), holdout_cents=pl.col("value_cents").sum())
-        )
-        frame = frame.join(hold, on="customer_id", how="left").with_columns(
-            holdout_frequency=pl.col("holdout_frequency").fill_null(0.0),
-            holdout_value=pl.col("holdout_cents").fill_null(0) / 100,
-        ).drop("holdout_cents")
-    out = frame.sort("customer_id").collect()
-    if out.height == 0:
-        first = lf.select(pl.col("date").min()).collect().item()
-        where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
-        raise InputError(f"calibration end {cal_end} is {where}: no customer to model",
-                         hint="choose a --calibration-end inside the data")
-    return Summary(
-        frame=out,
-        time_unit=time_unit,
-        calibration_end=calibration_end,
-        as_of=as_of,
-        holdout_length=None if holdout_length is None else holdout_length / unit,
-        occasions=occasions.collect() if isinstance(occasions, pl.LazyFrame) else occasions,
-    )
+    queries = _summary_queries(occasions.lazy().filter(pl.col("date") < pl.lit(as_of)), calibration_end)
+    frames = pl.collect_all(queries, engine="streaming")
+    return _summary_from_reductions(frames, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
 
 
 def _ordinal(expr: pl.Expr, unit: str) -> pl.Expr:
@@ -221,7 +238,7 @@ def discrete_summary_from_occasions(
     Returns
     -------
     A discrete `Summary` (frame: customer_id, frequency, recency, periods, monetary_value, weight,
-    first_purchase, revenue [, holdout_frequency, holdout_value]).
+    first_purchase, last_purchase (of the calibration), revenue [, holdout_frequency, holdout_value]).
 
     Raises
     ------
@@ -255,6 +272,7 @@ def discrete_summary_from_occasions(
     cal_occ = pl.col("k") <= cal_last
     agg = {
         "first_purchase": pl.col("date").min(),
+        "last_purchase": pl.col("date").filter(cal_occ).max(),
         "k0": pl.col("k0").first(),
         "frequency": pl.col("k").filter(in_cal).n_unique().cast(pl.Float64),
         "recency": idx.filter(in_cal).max().fill_null(0).cast(pl.Float64),
@@ -274,7 +292,7 @@ def discrete_summary_from_occasions(
     cols = [
         "customer_id", "frequency", "recency", "periods",
         pl.when(n > 0).then((pl.col("total_cents") - pl.col("first_cents")) / n / 100).otherwise(0.0).alias("monetary_value"),
-        pl.lit(1.0).alias("weight"), "first_purchase", (pl.col("total_cents") / 100).alias("revenue"),
+        pl.lit(1.0).alias("weight"), "first_purchase", "last_purchase", (pl.col("total_cents") / 100).alias("revenue"),
     ]
     if holdout_n is not None:
         cols += ["holdout_frequency", (pl.col("holdout_cents") / 100).alias("holdout_value")]
@@ -284,7 +302,7 @@ def discrete_summary_from_occasions(
                          hint="choose a later --calibration-end, or a shorter --time-unit")
     return Summary(frame=out, time_unit=time_unit, calibration_end=effective_end if calibration_end is not None else None,
                    as_of=as_of, holdout_length=None if holdout_n is None else float(holdout_n), discrete=True,
-                   occasions=occasions, warnings=warnings)
+                   warnings=warnings)
 
 
 def _period_first_day(k: int, unit: str) -> dt.date:
@@ -306,14 +324,19 @@ def summary_from_transactions(
     engine: Engine = DEFAULT_ENGINE,
 ) -> Summary:
     """`summary_from_occasions` (or, with `discrete`, the BG/BB `discrete_summary_from_occasions`)
-    on cleaned transactions, with the occasions from the engine.
+    on cleaned transactions. The continuous summary is reduced in one streaming pass over the
+    transactions (shared with their profile), without materialising the occasions.
 
     Example
     -------
     >>> s = summary_from_transactions(tx, calibration_end=dt.date(1997, 9, 30), time_unit="week")
     """
-    build = discrete_summary_from_occasions if discrete else summary_from_occasions
-    summary = build(engine.occasions(tx), as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
+    if discrete:
+        summary = discrete_summary_from_occasions(engine.occasions(tx), as_of=tx.as_of, calibration_end=calibration_end,
+                                                  time_unit=time_unit)
+    else:
+        frames = tx.collect(*_summary_queries(engine.occasions_plan(tx), calibration_end))
+        summary = _summary_from_reductions(frames, as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
     summary.has_monetary = tx.has_amount
     return summary
 
@@ -628,16 +651,22 @@ def purchase_predictions(
     return frame.select(keys).join(preds, on=keys, how="left", maintain_order="left").drop(keys)
 
 
-def estimate_lifetime_years(occasions: pl.DataFrame, *, as_of: dt.date) -> float | None:
+def estimate_lifetime_years(customers: pl.DataFrame, *, as_of: dt.date) -> float | None:
     """Expected relationship duration in years as analysts estimate it, 1 / annual churn rate.
 
-    The churn rate is measured over a window of one year, or half the data's span when it is
-    shorter: among the customers who bought in the window before the last one, the share who did
-    not buy again in the last window; it is converted to a yearly rate by compounding the retention
-    (retention ** (365.25 / window days)). Returns None when it cannot be measured (no customer in
-    the earlier window, or no churn at all).
+    From each customer's first and last purchase before `as_of` (exclusive). The churn rate is
+    measured over a window of w = min(365, span // 2) days, span = days from the first purchase of
+    anyone to `as_of`: the customers active in the earlier window [as_of - 2w, as_of - w) (first
+    purchase before its end, last purchase on or after its start) are the base; the retained are
+    those of them whose last purchase is in the last window [as_of - w, as_of). The retention is
+    converted to a yearly rate by compounding (retention ** (365.25 / w)). Returns None when it
+    cannot be measured (no customer in the base, or no churn at all).
+
+    Example: as_of 2024-01-01, first purchase of anyone 2022-01-01 -> w = 365; a customer with
+    purchases from 2022-03-01 to 2023-06-01 is retained; one whose last purchase is 2022-11-30 has
+    churned; one first seen on 2023-02-01 is not in the base.
     """
-    first = occasions["date"].min()
+    first = customers["first_purchase"].min()
     if first is None:
         return None
     span = (as_of - first).days  # type: ignore[operator]
@@ -645,17 +674,10 @@ def estimate_lifetime_years(occasions: pl.DataFrame, *, as_of: dt.date) -> float
     if window < 1:
         return None
     mid, start = as_of - dt.timedelta(days=window), as_of - dt.timedelta(days=2 * window)
-    per = (
-        occasions.lazy()
-        .filter(pl.col("date") >= start, pl.col("date") < as_of)
-        .group_by("customer_id")
-        .agg(before=(pl.col("date") < mid).any(), after=(pl.col("date") >= mid).any())
-        .filter("before")
-        .collect()
-    )
-    if per.height == 0:
+    base = customers.filter(pl.col("first_purchase") < mid, pl.col("last_purchase") >= start)
+    if base.height == 0:
         return None
-    retention = float(per["after"].mean())  # type: ignore[arg-type]
+    retention = float(base.select((pl.col("last_purchase") >= mid).mean()).item())
     annual_retention = retention ** (DAYS_PER_YEAR / window)
     churn = 1.0 - annual_retention
     return None if churn <= 0 else 1.0 / churn
@@ -831,8 +853,11 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
         _, partial = discrete_horizon(options.horizon, tu)
         if partial:
             warnings.append(partial)
-    preds = purchase_predictions(fit.purchase, frame, age=age, horizon=options.horizon, time_unit=tu,
-                                 annual_rate=options.discount_rate, discrete=summary.discrete)
+    from fidelcli.models._fit import single_threaded_blas
+
+    with single_threaded_blas():
+        preds = purchase_predictions(fit.purchase, frame, age=age, horizon=options.horizon, time_unit=tu,
+                                     annual_rate=options.discount_rate, discrete=summary.discrete)
     out = frame.hstack(preds.select("p_alive", "expected_purchases"))
     disc = preds["discounted_purchases"]
     margin = pl.lit(options.margin) if options.margin is not None else pl.col("margin_rate")
@@ -845,10 +870,9 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
     else:
         out = out.with_columns(expected_value=pl.lit(None, dtype=pl.Float64), clv=pl.lit(None, dtype=pl.Float64), _disc=disc)
     lifetime = life
-    if lifetime is None and summary.occasions is not None and summary.as_of is not None:
-        end = summary.calibration_end or summary.as_of
-        cal_occ = summary.occasions.filter(pl.col("date") <= end) if summary.calibration_end else summary.occasions
-        lifetime = estimate_lifetime_years(cal_occ, as_of=end + dt.timedelta(days=1) if summary.calibration_end else end)
+    if lifetime is None and "last_purchase" in frame.columns and summary.as_of is not None:
+        end = summary.calibration_end + dt.timedelta(days=1) if summary.calibration_end else summary.as_of
+        lifetime = estimate_lifetime_years(frame, as_of=end)
     if "revenue" in out.columns and summary.as_of is not None:
         # Total spend of the calibration, first purchase included, over the years since the first purchase.
         end = (summary.calibration_end + dt.timedelta(days=1)) if summary.calibration_end else summary.as_of

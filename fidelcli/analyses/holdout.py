@@ -119,7 +119,7 @@ def holdout_report(model: FittedModel, summary: Summary) -> HoldoutReport:
         # Whole customers (no fractional weights): show counts as integers.
         by_frequency = by_frequency.with_columns(pl.col("customers").cast(pl.Int64))
         metrics["customers"] = int(n)
-    tracking = weekly_tracking(model, summary) if (summary.occasions is not None and not summary.discrete) else pl.DataFrame()
+    tracking = weekly_tracking(model, summary) if (summary.occasions_by_day is not None and not summary.discrete) else pl.DataFrame()
     return HoldoutReport(customers=customers.drop("weight"), metrics=metrics, by_frequency=by_frequency, tracking=tracking)
 
 
@@ -134,23 +134,21 @@ def weekly_tracking(model: FittedModel, summary: Summary) -> pl.DataFrame:
     -------
     week (1, 2, ...), date (first day after the week), actual, expected, holdout.
     """
-    if summary.occasions is None or summary.as_of is None:
+    if summary.occasions_by_day is None or summary.as_of is None:
         return pl.DataFrame()
     cohort = summary.frame.select("customer_id", "first_purchase")
     start: dt.date = cohort["first_purchase"].min()  # type: ignore[assignment]
     n_weeks = math.ceil((summary.as_of - start).days / 7)
     week_ends = [start + dt.timedelta(days=7 * k) for k in range(1, n_weeks + 1)]
-    repeats = (
-        summary.occasions.lazy()
-        .join(cohort.lazy(), on="customer_id", how="semi")
-        .filter(pl.col("date") < pl.lit(summary.as_of))
-        .with_columns(rank=pl.int_range(pl.len()).over("customer_id", order_by=["date", "occasion"]))
-        .filter(pl.col("rank") > 0)
-        .select(week=((pl.col("date") - pl.lit(start)).dt.total_days() // 7 + 1).cast(pl.Int64))
-        .group_by("week")
-        .len()
-        .collect()
-    )
+
+    def week(day: str) -> pl.Expr:
+        return ((pl.col(day) - pl.lit(start)).dt.total_days() // 7 + 1).cast(pl.Int64).alias("week")
+
+    # Repeat occasions per week: the cohort's occasions less its first purchases (one per customer).
+    occasions = summary.occasions_by_day.group_by(week("date")).agg(pl.col("occasions").sum())
+    firsts_by_week = cohort.group_by(week("first_purchase")).agg(firsts=pl.len().cast(pl.Int64))
+    repeats = occasions.join(firsts_by_week, on="week", how="left").select(
+        "week", len=pl.col("occasions") - pl.col("firsts").fill_null(0))
     weeks = pl.DataFrame({"week": pl.int_range(1, n_weeks + 1, eager=True).cast(pl.Int64), "date": week_ends})
     actual = weeks.join(repeats, on="week", how="left").with_columns(actual=pl.col("len").fill_null(0).cast(pl.Int64).cum_sum()).drop("len")
     firsts = cohort.group_by("first_purchase").len().sort("first_purchase")

@@ -98,13 +98,16 @@ class _BGKernel:
     The same quantities as `bg_loglik(..., weights=w)`, arranged for the many evaluations of a fit:
     the terms that depend on x only are summed per distinct x (weights aggregated once), the two
     likelihood terms are combined as max + log1p(exp(-|l1 - l2|)) so one exponential gives both
-    their shares, and alpha + T, alpha + t_x serve both the logarithms and the alpha derivative.
+    their shares, and log(alpha + T), 1 / (alpha + T) (and the same for t_x) are computed once per
+    distinct T (t_x) and gathered: computed from whole days, they take a few hundred values.
     """
 
     def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray, *,
                  modified: bool) -> None:
         self.ux, self.inv = np.unique(x, return_inverse=True)
-        self.x, self.t_x, self.T, self.w = x, t_x, T, w
+        self.x, self.w = x, w
+        self.uT, self.iT = np.unique(T, return_inverse=True)
+        self.utx, self.itx = np.unique(t_x, return_inverse=True)
         self.c1, self.c2 = (1.0, 0.0) if modified else (0.0, -1.0)
         self.has2 = np.ones(self.ux.shape, dtype=bool) if modified else self.ux > 0
         self.xs2 = np.where(self.has2, self.ux + self.c2, 1.0)
@@ -119,7 +122,9 @@ class _BGKernel:
         g_x = gammaln(r + ux) - gammaln(r)
         b1 = betaln(a, b + ux + c1) - blab
         b2 = np.where(has2, betaln(a + 1, b + xs2) - blab, -np.inf)
-        parts = run_chunked(lambda sl: self._rows(sl, r, alpha, b1, b2), self.x.size)
+        aT, atx = self.uT + alpha, self.utx + alpha
+        per_T, per_tx = (np.log(aT), 1.0 / aT), (np.log(atx), 1.0 / atx)
+        parts = run_chunked(lambda sl: self._rows(sl, r, per_T, per_tx, b1, b2), self.x.size)
         ll_rows = sum(pt[0] for pt in parts)
         s_lat = sum(pt[1] for pt in parts)
         s_alpha = sum(pt[2] for pt in parts)
@@ -137,8 +142,8 @@ class _BGKernel:
         d_b = wp1_x @ db1 + wp2_x @ db2
         return total, np.array([d_r, d_alpha, d_a, d_b])
 
-    def _rows(self, sl: slice, r: float, alpha: float, b1: FloatArray, b2: FloatArray
-              ) -> tuple[float, float, float, FloatArray]:
+    def _rows(self, sl: slice, r: float, per_T: tuple[FloatArray, FloatArray], per_tx: tuple[FloatArray, FloatArray],
+              b1: FloatArray, b2: FloatArray) -> tuple[float, float, float, FloatArray]:
         """Row sums over rows `sl`: sum w m, sum w (p1 lat + p2 latx), the alpha derivative's
         sum, and sum w p1 per distinct x.
 
@@ -150,12 +155,10 @@ class _BGKernel:
         if bufs is None or bufs.shape[1] != size:
             bufs = self._buffers[sl.start] = np.empty((9, size))
         rx, aT, lat, atx, latx, l1, l2, d, e = bufs
-        inv, w, x = self.inv[sl], self.w[sl], self.x[sl]
+        inv, w, x, iT, itx = self.inv[sl], self.w[sl], self.x[sl], self.iT[sl], self.itx[sl]
         np.add(x, r, out=rx)
-        np.add(self.T[sl], alpha, out=aT)
-        np.log(aT, out=lat)
-        np.add(self.t_x[sl], alpha, out=atx)
-        np.log(atx, out=latx)
+        np.take(per_T[0], iT, out=lat)            # log(alpha + T)
+        np.take(per_tx[0], itx, out=latx)         # log(alpha + t_x)
         np.take(b1, inv, out=l1)
         np.multiply(rx, lat, out=d)
         l1 -= d                                   # l1 = b1 - (r + x) log(alpha + T)
@@ -181,8 +184,8 @@ class _BGKernel:
         s_lat = float(l1 @ lat + l2 @ latx)
         l1 *= rx
         l2 *= rx
-        np.reciprocal(aT, out=aT)
-        np.reciprocal(atx, out=atx)
+        np.take(per_T[1], iT, out=aT)             # 1 / (alpha + T)
+        np.take(per_tx[1], itx, out=atx)          # 1 / (alpha + t_x)
         s_alpha = float(l1 @ aT + l2 @ atx)
         return ll, s_lat, s_alpha, wp1_x
 

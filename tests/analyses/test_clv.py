@@ -19,6 +19,7 @@ from fidelcli.analyses.clv import (
     discrete_summary_from_occasions,
     fit_from_document,
     fit_models,
+    estimate_lifetime_years,
     historical_clv,
     margin_rates,
     model_document,
@@ -144,6 +145,44 @@ def test_horizons_and_discount_rates() -> None:
     assert rate_per_period(0.1, "week") == pytest.approx(1.1 ** (7 / 365.25) - 1, rel=1e-12)
     with pytest.raises(ConfigError):
         rate_per_period(-1.5, "month")
+
+
+def test_lifetime_estimate_by_hand() -> None:
+    # as_of 2024-01-01, first purchase of anyone 2022-01-01: span 730 days -> window 365 days,
+    # earlier window [2022-01-01, 2023-01-01), last window [2023-01-01, 2024-01-01).
+    customers = pl.DataFrame({
+        "customer_id": ["A", "B", "C", "D"],
+        "first_purchase": [D(2022, 1, 1), D(2022, 3, 1), D(2023, 2, 1), D(2022, 1, 1)],
+        "last_purchase": [D(2023, 6, 1), D(2022, 11, 30), D(2023, 12, 1), D(2022, 1, 1)],
+    })
+    # Base: A, B, D (active in the earlier window; C arrived after it). Retained: A. Retention 1/3 over
+    # 365 days -> annual retention (1/3) ** (365.25 / 365); lifetime 1 / (1 - that) = 1.4994 years.
+    expected = 1 / (1 - (1 / 3) ** (365.25 / 365))
+    assert estimate_lifetime_years(customers, as_of=D(2024, 1, 1)) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(1.4994, abs=1e-4)
+    # Half a year of data: window = 184 // 2 = 92 days, mid 2023-10-01, start 2023-07-01.
+    short = pl.DataFrame({
+        "first_purchase": [D(2023, 7, 1), D(2023, 8, 1), D(2023, 9, 1), D(2023, 10, 5)],
+        "last_purchase": [D(2023, 12, 1), D(2023, 8, 1), D(2023, 9, 30), D(2023, 12, 5)],
+    })
+    assert estimate_lifetime_years(short, as_of=D(2024, 1, 1)) == pytest.approx(1 / (1 - (1 / 3) ** (365.25 / 92)), rel=1e-12)
+    # Nobody lost: no finite lifetime; a single day of data: not measurable.
+    assert estimate_lifetime_years(customers.filter(pl.col("customer_id") == "A"), as_of=D(2024, 1, 1)) is None
+    assert estimate_lifetime_years(short.head(1), as_of=D(2023, 7, 2)) is None
+
+
+def test_summary_from_transactions_breaks_first_day_ties_by_order_id(tmp_path: Path) -> None:
+    # Two orders on the first day: the first occasion is the smaller order id, whatever the row order.
+    rows = [("a", "O2", "2024-01-01", 50.0), ("a", "O1", "2024-01-01", 10.0), ("a", "O3", "2024-01-08", 30.0),
+            ("b", "O4", "2024-01-02", 5.0)]
+    for name, ordered in (("t1.csv", rows), ("t2.csv", rows[::-1])):
+        path = tmp_path / name
+        path.write_text("customer_id,order_id,date,amount\n" + "".join(f"{c},{o},{d},{v}\n" for c, o, d, v in ordered))
+        tx = clean_transactions(scan_table(path, "transactions"))
+        s = summary_from_transactions(tx, time_unit="day")
+        # a: 3 occasions -> x = 2; repeat occasions O2 (50) and O3 (30) -> m = 40; t_x 7, T to 2024-01-08: 7.
+        assert s.frame.select("customer_id", "frequency", "recency", "T", "monetary_value").rows() == [
+            ("a", 2.0, 7.0, 7.0, 40.0), ("b", 0.0, 0.0, 6.0, 0.0)]
 
 
 def test_historical_clv_is_yearly_profit_times_duration() -> None:
@@ -369,6 +408,7 @@ def test_discrete_mid_period_calibration_end_counts_each_occasion_once() -> None
         "monetary_value": [25.0, 0.0],  # a: (20 + 30) / 2 repeat occasions, not (20 + 30 + 40) / 3
         "weight": [1.0, 1.0],
         "first_purchase": [D(2019, 3, 1), D(2020, 12, 31)],
+        "last_purchase": [D(2020, 6, 1), D(2020, 12, 31)],  # 2022-01-05 is in the holdout
         "revenue": [60.0, 10.0],        # a: 10 + 20 + 30 (the 40 of 2022 is holdout revenue only)
         "holdout_frequency": [1.0, 1.0],  # a: 2022; b: 2023
         "holdout_value": [40.0, 9.0],

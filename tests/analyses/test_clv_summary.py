@@ -59,6 +59,7 @@ def test_summary_by_hand_in_days_weeks_months() -> None:
         "monetary_value": [30.0, 0.0],         # (20 + 40) / 2, first purchase excluded
         "weight": [1.0, 1.0],
         "first_purchase": [D(2024, 1, 1), D(2024, 2, 1)],
+        "last_purchase": [D(2024, 3, 1), D(2024, 2, 1)],  # the last of the calibration
         "revenue": [70.0, 5.0],
         "holdout_frequency": [1.0, 0.0],       # a bought on 2024-04-02
         "holdout_value": [99.0, 0.0],
@@ -129,6 +130,7 @@ def test_discrete_bgbb_summary_by_hand() -> None:
         "monetary_value": [30.0, 0.0],  # (20 + 30 + 40) / 3 repeat occasions
         "weight": [1.0, 1.0],
         "first_purchase": [D(2019, 3, 1), D(2020, 12, 31)],
+        "last_purchase": [D(2022, 1, 5), D(2020, 12, 31)],  # the last of the calibration periods
         "revenue": [100.0, 10.0],
         "holdout_frequency": [0.0, 1.0],  # holdout = 2023, the one complete year before as_of
         "holdout_value": [0.0, 9.0],

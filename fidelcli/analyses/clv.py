@@ -411,7 +411,7 @@ class Fit:
 
 
 def _arrays(frame: pl.DataFrame, *cols: str) -> list[np.ndarray]:
-    return [frame[c].to_numpy().astype(float) for c in cols]
+    return [np.asarray(frame[c].to_numpy(), dtype=float) for c in cols]  # no copy for Float64 columns
 
 
 def fit_purchase_model(summary: Summary, name: str, *, penalizer: float = 0.0) -> FittedModel:
@@ -626,7 +626,8 @@ def purchase_predictions(
     (expected purchases over the horizon, each step discounted), one row per row of `frame`.
     """
     keys = ["frequency", "recency", age]
-    uniq = frame.select(keys).unique()
+    # Distinct rows and, for each, the rows holding it (lighter than joining the predictions back).
+    uniq = frame.select(keys).with_row_index("_row").group_by(keys).agg("_row")
     x, t_x, T = _arrays(uniq, *keys)
     length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
     steps, step, rate = _discount_steps(horizon, time_unit, annual_rate, discrete)
@@ -647,8 +648,14 @@ def purchase_predictions(
             model.expected_purchases(length, x, t_x, T), dtype=float))
         cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
             x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
-    preds = uniq.with_columns(**cols)
-    return frame.select(keys).join(preds, on=keys, how="left", maintain_order="left").drop(keys)
+    rows = uniq.get_column("_row")
+    where, repeat = rows.explode().to_numpy(), rows.list.len().to_numpy()
+    out = {}
+    for name, values in cols.items():
+        full = np.empty(frame.height)
+        full[where] = np.repeat(values.to_numpy(), repeat)
+        out[name] = full
+    return pl.DataFrame(out)
 
 
 def estimate_lifetime_years(customers: pl.DataFrame, *, as_of: dt.date) -> float | None:
@@ -674,7 +681,8 @@ def estimate_lifetime_years(customers: pl.DataFrame, *, as_of: dt.date) -> float
     if window < 1:
         return None
     mid, start = as_of - dt.timedelta(days=window), as_of - dt.timedelta(days=2 * window)
-    base = customers.filter(pl.col("first_purchase") < mid, pl.col("last_purchase") >= start)
+    base = customers.select("first_purchase", "last_purchase").filter(pl.col("first_purchase") < mid,
+                                                                      pl.col("last_purchase") >= start)
     if base.height == 0:
         return None
     retention = float(base.select((pl.col("last_purchase") >= mid).mean()).item())
@@ -712,7 +720,9 @@ def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight"
     -------
     A String series `value_tier`, one per row of `frame`.
     """
-    known = frame.filter(pl.col(value).is_not_null())
+    if bool((frame.get_column(weight) == 1.0).all()):
+        return frame.select(value_tier=value_tiers(pl.col(value)))["value_tier"]  # one row per customer
+    known = frame.select(value, weight).filter(pl.col(value).is_not_null())
     total = float(known[weight].sum())
     ahead = (
         known.group_by(value).agg(w=pl.col(weight).sum())
@@ -984,11 +994,13 @@ def top_customers(customers: pl.DataFrame, *, key: str, n: int = 10) -> pl.DataF
     """
     by = "clv" if customers["clv"].null_count() < customers.height else "expected_purchases"
     return (
-        customers.filter(pl.col(by).is_not_null())
+        customers.lazy()  # lazy: the filter is fused with top_k instead of copying every customer
+        .filter(pl.col(by).is_not_null())
         .top_k(n, by=[by, "customer_id"], reverse=[False, True])
         .sort([by, "customer_id"], descending=[True, False])
         .select(customer=pseudonym(pl.col("customer_id"), key), frequency="frequency", p_alive="p_alive",
                 expected_purchases="expected_purchases", expected_value="expected_value", clv="clv", value_tier="value_tier")
+        .collect()
     )
 
 

@@ -23,6 +23,8 @@ from fidelcli.models._fit import (
     weighted_mean,
 )
 
+_BLOCK_ROWS = 32_768  # rows per block of the horizon predictions
+
 
 def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *,
               modified: bool, xgroups: tuple[FloatArray, FloatArray] | None = None,
@@ -308,10 +310,16 @@ class BGNBD(PurchaseModel):
         alive = bg_p_alive(params, xa, ta, Ta, modified=self._modified)
 
         def work(sl: slice) -> tuple[FloatArray, FloatArray]:
-            cum = bg_cumulative(params, times[None, :], xa[sl, None], Ta[sl, None],
-                                alive[sl, None], modified=self._modified)
-            inc = np.diff(cum, axis=-1, prepend=0.0)
-            return cum[:, -1], inc @ factors
+            # Blocks of rows keep the (rows x steps) temporaries small (a few MiB each).
+            expected, discounted = np.empty(sl.stop - sl.start), np.empty(sl.stop - sl.start)
+            for lo in range(sl.start, sl.stop, _BLOCK_ROWS):
+                b = slice(lo, min(lo + _BLOCK_ROWS, sl.stop))
+                cum = bg_cumulative(params, times[None, :], xa[b, None], Ta[b, None],
+                                    alive[b, None], modified=self._modified)
+                out = slice(b.start - sl.start, b.stop - sl.start)
+                expected[out] = cum[:, -1]
+                discounted[out] = np.diff(cum, axis=-1, prepend=0.0) @ factors
+            return expected, discounted
 
         parts = run_chunked(work, xa.size)
         expected = np.concatenate([pt[0] for pt in parts])

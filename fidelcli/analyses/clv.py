@@ -99,9 +99,10 @@ def _customer_plan(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> 
     """Per customer of the calibration cohort, from purchase occasions: first_purchase, last_purchase,
     n (calibration occasions), total_cents, first_cents (value of the first occasion) and, with a
     calibration end, holdout_frequency and holdout_cents (occasions after it)."""
-    names = occasions.collect_schema().names()
-    value = pl.col("value") if "value" in names else pl.lit(0.0)
-    order = ["date", "occasion"] if "occasion" in names else ["date"]
+    schema = occasions.collect_schema()
+    value = pl.col("value") if "value" in schema else pl.lit(0.0)
+    # Without order ids the occasion is the date itself (ids are text, never dates).
+    order = ["date", "occasion"] if schema.get("occasion") not in (None, pl.Date) else ["date"]
     lf = occasions.select("customer_id", *order, value_cents=cents(value.fill_null(0.0)))
     date, v = pl.col("date"), pl.col("value_cents")
     # First occasion: earliest date, ties broken by occasion id, so row order cannot matter.
@@ -121,25 +122,28 @@ def _customer_plan(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> 
 
 def _summary_queries(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> list[pl.LazyFrame]:
     """The reductions behind a summary, collected together so that they share one pass: the
-    per-customer plan, the first occasion date and (with a holdout) the cohort's occasions per day."""
+    per-customer plan and (with a holdout) the cohort's occasions per day."""
     customers = _customer_plan(occasions, calibration_end)
-    queries = [customers.sort("customer_id"), occasions.select(first=pl.col("date").min())]
+    queries = [customers.sort("customer_id")]
     if calibration_end is not None:
         queries.append(occasions.join(customers.select("customer_id"), on="customer_id", how="semi")
                        .group_by("date").agg(occasions=pl.len().cast(pl.Int64)).sort("date"))
     return queries
 
 
-def _summary_from_reductions(frames: list[pl.DataFrame], *, as_of: dt.date, calibration_end: dt.date | None,
-                             time_unit: TimeUnit) -> Summary:
+def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame, *, as_of: dt.date,
+                             calibration_end: dt.date | None, time_unit: TimeUnit) -> Summary:
+    """The `Summary` from the `_summary_queries` results (`occasions` is read again only to name the
+    first purchase in the error when no customer is left)."""
     unit = days_per(time_unit)
     last_day = as_of - dt.timedelta(days=1)
     cal_end = calibration_end or last_day
     if cal_end > last_day:
         raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
                          hint="choose a calibration end inside the data, or a later --as-of")
-    agg, first = frames[0], frames[1].item()
+    agg = frames[0]
     if agg.height == 0:
+        first = occasions.select(pl.col("date").min()).collect(engine="streaming").item()
         where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
         raise InputError(f"calibration end {cal_end} is {where}: no customer to model",
                          hint="choose a --calibration-end inside the data")
@@ -163,7 +167,7 @@ def _summary_from_reductions(frames: list[pl.DataFrame], *, as_of: dt.date, cali
     else:
         frame = frame.drop("holdout_frequency", "holdout_value", strict=False)
     return Summary(frame=frame, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
-                   holdout_length=holdout_length, occasions_by_day=frames[2] if len(frames) > 2 else None)
+                   holdout_length=holdout_length, occasions_by_day=frames[1] if len(frames) > 1 else None)
 
 
 def summary_from_occasions(
@@ -202,9 +206,9 @@ def summary_from_occasions(
     InputError
         The calibration end is on or after `as_of`, or before every purchase.
     """
-    queries = _summary_queries(occasions.lazy().filter(pl.col("date") < pl.lit(as_of)), calibration_end)
-    frames = pl.collect_all(queries, engine="streaming")
-    return _summary_from_reductions(frames, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
+    occ = occasions.lazy().filter(pl.col("date") < pl.lit(as_of))
+    frames = pl.collect_all(_summary_queries(occ, calibration_end), engine="streaming")
+    return _summary_from_reductions(frames, occ, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
 
 
 def _ordinal(expr: pl.Expr, unit: str) -> pl.Expr:
@@ -335,8 +339,10 @@ def summary_from_transactions(
         summary = discrete_summary_from_occasions(engine.occasions(tx), as_of=tx.as_of, calibration_end=calibration_end,
                                                   time_unit=time_unit)
     else:
-        frames = tx.collect(*_summary_queries(engine.occasions_plan(tx), calibration_end))
-        summary = _summary_from_reductions(frames, as_of=tx.as_of, calibration_end=calibration_end, time_unit=time_unit)
+        occ = engine.occasions_plan(tx)
+        frames = tx.collect(*_summary_queries(occ, calibration_end))
+        summary = _summary_from_reductions(frames, occ, as_of=tx.as_of, calibration_end=calibration_end,
+                                           time_unit=time_unit)
     summary.has_monetary = tx.has_amount
     return summary
 

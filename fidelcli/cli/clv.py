@@ -118,25 +118,6 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
     render.frame(top_customers(c, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
 
 
-def _preload_models() -> None:
-    """Import the models (SciPy, ~0.4 s) on a background thread while the main thread reads the
-    data and builds the summary in Polars (which releases the GIL); the first use of a model waits
-    for the import to finish (Python's per-module import locks)."""
-    import sys
-    import threading
-
-    if "fidelcli.models" in sys.modules:
-        return
-
-    def load() -> None:
-        try:
-            import fidelcli.models  # noqa: F401
-        except Exception:  # noqa: BLE001 - the main thread's own import reports any failure
-            pass
-
-    threading.Thread(target=load, name="fidelcli-import-models", daemon=True).start()
-
-
 @app.command("clv")
 def clv_cmd(
     transactions: options.TransactionsOpt = None,
@@ -179,7 +160,6 @@ def clv_cmd(
     """
     from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, margin_rates, model_document, summary_from_transactions
 
-    _preload_models()
     options.set_lang(lang)
     cfg = options.config().clv.model_dump(exclude_none=True)
     if transactions is not None and summary is not None:

@@ -10,12 +10,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# Editable installs leave the sources uncompiled; compiling them once keeps start-up fast where
+# Python may not write bytecode itself (PYTHONDONTWRITEBYTECODE, read-only checkouts).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m compileall -q fidelcli
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m compileall -q fidelcli
 	touch $@ $(VENV)/.installed
 
 # The main job on sample_data/: validate, then every analysis.
@@ -33,6 +37,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
+	$(BIN)/python -m compileall -q fidelcli
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -70,7 +70,7 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
     from fidelcli.analyses.clv import Fit
     from fidelcli.clean import clean_transactions
     from fidelcli.io.read import scan_table
-    import fidelcli.models  # noqa: F401  (SciPy; the command imports it in the background, keep it out of the fit stage)
+    import fidelcli.models  # noqa: F401  (SciPy: its import is not part of the fit stage)
 
     marks: list[tuple[str, float]] = []
     t = time.perf_counter()

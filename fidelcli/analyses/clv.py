@@ -709,11 +709,15 @@ def value_tiers(value: pl.Expr) -> pl.Expr:
     """`top 1%`, `top 5%`, `top 20%` or `other` by the rank of `value` (largest first; ties share the
     best rank, so equal values are in the same tier and row order never matters). Null values are
     `other`. One row = one customer; see `weighted_value_tiers` for summary rows with weights."""
-    rank = value.rank(method="min", descending=True)
-    n = value.count()
-    expr = pl.when(value.is_null()).then(pl.lit("other"))
+    return _tiers_of_rank(value.rank(method="min", descending=True), value.count())
+
+
+def _tiers_of_rank(rank: pl.Expr, n: pl.Expr | int) -> pl.Expr:
+    """The tier of a (min, descending) rank among `n` ranked values; a null rank is `other`."""
+    expr = pl.when(rank.is_null()).then(pl.lit("other"))
     for share, name in TIERS:
-        expr = expr.when(rank <= pl.max_horizontal(pl.lit(1), (n * share).floor())).then(pl.lit(name))
+        cut = max(1, math.floor(n * share)) if isinstance(n, int) else pl.max_horizontal(pl.lit(1), (n * share).floor())
+        expr = expr.when(rank <= cut).then(pl.lit(name))
     return expr.otherwise(pl.lit("other"))
 
 
@@ -727,7 +731,9 @@ def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight"
     A String series `value_tier`, one per row of `frame`.
     """
     if bool((frame.get_column(weight) == 1.0).all()):
-        return frame.select(value_tier=value_tiers(pl.col(value)))["value_tier"]  # one row per customer
+        # One row per customer: `value_tiers`, with the rank computed once (not once per tier).
+        ranks = frame.select(pl.col(value).rank(method="min", descending=True))
+        return ranks.select(value_tier=_tiers_of_rank(pl.col(value), frame.get_column(value).count()))["value_tier"]
     known = frame.select(value, weight).filter(pl.col(value).is_not_null())
     total = float(known[weight].sum())
     ahead = (

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _shell import shell_env  # bench/_shell.py
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 FIDELCLI = ROOT.parent / ".venv" / "bin" / "fidelcli"
@@ -40,7 +42,7 @@ def data(customers: int, out: Path) -> Path:
 def run(name: str, args: list[str]) -> dict[str, float]:
     """Run one command; return its wall time (s) and peak RSS (MiB)."""
     start = time.monotonic()
-    proc = subprocess.Popen([str(FIDELCLI), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([str(FIDELCLI), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=shell_env())
     assert proc.stderr is not None
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start

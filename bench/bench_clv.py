@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from _shell import shell_env  # bench/_shell.py
+
 TRUTH = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "v": 15.0}
 START = dt.date(2022, 1, 1)
 WEEKS = 104  # two years of data; customers join during the first year
@@ -122,7 +124,7 @@ def main() -> None:
     cmd = [str(exe), "clv", "-t", str(tx), "--model", args.model, "--horizon", args.horizon,
            "-o", str(out), "--save-model", str(model), "--format", "markdown"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=shell_env())
     wall = time.perf_counter() - t0
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
     if proc.returncode != 0:

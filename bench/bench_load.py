@@ -19,6 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from _shell import shell_env  # bench/_shell.py
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
@@ -58,7 +60,7 @@ def timed(cmd: list[str], *, quiet: bool = False) -> tuple[float, float, str]:
     start = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *cmd], stdout=subprocess.DEVNULL if quiet else subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=ROOT, check=False,
+        text=True, cwd=ROOT, check=False, env=shell_env(),
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:

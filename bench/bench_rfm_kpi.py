@@ -27,6 +27,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from _shell import shell_env  # bench/_shell.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FIDELCLI = str(Path(PYTHON).with_name("fidelcli"))
@@ -113,7 +115,8 @@ def timed(cmd: list[str], *, stdout_to: Path | None = None) -> tuple[float, floa
     with tempfile.NamedTemporaryFile("r", suffix=".time") as log:
         out = open(stdout_to, "wb") if stdout_to else subprocess.DEVNULL
         try:
-            proc = subprocess.run(["/usr/bin/time", "-v", "-o", log.name, *cmd], stdout=out, stderr=subprocess.PIPE, check=False)
+            proc = subprocess.run(["/usr/bin/time", "-v", "-o", log.name, *cmd], stdout=out, stderr=subprocess.PIPE, check=False,
+                                  env=shell_env())
         finally:
             if stdout_to:
                 out.close()

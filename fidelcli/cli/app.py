@@ -51,6 +51,12 @@ class FidelGroup(TyperGroup):
         """Usage errors (unknown option, bad value) as one line and a hint too, exit 2."""
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
+        except SystemExit as exc:
+            # Rich and Click exit 1 when the reader of the help goes away (`fidelcli rfm --help |
+            # head`), after silencing stdout: as for data output, that is not an error.
+            if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
+                sys.exit(0)
+            raise
         except ClickException as exc:
             if not standalone_mode:
                 raise

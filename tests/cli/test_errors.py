@@ -165,3 +165,22 @@ def test_unwritable_output_is_exit_2(tmp_path):
         f"error: {blocker / 'out.csv'}: cannot write here: File exists",  # mkdir of the parent: a file is there
         "hint: choose a writable directory",
     ]
+
+
+def _into_closed_pipe(*args: str) -> tuple[int, bytes]:
+    """Run `python -m fidelcli ARGS` with its stdout a pipe closed before it writes (`... | head`)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "fidelcli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the interpreter takes far longer to start than this
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    sample = Path(__file__).parents[2] / "sample_data" / "transactions.csv"
+    for args in (["cohort", "--help"], ["--help"], ["rfm", "-t", str(sample), "--format", "csv"]):
+        code, err = _into_closed_pipe(*args)
+        assert code == 0 and b"error" not in err and b"Traceback" not in err, (args, err)

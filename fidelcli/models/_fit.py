@@ -47,6 +47,8 @@ _HESS_STEP = 1e-4
 _BAD = 1e30  # objective value returned where the likelihood is not finite
 
 
+BLOCK_ROWS = 32_768  # rows per block of the predictions over a horizon (several steps per row)
+
 # Above this many rows, vectorised evaluations are split in two halves run on two threads (NumPy and
 # SciPy ufuncs release the GIL); below it the thread overhead is not worth it.
 _CHUNK_ROWS = 50_000
@@ -750,5 +752,9 @@ class PurchaseModel(FittedModel):
         self._theta()
         xa, ta, Ta = (check_values(v, n).reshape(-1, 1)
                       for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
-        return discount_sum(lambda t: self._expected(t[None, :], xa, ta, Ta), horizon=horizon,
-                            discount_rate_per_period=discount_rate_per_period, step=step)
+        out = np.empty(xa.shape[0])
+        for lo in range(0, out.size, BLOCK_ROWS):  # blocks keep the (rows x steps) temporaries small
+            b = slice(lo, lo + BLOCK_ROWS)
+            out[b] = discount_sum(lambda t, b=b: self._expected(t[None, :], xa[b], ta[b], Ta[b]), horizon=horizon,
+                                  discount_rate_per_period=discount_rate_per_period, step=step)
+        return out

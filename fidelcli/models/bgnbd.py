@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from fidelcli.models._fit import (
+    BLOCK_ROWS,
     FloatArray,
     PurchaseModel,
     check_purchase_data,
@@ -22,8 +23,6 @@ from fidelcli.models._fit import (
     run_chunked,
     weighted_mean,
 )
-
-_BLOCK_ROWS = 32_768  # rows per block of the horizon predictions
 
 
 def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *,
@@ -312,8 +311,8 @@ class BGNBD(PurchaseModel):
         def work(sl: slice) -> tuple[FloatArray, FloatArray]:
             # Blocks of rows keep the (rows x steps) temporaries small (a few MiB each).
             expected, discounted = np.empty(sl.stop - sl.start), np.empty(sl.stop - sl.start)
-            for lo in range(sl.start, sl.stop, _BLOCK_ROWS):
-                b = slice(lo, min(lo + _BLOCK_ROWS, sl.stop))
+            for lo in range(sl.start, sl.stop, BLOCK_ROWS):
+                b = slice(lo, min(lo + BLOCK_ROWS, sl.stop))
                 cum = bg_cumulative(params, times[None, :], xa[b, None], Ta[b, None],
                                     alive[b, None], modified=self._modified)
                 out = slice(b.start - sl.start, b.stop - sl.start)

@@ -27,7 +27,7 @@ import polars as pl
 from fidelcli.analyses.timeunits import DAYS_PER_YEAR, Horizon, TimeUnit, days_per, parse_horizon, rate_per_period
 from fidelcli.clean import Transactions
 from fidelcli.errors import ConfigError, FitError, InputError
-from fidelcli.summary import DEFAULT_ENGINE, Engine, cents
+from fidelcli.summary import DEFAULT_ENGINE, Engine, cents, period_index
 
 if TYPE_CHECKING:
     from fidelcli.models import GammaGamma
@@ -211,16 +211,6 @@ def summary_from_occasions(
     return _summary_from_reductions(frames, occ, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
 
 
-def _ordinal(expr: pl.Expr, unit: str) -> pl.Expr:
-    """Calendar period number of a date: consecutive periods have consecutive numbers."""
-    if unit == "year":
-        return expr.dt.year().cast(pl.Int64)
-    if unit == "month":
-        return expr.dt.year().cast(pl.Int64) * 12 + expr.dt.month().cast(pl.Int64)
-    days = expr.cast(pl.Int64)  # days since 1970-01-01, a Thursday
-    return (days + 3) // 7 if unit == "week" else days  # weeks start on Monday
-
-
 def discrete_summary_from_occasions(
     occasions: pl.DataFrame,
     *,
@@ -257,7 +247,7 @@ def discrete_summary_from_occasions(
 
     def complete_through(day: dt.date) -> int:
         # the last period that has ended by `day` (inclusive)
-        here, nxt = (pl.select(_ordinal(pl.lit(d), time_unit)).item() for d in (day, day + dt.timedelta(days=1)))
+        here, nxt = (pl.select(period_index(pl.lit(d), time_unit)).item() for d in (day, day + dt.timedelta(days=1)))
         return int(here if nxt != here else here - 1)
 
     cal_last = complete_through(cal_end)
@@ -269,7 +259,7 @@ def discrete_summary_from_occasions(
         warnings.append(f"calibration end {calibration_end} is inside a {time_unit}: the calibration is the complete "
                         f"{time_unit}s up to {effective_end} and the holdout starts on {effective_end + dt.timedelta(days=1)}")
     occ = occasions.lazy().select("customer_id", "date", value_cents=cents(pl.col("value").fill_null(0.0)),
-                                  k=_ordinal(pl.col("date"), time_unit))
+                                  k=period_index(pl.col("date"), time_unit))
     occ = occ.with_columns(k0=pl.col("k").min().over("customer_id")).filter(pl.col("k0") <= cal_last)
     idx = pl.col("k") - pl.col("k0")
     in_cal = (pl.col("k") > pl.col("k0")) & (pl.col("k") <= cal_last)
@@ -310,7 +300,7 @@ def discrete_summary_from_occasions(
 
 
 def _period_first_day(k: int, unit: str) -> dt.date:
-    """First day of the calendar period numbered `k` by `_ordinal` (the inverse of `_ordinal`)."""
+    """First day of the calendar period numbered `k` by `period_index` (its inverse)."""
     if unit == "year":
         return dt.date(k, 1, 1)
     if unit == "month":

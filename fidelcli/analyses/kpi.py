@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fidelcli.errors import InputError
-from fidelcli.summary import TRUNCATE, Period, cents, period_start
+from fidelcli.summary import TRUNCATE, Period, cents, period_index, period_start
 
 GROUP = "group"
 BASE_COLUMNS = [
@@ -59,6 +59,17 @@ def _offset(period: Period, n: int) -> str:
 
 def _shift(expr: pl.Expr, period: Period, n: int) -> pl.Expr:
     return expr.dt.offset_by(_offset(period, n))
+
+
+def _by_customer_and_period(activity: pl.DataFrame) -> pl.DataFrame:
+    """`activity` sorted by customer_id, then period_start: checked (two cheap passes) and returned
+    as is when it already is, as the engine gives it; sorted otherwise."""
+    cid, start = pl.col("customer_id"), pl.col("period_start")
+    if activity.get_column("customer_id").is_sorted():
+        out_of_order = activity.select(((cid == cid.shift(1)) & (start <= start.shift(1))).any()).item()
+        if not out_of_order:
+            return activity
+    return activity.sort("customer_id", "period_start")
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -148,12 +159,15 @@ def kpi(
     # Sorted by customer and period, a customer's active rows are consecutive and in time order: the
     # row before tells whether they were active in the period before, and their first active row is
     # their first purchase period (no join needed).
-    act = activity.sort("customer_id", "period_start").with_columns(active=pl.col("orders") > 0)
+    act = _by_customer_and_period(activity).with_columns(active=pl.col("orders") > 0)
     ac = act.filter("active")
     same = (pl.col("customer_id") == pl.col("customer_id").shift(1)).fill_null(False)
+    index, year = period_index(pl.col("period_start"), period), pl.col("period_start").dt.year()
     ac = ac.with_columns(
-        was_active=same & (pl.col("period_start").shift(1) == _shift(pl.col("period_start"), period, -1)).fill_null(False),
+        was_active=same & (index.shift(1) == index - 1).fill_null(False),
         new=~same,
+        # The customer's first active period of the calendar year (for the yearly table).
+        first_in_year=~(same & (year == year.shift(1)).fill_null(False)),
     )
     if summary is not None:
         # A summary over a longer history knows purchases made before the activity window.
@@ -161,7 +175,8 @@ def kpi(
         ac = ac.join(first, on="customer_id", how="left", maintain_order="left").with_columns(
             new=(pl.col("first_period") == pl.col("period_start")).fill_null(False)
         ).drop("first_period")
-    act = pl.concat([ac, act.filter(~pl.col("active")).with_columns(was_active=pl.lit(False), new=pl.lit(False))])
+    act = pl.concat([ac, act.filter(~pl.col("active")).with_columns(
+        was_active=pl.lit(False), new=pl.lit(False), first_in_year=pl.lit(False))])
     if groups is not None:
         group_name = next(c for c in groups.columns if c != "customer_id")
         g = groups.select("customer_id", pl.col(group_name).alias(GROUP)).unique("customer_id", keep="first")
@@ -185,9 +200,11 @@ def kpi(
         repeaters=(pl.col("orders") >= 2).sum().cast(pl.Int64),
         retained=(pl.col("active") & pl.col("was_active")).sum().cast(pl.Int64),
         returning_cents=pl.col("revenue_cents").filter(pl.col("active") & ~pl.col("new")).sum(),
+        year_firsts=pl.col("first_in_year").sum().cast(pl.Int64),
     )
     df = calendar.join(agg, on=keys, how="left", nulls_equal=True).with_columns(
-        pl.col("active_customers", "new_customers", "orders", "revenue_cents", "repeaters", "retained", "returning_cents").fill_null(0)
+        pl.col("active_customers", "new_customers", "orders", "revenue_cents", "repeaters", "retained", "returning_cents",
+               "year_firsts").fill_null(0)
     )
     over = [GROUP] if groups is not None else None
     prev_active_n = pl.col("active_customers").shift(1).over(over, order_by="period_start") if over else pl.col("active_customers").shift(1)
@@ -338,7 +355,7 @@ def kpi(
     periods = df.select(*columns, *extra)
     yearly = None
     if groups is None and period != "week":
-        yearly = _yearly(ac, act, profit=profit, margin_rate=margin_rate, spend=spend, as_of=as_of)
+        yearly = _yearly(df, profit=profit is not None, margin_rate=margin_rate, spend=spend, as_of=as_of)
     comparison, current, previous = _comparison(periods, period=period, as_of=as_of, grouped=groups is not None)
     if group_name is not None:
         periods = periods.rename({GROUP: group_name})
@@ -350,26 +367,23 @@ def kpi(
 
 
 def _yearly(
-    ac: pl.DataFrame,
-    act: pl.DataFrame,
+    periods: pl.DataFrame,
     *,
-    profit: pl.DataFrame | None,
+    profit: bool,
     margin_rate: float | None,
     spend: pl.DataFrame | None,
     as_of: dt.date,
 ) -> pl.DataFrame:
     """Yearly retention as analysts compute it by hand, (E - N) / S, and the historical CLV.
 
-    `ac` holds the active rows sorted by customer and period, with the `new` flag; `act` every row.
+    From the per-period frame (month, quarter or year periods nest in calendar years): year_firsts
+    counts each customer once a year (in their first active period of it), so its yearly sum is E;
+    new customers, revenue and profit (profit_cents when `profit`) add up over the periods.
     """
-    # Integer years (cheap on millions of rows); back to dates once aggregated.
-    year = pl.col("period_start").dt.year()
-    same = ((pl.col("customer_id") == pl.col("customer_id").shift(1)) & (year == year.shift(1))).fill_null(False)
+    sums = ["year_firsts", "new_customers", "revenue_cents", *(["profit_cents"] if profit else [])]
     y = (
-        ac.with_columns(first_in_year=~same)
-        .group_by(year.alias("year"))
-        .agg(customers_end=pl.col("first_in_year").sum().cast(pl.Int64), new_customers=pl.col("new").sum().cast(pl.Int64))
-        .join(act.group_by(year.alias("year")).agg(revenue_cents=pl.col("revenue_cents").sum()), on="year", how="full", coalesce=True)
+        periods.group_by(pl.col("period_start").dt.year().alias("year")).agg(pl.col(sums).sum())
+        .rename({"year_firsts": "customers_end"})
         .with_columns(year=pl.date(pl.col("year"), 1, 1))
     )
     first = y.get_column("year").min()
@@ -377,10 +391,8 @@ def _yearly(
     cal = pl.select(year=pl.date_range(pl.lit(first), pl.lit(last), interval="1y")).with_columns(pl.col("year").cast(pl.Date))
     y = cal.join(y, on="year", how="left").with_columns(pl.col("customers_end", "new_customers", "revenue_cents").fill_null(0)).sort("year")
     y = y.with_columns(customers_start=pl.col("customers_end").shift(1))
-    if profit is not None:
-        p = profit.group_by(pl.col("period_start").dt.year().alias("year")).agg(profit_cents=pl.col("profit_cents").sum())
-        p = p.with_columns(year=pl.date(pl.col("year"), 1, 1))
-        y = y.join(p, on="year", how="left").with_columns(profit=pl.col("profit_cents").fill_null(0) / 100)
+    if profit:
+        y = y.with_columns(profit=pl.col("profit_cents").fill_null(0) / 100)
     elif margin_rate is not None:
         y = y.with_columns(profit=pl.col("revenue_cents") / 100 * margin_rate)
     else:

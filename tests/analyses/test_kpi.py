@@ -208,3 +208,16 @@ def test_no_activity_is_an_error():
     empty = tx_frame([("A", "2024-01-03", 1.0, False)]).filter(pl.lit(False))
     with pytest.raises(InputError, match="^no transaction in the analysis window$"):
         kpi(DEFAULT_ENGINE.activity(empty, period="month"), DEFAULT_ENGINE.customer_summary(empty), period="month", as_of=AS_OF)
+
+
+def test_activity_in_any_row_order_gives_the_same_kpis():
+    # kpi() trusts the engine's (customer, period) order only after checking it: shuffled rows,
+    # or rows sorted the other way round, are sorted first and give the same periods and years.
+    lf = tx_frame(LOG)
+    activity = DEFAULT_ENGINE.activity(lf, period="month")
+    summary = DEFAULT_ENGINE.customer_summary(lf)
+    expected = kpi(activity, summary, period="month", as_of=AS_OF)
+    for other in (activity.sample(fraction=1.0, shuffle=True, seed=3), activity.sort("customer_id", "period_start", descending=[False, True])):
+        got = kpi(other, summary, period="month", as_of=AS_OF)
+        assert_frame_equal(got.periods, expected.periods)
+        assert_frame_equal(got.yearly, expected.yearly)

@@ -627,29 +627,28 @@ def purchase_predictions(
     x, t_x, T = _arrays(uniq, *keys)
     length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
     steps, step, rate = _discount_steps(horizon, time_unit, annual_rate, discrete)
-    cols = {}
+    preds: dict[str, np.ndarray] = {}
     joint = getattr(model, "horizon_predictions", None)
     if joint is not None and not discrete:
         # BG/NBD family: P(alive), expected and discounted purchases share their terms.
         alive, expected, discounted = joint(x, t_x, T, length=length, steps=steps,
                                             discount_rate_per_period=rate, p_alive=p_alive)
         if alive is not None:
-            cols["p_alive"] = pl.Series(np.asarray(alive, dtype=float))
-        cols["expected_purchases"] = pl.Series(np.asarray(expected, dtype=float))
-        cols["discounted_purchases"] = pl.Series(np.asarray(discounted, dtype=float))
+            preds["p_alive"] = alive
+        preds["expected_purchases"], preds["discounted_purchases"] = expected, discounted
     else:
         if p_alive:
-            cols["p_alive"] = pl.Series(np.asarray(model.p_alive(x, t_x, T), dtype=float))  # type: ignore[attr-defined]
-        cols["expected_purchases"] = pl.Series(np.asarray(  # type: ignore[attr-defined]
-            model.expected_purchases(length, x, t_x, T), dtype=float))
-        cols["discounted_purchases"] = pl.Series(np.asarray(model.discounted_expected_transactions(  # type: ignore[attr-defined]
-            x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step), dtype=float))
+            preds["p_alive"] = model.p_alive(x, t_x, T)  # type: ignore[attr-defined]
+        preds["expected_purchases"] = model.expected_purchases(length, x, t_x, T)  # type: ignore[attr-defined]
+        preds["discounted_purchases"] = model.discounted_expected_transactions(  # type: ignore[attr-defined]
+            x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step)
+    # Spread each distinct row's prediction to the rows holding it.
     rows = uniq.get_column("_row")
     where, repeat = rows.explode().to_numpy(), rows.list.len().to_numpy()
     out = {}
-    for name, values in cols.items():
+    for name, values in preds.items():
         full = np.empty(frame.height)
-        full[where] = np.repeat(values.to_numpy(), repeat)
+        full[where] = np.repeat(np.asarray(values, dtype=float), repeat)
         out[name] = full
     return pl.DataFrame(out)
 

@@ -1,15 +1,14 @@
 """The `fidelcli` command line: Typer commands that parse, load, call the library and render.
 
-Memory: Polars allocates with jemalloc, which (with Polars' settings) keeps freed pages for half a
-second and spreads threads over 4 arenas per core. A command runs a few large steps in a row (a
-reduction in Polars, then NumPy/SciPy fits and predictions), so the pages freed by one step would
-still count while the next allocates. The command line asks jemalloc for one arena per core and to
-return freed pages on a background thread: after 100 ms, or at once for the commands that fit
-models after their reduction (measured with 1M customers: `rfm` peak 1.3 -> 0.9 GiB at the same
-speed, where returning pages at once would cost it a quarter of its time; `clv` 830 -> 450-470 MiB
-for 0.4 s more). Values the user puts in `_RJEM_MALLOC_CONF` come after these and win. This runs
-before Polars is first imported (Polars adds its own defaults in front); the library
-(`import fidelcli`) leaves the allocator alone.
+Memory: Polars allocates with jemalloc; with Polars' settings it keeps freed pages for half a second
+(then a second more as "muzzy"), purges them on the threads that allocate, and spreads threads over
+4 arenas per core. Unless the user says otherwise in `_RJEM_MALLOC_CONF` (their values come after
+these and win), the command line asks for one arena per core and for purging on a background thread:
+after 1 s for the reduction commands (measured on `rfm`, 10M lines: 1.72-1.82 s -> 1.61-1.64 s at
+1.2-1.3 GiB, the system time of re-faulting purged pages going away), and at once for the commands
+that fit models after their reduction, so that the NumPy/SciPy work does not stack on the pages the
+Polars reduction freed (`clv`, 1M customers: 830 -> 435-470 MiB for 0.4 s of system time). This runs
+before Polars is first imported; the library (`import fidelcli`) leaves the allocator alone.
 """
 
 import os
@@ -30,6 +29,6 @@ def _command(argv: list[str]) -> str | None:
     return None
 
 
-_decay_ms = 0 if _command(sys.argv[1:]) in _MODEL_COMMANDS else 100
+_decay_ms = 0 if _command(sys.argv[1:]) in _MODEL_COMMANDS else 1000
 _ours = f"background_thread:true,dirty_decay_ms:{_decay_ms},muzzy_decay_ms:0,narenas:{os.cpu_count() or 1}"
 os.environ["_RJEM_MALLOC_CONF"] = ",".join(filter(None, [_ours, os.environ.get("_RJEM_MALLOC_CONF")]))

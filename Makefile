@@ -3,22 +3,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 OUT := .run
+# CI installs the exact versions the suite last passed with; `make test-latest` tries the newest.
+CONSTRAINTS := constraints/ci.txt
+PIP_INSTALL = $(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: run test bench clean
+.PHONY: run test test-latest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
 # Editable installs leave the sources uncompiled; compiling them once keeps start-up fast where
 # Python may not write bytecode itself (PYTHONDONTWRITEBYTECODE, read-only checkouts).
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) -e .
 	$(BIN)/python -m compileall -q fidelcli
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) -e ".[test]"
 	$(BIN)/python -m compileall -q fidelcli
 	touch $@ $(VENV)/.installed
 
@@ -36,9 +38,17 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# The newest release of every dependency, in a separate environment: drift shows here before it
+# breaks a landing. When it passes, refresh constraints/ci.txt from it (see that file's header).
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install -q --disable-pip-version-check --upgrade -e ".[test]"
+	.venv-latest/bin/python -m pytest -q
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m compileall -q fidelcli
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) .venv-latest $(OUT) .pytest_cache

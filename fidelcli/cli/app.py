@@ -119,12 +119,14 @@ def root(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also with NO_COLOR set).")] = False,
+    show_values: Annotated[bool, typer.Option("--show-values", help="Quote personal values (emails, phones, names) in diagnostics instead of masking them.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """Customer-loyalty analytics from transaction exports."""
     render.settings.quiet = quiet
     render.settings.verbose = verbose
     render.settings.color = not no_color
+    render.settings.show_values = show_values
     options.context.config_path = config
     options.context._config = None
     options.context.tables = []

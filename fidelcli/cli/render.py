@@ -30,6 +30,8 @@ class Settings:
     verbose: bool = False
     color: bool = True
     lang: str = "en"
+    # --show-values: diagnostics quote personal values (emails, phones, names) instead of masking them.
+    show_values: bool = False
 
 
 settings = Settings()

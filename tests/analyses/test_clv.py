@@ -40,14 +40,12 @@ from fidelcli.io.read import scan_table
 from fidelcli.models import BGBB, BGNBD, GammaGamma
 
 D = dt.date
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+from refdata import reference
 
 
 @pytest.fixture(scope="module")
 def cdnow() -> Summary:
-    if not SHARED.exists():
-        pytest.skip("../shared/data is not beside the checkout")
-    tx = clean_transactions(scan_table(SHARED / "clvtools_cdnow.csv", "transactions"))
+    tx = clean_transactions(scan_table(reference("clvtools_cdnow.csv"), "transactions"))
     return summary_from_transactions(tx, calibration_end=D(1997, 9, 30), time_unit="week")
 
 
@@ -96,14 +94,14 @@ def test_cdnow_expected_holdout_purchases_match_hardie(cdnow: Summary, cdnow_bgn
 
 def test_cdnow_holdout_report(cdnow: Summary, cdnow_bgnbd: Fit) -> None:
     report = holdout_report(cdnow_bgnbd.purchase, cdnow)
-    ref_cbs = pl.read_csv(SHARED / "btyd_cdnow_cbs_holdout.csv")
+    ref_cbs = pl.read_csv(reference("btyd_cdnow_cbs_holdout.csv"))
     # Actual purchases are BTYD's x.star (1,882 repeat purchases in weeks 40-78).
     assert report.metrics["actual_total"] == ref_cbs["x.star"].sum() == 1882
     assert report.by_frequency["frequency"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert report.by_frequency["customers"].sum() == 2357
     assert report.by_frequency.filter(pl.col("frequency") == "0")["customers"].item() == 1411
     # Weekly cumulative tracking of the actual repeat purchases equals BTYD's cu.tracking, week 1..78.
-    ref = pl.read_csv(SHARED / "btyd_cdnow_weekly_cum_repeat_tracking.csv")
+    ref = pl.read_csv(reference("btyd_cdnow_weekly_cum_repeat_tracking.csv"))
     assert report.tracking["week"].to_list() == ref["week"].to_list()
     assert report.tracking["actual"].to_list() == ref["cum_repeat_transactions"].to_list()
     assert report.tracking.filter(pl.col("holdout"))["week"].min() == 40  # weeks 40-78 are the holdout
@@ -438,9 +436,7 @@ def test_historical_clv_same_definition_from_transactions_and_summary_table() ->
 
 def test_high_potential_does_not_flag_one_time_buyers_of_a_summary_table() -> None:
     # BTYD CDNOW table: one-time buyers have m.x = 0, so their past value is unknown: never high potential.
-    if not SHARED.exists():
-        pytest.skip("../shared/data is not beside the checkout")
-    raw = pl.read_csv(SHARED / "btyd_cdnow_cbs_holdout.csv")
+    raw = pl.read_csv(reference("btyd_cdnow_cbs_holdout.csv"))
     s = read_summary(raw, time_unit="week")
     out = predict_clv(s, fit_models(s, model="bgnbd"), ClvOptions(lifetime_years=3.0)).customers
     once = out.filter(pl.col("frequency") == 0)

@@ -13,6 +13,7 @@ from fidelcli.analyses.clv import discrete_summary_from_occasions, read_summary,
 from fidelcli.clean import clean_transactions
 from fidelcli.errors import InputError
 from fidelcli.io.read import scan_table
+from refdata import reference
 
 D = dt.date
 
@@ -28,14 +29,14 @@ def occasions(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
     )
 
 
-def test_cdnow_summary_equals_btyd_cbs_and_holdout(shared_data: Path) -> None:
+def test_cdnow_summary_equals_btyd_cbs_and_holdout() -> None:
     # BTYD's cdnowSummary ($cbs + $m.x): calibration 1997-01-01..1997-09-30 in weeks, holdout to
     # 1998-06-30; a customer first seen 1997-01-01 has T = 272 / 7 = 38.857 weeks.
-    tx = clean_transactions(scan_table(shared_data / "clvtools_cdnow.csv", "transactions"))
+    tx = clean_transactions(scan_table(reference("clvtools_cdnow.csv"), "transactions"))
     assert tx.as_of == D(1998, 7, 1)
     s = summary_from_transactions(tx, calibration_end=D(1997, 9, 30), time_unit="week")
     assert s.holdout_length == 39.0  # 273 days, 1997-10-01..1998-06-30
-    ref = pl.read_csv(shared_data / "btyd_cdnow_cbs_holdout.csv").select(
+    ref = pl.read_csv(reference("btyd_cdnow_cbs_holdout.csv")).select(
         customer_id=pl.col("cust").cast(pl.String),
         frequency="x", recency="t.x", T="T.cal", monetary_value="m.x", holdout_frequency="x.star",
     ).sort("customer_id")

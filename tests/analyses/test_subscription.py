@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from fidelcli.analyses.subscription import durations, kaplan_meier, subscription_analysis
 from fidelcli.cli.app import app
 from fidelcli.errors import ConfigError, FitError, InputError
+from refdata import reference
 
 D = dt.date
 SMALL = """customer_id,start_date,end_date,plan,price
@@ -78,8 +79,8 @@ def cohort_from_curve(alive: list[int], price: float = 10.0) -> pl.LazyFrame:
     ("column", "alpha", "beta"),
     [("regular", 0.704, 1.182), ("high_end", 0.668, 3.806)],  # Fader & Hardie (2007), sBG fits on years 1-7
 )
-def test_fader_hardie_2007_survivor_curves(shared_data: Path, column: str, alpha: float, beta: float) -> None:
-    data = pl.read_csv(shared_data / "fader_hardie_2007_sbg_retention.csv")
+def test_fader_hardie_2007_survivor_curves(column: str, alpha: float, beta: float) -> None:
+    data = pl.read_csv(reference("fader_hardie_2007_sbg_retention.csv"))
     alive = [round(v * 10) for v in data.filter(pl.col("year") <= 7)[column].to_list()]
     # as_of is exclusive: 2007-01-02 observes the 7th renewal on 2007-01-01.
     result = subscription_analysis(cohort_from_curve(alive), period="year", as_of=D(2007, 1, 2), projection=5)

@@ -12,13 +12,14 @@ import pytest
 from fidelcli.churn import TrainResult, train_churn
 from fidelcli.clean import Transactions, clean_transactions
 from fidelcli.io.read import scan_table
+from refdata import reference_path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from churn_sim import simulate  # noqa: E402
 
-# ../shared/data beside the checkout (SPEC: the data sets of the project)
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "clvtools_cdnow.csv"
+# CDNOW 1/10 cohort (tests/reference/, or ../shared/data beside the checkout)
+CDNOW = reference_path("clvtools_cdnow.csv")
 
 
 def load(path: Path, **kw: object) -> Transactions:

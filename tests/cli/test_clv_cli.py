@@ -12,9 +12,9 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
+from refdata import reference, reference_path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-CDNOW = SHARED / "clvtools_cdnow.csv"
+CDNOW = reference_path("clvtools_cdnow.csv")  # copied in tests/reference/ (see its README)
 
 
 def invoke(*args: str):  # noqa: ANN201
@@ -24,12 +24,6 @@ def invoke(*args: str):  # noqa: ANN201
 def problems(stderr: str) -> list[str]:
     """The error and hint lines (progress log lines aside)."""
     return [line for line in stderr.splitlines() if line.startswith(("error:", "hint:"))]
-
-
-@pytest.fixture(autouse=True)
-def _need_data() -> None:
-    if not SHARED.exists():
-        pytest.skip("../shared/data is not beside the checkout")
 
 
 def test_cdnow_per_customer_csv_and_model_file(tmp_path: Path) -> None:
@@ -81,7 +75,7 @@ def test_terminal_view_shows_fit_holdout_and_pseudonymised_top(tmp_path: Path) -
 
 def test_summary_table_in_weeks(tmp_path: Path) -> None:
     # BTYD's cbs table (cust, x, t.x, T.cal, m.x) given directly: same BG/NBD fit as from transactions.
-    r = invoke("clv", "--summary", str(SHARED / "btyd_cdnow_cbs_holdout.csv"), "--model", "bgnbd", "--format", "json")
+    r = invoke("clv", "--summary", str(reference("btyd_cdnow_cbs_holdout.csv")), "--model", "bgnbd", "--format", "json")
     assert r.exit_code == 0, r.stderr
     rows = json.loads(r.stdout)
     assert len(rows) == 2357 and rows[0]["customer_id"] == "1"
@@ -92,7 +86,7 @@ def test_bgbb_on_the_donations_summary(tmp_path: Path) -> None:
     # Fader, Hardie & Shang (2010), the 1995 donor cohort, 6 calibration opportunities:
     # alpha 1.204, beta 0.750, gamma 0.657, delta 2.783, LL -33,225.6.
     model = tmp_path / "m.json"
-    r = invoke("clv", "--summary", str(SHARED / "btyd_donations_rf_calibration.csv"), "--model", "bgbb", "--time-unit", "year",
+    r = invoke("clv", "--summary", str(reference("btyd_donations_rf_calibration.csv")), "--model", "bgbb", "--time-unit", "year",
                "--horizon", "5y", "--save-model", str(model), "--format", "csv")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(model.read_text())
@@ -103,7 +97,7 @@ def test_bgbb_on_the_donations_summary(tmp_path: Path) -> None:
     assert "periods" in df.columns and df.height == 22
     # Holdout 2002-2006 (5 yearly opportunities): the model's expected donations of the 11,104 donors
     # against the 13,260 actually made (Fader, Hardie & Shang 2010 report a close aggregate fit).
-    weights = pl.read_csv(SHARED / "btyd_donations_rf_calibration.csv")["custs"]
+    weights = pl.read_csv(reference("btyd_donations_rf_calibration.csv"))["custs"]
     total = (df["expected_purchases"] * weights).sum()
     assert abs(total - 13260) / 13260 < 0.05
 
@@ -136,7 +130,7 @@ def test_everyone_bought_once_exits_2_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_transactions_and_summary_together_is_an_error() -> None:
-    r = invoke("clv", "-t", str(CDNOW), "--summary", str(SHARED / "btyd_cdnow_cbs_holdout.csv"))
+    r = invoke("clv", "-t", str(CDNOW), "--summary", str(reference("btyd_cdnow_cbs_holdout.csv")))
     assert r.exit_code == 2
     assert problems(r.stderr)[0] == "error: give either -t/--transactions or --summary, not both"
 
@@ -157,7 +151,7 @@ def test_margin_column_equals_the_same_rate_given_as_a_number(tmp_path: Path) ->
 
 def test_event_log_without_amounts_ranks_by_expected_purchases() -> None:
     # BTYDplus grocery event log (cust, date; no amounts): no spend model, so no CLV, tiers by purchases.
-    r = invoke("clv", "-t", str(SHARED / "btydplus_groceryElog.csv"), "--model", "bgnbd", "--format", "csv")
+    r = invoke("clv", "-t", str(reference("btydplus_groceryElog.csv")), "--model", "bgnbd", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     assert "warning: no amount column (nor quantity and unit price): monetary figures are unavailable" in r.stderr
     df = pl.read_csv(r.stdout.encode())
@@ -194,7 +188,7 @@ def test_margin_column_does_not_leak_the_holdout(tmp_path: Path) -> None:
 
 
 def test_weighted_summary_keeps_weight_and_counts_customers() -> None:
-    src = SHARED / "btyd_donations_rf_calibration.csv"
+    src = reference("btyd_donations_rf_calibration.csv")
     args = ["clv", "--summary", str(src), "--model", "bgbb", "--time-unit", "year", "--horizon", "5y"]
     csv = invoke(*args, "--format", "csv")
     assert csv.exit_code == 0, csv.stderr
@@ -210,7 +204,7 @@ def test_weighted_summary_keeps_weight_and_counts_customers() -> None:
 
 
 def test_bgbb_horizon_below_one_period_is_an_error() -> None:
-    r = invoke("clv", "--summary", str(SHARED / "btyd_donations_rf_calibration.csv"), "--model", "bgbb", "--time-unit", "year",
+    r = invoke("clv", "--summary", str(reference("btyd_donations_rf_calibration.csv")), "--model", "bgbb", "--time-unit", "year",
                "--horizon", "6m", "--format", "csv")
     assert r.exit_code == 2
     assert problems(r.stderr) == ["error: horizon 6m is shorter than one year, the period of the BG/BB model",
@@ -223,7 +217,7 @@ def test_bgbb_horizon_below_one_period_is_an_error() -> None:
     (["--discount-rate", "-1.5"], "error: discount rate must be a number > -1, found -1.5"),
 ])
 def test_lifetime_and_discount_rate_are_range_checked_up_front(args: list[str], stderr: str) -> None:
-    r = invoke("clv", "--summary", str(SHARED / "btyd_cdnow_cbs_holdout.csv"), *args)
+    r = invoke("clv", "--summary", str(reference("btyd_cdnow_cbs_holdout.csv")), *args)
     assert r.exit_code == 2
     assert problems(r.stderr)[0] == stderr
     assert "fitting" not in r.stderr  # refused before any work
@@ -232,7 +226,7 @@ def test_lifetime_and_discount_rate_are_range_checked_up_front(args: list[str], 
 def test_spend_model_failure_still_reports_purchases(tmp_path: Path) -> None:
     # Repeat buyers a, b, c, d ... but only a and b spend on their repeat purchases: no Gamma-Gamma.
     src = tmp_path / "cbs.csv"
-    pl.read_csv(SHARED / "btyd_cdnow_cbs_holdout.csv").with_columns(
+    pl.read_csv(reference("btyd_cdnow_cbs_holdout.csv")).with_columns(
         **{"m.x": pl.when(pl.col("cust").is_in([1, 2])).then(pl.col("m.x")).otherwise(0.0)}).write_csv(src)
     r = invoke("clv", "--summary", str(src), "--model", "bgnbd", "--lifetime", "2", "--format", "csv")
     assert r.exit_code == 0, r.stderr
@@ -251,7 +245,7 @@ def test_pseudonym_key_is_random_per_run_unless_set(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("FIDELCLI_PSEUDONYM_KEY", "s3cret")
     assert pseudonym_key() == "s3cret"
     # the terminal's top customers: stable across runs only with the variable set
-    args = ["clv", "--summary", str(SHARED / "btyd_cdnow_cbs_holdout.csv"), "--model", "bgnbd", "--lifetime", "2", "--top", "3",
+    args = ["clv", "--summary", str(reference("btyd_cdnow_cbs_holdout.csv")), "--model", "bgnbd", "--lifetime", "2", "--top", "3",
             "--format", "markdown"]
     def top(out: str) -> list[str]:
         return out.split("| customer | frequency |")[1].splitlines()[2:]

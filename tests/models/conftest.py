@@ -1,4 +1,4 @@
-"""Reference data sets of the model tests (skipped when ../shared/data is absent)."""
+"""Reference data sets of the model tests (copies in tests/reference/, see its README)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data beside the checkout
+from refdata import reference
+
 # The tests import the simulators as `btyd_sim`, whatever --import-mode is used.
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -16,25 +17,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 @pytest.fixture(scope="session")
 def cdnow() -> pl.DataFrame:
     """2,357 CDNOW customers, weeks: cust, x, t.x, T.cal, x.star, m.x (BTYD cdnowSummary)."""
-    path = DATA / "btyd_cdnow_cbs_holdout.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
+    path = reference("btyd_cdnow_cbs_holdout.csv")
     return pl.read_csv(path)
 
 
 @pytest.fixture(scope="session")
 def donations() -> pl.DataFrame:
     """BG/BB donations recency/frequency matrix (Fader, Hardie & Shang 2010), 11,104 donors."""
-    path = DATA / "btyd_donations_rf_calibration.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
+    path = reference("btyd_donations_rf_calibration.csv")
     return pl.read_csv(path)
 
 
 @pytest.fixture(scope="session")
 def retention() -> pl.DataFrame:
     """Fader & Hardie (2007) survivor curves, percent of a 1,000-customer cohort, years 0-12."""
-    path = DATA / "fader_hardie_2007_sbg_retention.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
+    path = reference("fader_hardie_2007_sbg_retention.csv")
     return pl.read_csv(path)

@@ -1,0 +1,1 @@
+"""GDPR tooling: recognising personal values so that no diagnostic ever shows one."""

@@ -293,7 +293,10 @@ def test_cli_writes_the_directory_and_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    result = CliRunner().invoke(app, ["sample", "-o", str(out), "--customers", "200", "--seed", "3", "--format", "csv"])
+    args = ["sample", "-o", str(out), "--customers", "200", "--seed", "3", "--format", "csv"]
+    refused = CliRunner().invoke(app, args)  # a non-empty directory is replaced only with --force
+    assert refused.exit_code == 2 and (out / "stale.txt").exists(), refused.output
+    result = CliRunner().invoke(app, [*args, "--force"])
     assert result.exit_code == 0, result.output
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
     lines = result.stdout.splitlines()

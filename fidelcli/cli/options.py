@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,7 +15,7 @@ from fidelcli.config import Config, load_config
 from fidelcli.errors import InputError
 from fidelcli.io.columns import parse_map_options
 from fidelcli.io.read import Table, scan_table
-from fidelcli.io.write import format_of
+from fidelcli.io.write import check_not_input, check_writable, forget_inputs, format_of, protect_inputs
 
 DATE = ["%Y-%m-%d"]
 
@@ -39,14 +40,24 @@ ReturnsOpt = Annotated[
     Literal["net", "drop", "keep"] | None,
     typer.Option("--returns", help="Returns: net them against spend, drop them, or keep them as purchases.", show_default=False),
 ]
-def _output_format(path: Path | None) -> Path | None:
-    """Check the output's extension before any work is done."""
+def output_file(param: typer.CallbackParam, path: Path | None) -> Path | None:
+    """Callback of an output-file option (`-o`, `--model-out`, ...): before any work is done, check
+    that the file can be written, and remember it so that no input of the command is that file."""
+    if path is not None:
+        check_writable(path)
+        flag = "/".join(param.opts) if param.opts else "the output"
+        context.outputs.append((flag, path))
+    return path
+
+
+def _output_format(param: typer.CallbackParam, path: Path | None) -> Path | None:
+    """Check the output's extension, then that it can be written, before any work is done."""
     if path is not None:
         try:
             format_of(path)
         except InputError as exc:
             raise typer.BadParameter(f"{exc.message}; {exc.hint}") from None
-    return path
+    return output_file(param, path)
 
 
 OutputOpt = Annotated[
@@ -63,10 +74,24 @@ LangOpt = Annotated[Literal["en", "fr"] | None, typer.Option("--lang", help="Lan
 class _Context:
     config_path: Path | None = None
     _config: Config | None = None
-    # Tables read by this command: a Polars parse error is traced back to its row through them.
-    tables: list[Table] = []
+    _tables: list[Table] = []
+    # Files named by this command's output options, with the option: no input may be one of them.
+    outputs: list[tuple[str, Path]] = []
     # Transactions loaded by this command: their warnings are printed at the latest when it ends.
     transactions: list[Transactions] = []
+
+    @property
+    def tables(self) -> list[Table]:
+        """Tables read by this command: a Polars parse error is traced back to its row through them."""
+        return self._tables
+
+    @tables.setter
+    def tables(self, value: list[Table]) -> None:
+        # The root callback sets it when a command starts: the outputs and the protected inputs of
+        # the previous command are forgotten with its tables.
+        self._tables = value
+        self.outputs = []
+        forget_inputs()
 
     def config(self) -> Config:
         if self._config is None:
@@ -90,6 +115,26 @@ def _date(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value else None
 
 
+def _source_files(source: str) -> list[Path]:
+    """The existing files an input source names: the file, a glob's matches, a directory's files."""
+    if "://" in source:
+        return []  # a database: not a file an output could name (no output format writes one)
+    if any(ch in source for ch in "*?["):
+        return [Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file()]
+    path = Path(source)
+    if path.is_dir():
+        return [p for p in path.rglob("*") if p.is_file()]
+    return [path] if path.is_file() else []
+
+
+def record_input(source: str) -> None:
+    """Register the files of an input source: raise InputError if an output option of this command
+    names one of them, and refuse any later write over them (`fidelcli.io.write.protect_inputs`)."""
+    protect_inputs(_source_files(str(source)))
+    for flag, path in context.outputs:
+        check_not_input(path, what=flag)
+
+
 def table(
     kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, strict: bool = True
 ) -> Table | None:
@@ -102,6 +147,7 @@ def table(
             raise InputError(f"no {kind} input given", hint=f"pass {flag} FILE or set [inputs] {kind} in fidelcli.toml")
         return None
     columns = {**getattr(cfg.columns, kind), **parse_map_options(maps)}
+    record_input(source)
     tbl = scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict)
     context.tables.append(tbl)
     return tbl

@@ -12,12 +12,15 @@ import typer
 from fidelcli.cli import render
 from fidelcli.cli.app import app
 from fidelcli.cli.options import DATE
-from fidelcli.io.write import atomic_dir
+from fidelcli.errors import InputError
+from fidelcli.io.write import atomic_dir, check_not_cwd, check_writable
 
 
 @app.command("sample")
 def sample_cmd(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Directory to write (replaced atomically).", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory to write (replaced atomically; a non-empty one only with --force).", show_default=False)
+    ],
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers (about 10 order lines each).")] = 5000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives byte-identical files.")] = 42,
     fmt: Annotated[Literal["csv", "parquet", "both"], typer.Option("--format", help="File format of the tables.")] = "both",
@@ -26,6 +29,7 @@ def sample_cmd(
     fr_export: Annotated[
         bool, typer.Option("--fr-export", help="Also write export_backoffice_fr.csv: the transactions as a French back-office exports them.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT even if it is a non-empty directory (never the current directory or a parent of it).")] = False,
 ) -> None:
     """Write a realistic sample dataset of every input kind, from known generating parameters.
 
@@ -34,6 +38,8 @@ def sample_cmd(
     Example: fidelcli sample -o sample_data --customers 2000 --seed 42 --format both --fr-export
     """
     from fidelcli.sample import generate  # scipy.stats: loaded only by this command
+
+    _check_output(output, force=force)
 
     formats = ("csv", "parquet") if fmt == "both" else (fmt,)
     with render.progress(f"generating {customers:,} customers"), atomic_dir(output) as tmp:
@@ -46,3 +52,13 @@ def sample_cmd(
         }
     )
     render.frame(files, title=f"{output} (seed {seed}; parameters in truth.json)")
+
+
+def _check_output(output: Path, *, force: bool) -> None:
+    """Refuse, before generating anything, an output directory that cannot or must not be replaced:
+    the current directory or a parent of it, a file, an unwritable place, or (without --force) a
+    non-empty directory, whose content would be lost."""
+    check_not_cwd(output)
+    check_writable(output, directory=True)
+    if not force and output.is_dir() and any(output.iterdir()):
+        raise InputError("is not empty; refusing to replace what it holds", file=str(output), hint="pass --force to replace it, or give a new directory")

@@ -48,6 +48,11 @@ class MappingError(InputError):
     """A missing or ambiguous column; the message lists the candidates."""
 
 
+class ModelFileError(InputError):
+    """A model file that cannot be used: unreadable, too large, not JSON, of another kind, or with
+    content outside its schema (a non-finite number, an index out of range, an unknown field)."""
+
+
 class ConfigError(FidelError):
     """An invalid fidelcli.toml or option value."""
 

@@ -19,14 +19,17 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fidelcli.analyses.timeunits import DAYS_PER_YEAR, Horizon, TimeUnit, days_per, parse_horizon, rate_per_period
 from fidelcli.clean import Transactions
-from fidelcli.errors import ConfigError, FitError, InputError
+from fidelcli.errors import ConfigError, FitError, InputError, ModelFileError
+from fidelcli.io.jsonfile import read_json, schema_problem
 from fidelcli.summary import DEFAULT_ENGINE, Engine, cents, period_index
 
 if TYPE_CHECKING:
@@ -84,6 +87,7 @@ class Summary:
     occasions_by_day: pl.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     weighted: bool = False  # a summary table with a weight column: each row stands for `weight` customers
+    file: str | None = None  # the input it was computed from, named in the errors of the analysis
 
     @property
     def age(self) -> str:
@@ -132,7 +136,7 @@ def _summary_queries(occasions: pl.LazyFrame, calibration_end: dt.date | None) -
 
 
 def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame, *, as_of: dt.date,
-                             calibration_end: dt.date | None, time_unit: TimeUnit) -> Summary:
+                             calibration_end: dt.date | None, time_unit: TimeUnit, file: str | None = None) -> Summary:
     """The `Summary` from the `_summary_queries` results (`occasions` is read again only to name the
     first purchase in the error when no customer is left)."""
     unit = days_per(time_unit)
@@ -145,7 +149,7 @@ def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame
     if agg.height == 0:
         first = occasions.select(pl.col("date").min()).collect(engine="streaming").item()
         where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
-        raise InputError(f"calibration end {cal_end} is {where}: no customer to model",
+        raise InputError(f"calibration end {cal_end} is {where}: no customer to model", file=file,
                          hint="choose a --calibration-end inside the data")
     n = pl.col("n")
     frame = agg.select(
@@ -167,7 +171,7 @@ def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame
     else:
         frame = frame.drop("holdout_frequency", "holdout_value", strict=False)
     return Summary(frame=frame, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
-                   holdout_length=holdout_length, occasions_by_day=frames[1] if len(frames) > 1 else None)
+                   holdout_length=holdout_length, occasions_by_day=frames[1] if len(frames) > 1 else None, file=file)
 
 
 def summary_from_occasions(
@@ -217,6 +221,7 @@ def discrete_summary_from_occasions(
     as_of: dt.date,
     calibration_end: dt.date | None = None,
     time_unit: TimeUnit = "year",
+    file: str | None = None,
 ) -> Summary:
     """BG/BB summary: purchases counted as transaction opportunities, one per calendar period.
 
@@ -233,6 +238,8 @@ def discrete_summary_from_occasions(
     -------
     A discrete `Summary` (frame: customer_id, frequency, recency, periods, monetary_value, weight,
     first_purchase, last_purchase (of the calibration), revenue [, holdout_frequency, holdout_value]).
+
+    `file` (the transactions' name) is named by the errors and kept in the summary.
 
     Raises
     ------
@@ -293,10 +300,10 @@ def discrete_summary_from_occasions(
     out = frame.select(cols).sort("customer_id").collect()
     if out.height == 0:
         raise InputError(f"calibration end {cal_end} leaves no complete {time_unit} after a first purchase: no customer to model",
-                         hint="choose a later --calibration-end, or a shorter --time-unit")
+                         file=file, hint="choose a later --calibration-end, or a shorter --time-unit")
     return Summary(frame=out, time_unit=time_unit, calibration_end=effective_end if calibration_end is not None else None,
                    as_of=as_of, holdout_length=None if holdout_n is None else float(holdout_n), discrete=True,
-                   warnings=warnings)
+                   warnings=warnings, file=file)
 
 
 def _period_first_day(k: int, unit: str) -> dt.date:
@@ -327,12 +334,12 @@ def summary_from_transactions(
     """
     if discrete:
         summary = discrete_summary_from_occasions(engine.occasions(tx), as_of=tx.as_of, calibration_end=calibration_end,
-                                                  time_unit=time_unit)
+                                                  time_unit=time_unit, file=tx.file)
     else:
         occ = engine.occasions_plan(tx)
         frames = tx.collect(*_summary_queries(occ, calibration_end))
         summary = _summary_from_reductions(frames, occ, as_of=tx.as_of, calibration_end=calibration_end,
-                                           time_unit=time_unit)
+                                           time_unit=time_unit, file=tx.file)
     summary.has_monetary = tx.has_amount
     return summary
 
@@ -389,7 +396,7 @@ def read_summary(raw: pl.DataFrame, *, time_unit: TimeUnit = "week", discrete: b
         frame = frame.with_columns(monetary_value=pl.lit(None, dtype=pl.Float64))
     cols = ["customer_id", "frequency", "recency", age, "monetary_value", "weight"]
     return Summary(frame=frame.select(cols), time_unit=time_unit, discrete=discrete, has_monetary=has_monetary,
-                   weighted="weight" in found)
+                   weighted="weight" in found, file=file)
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,7 +519,7 @@ def fit_models(
     Raises
     ------
     FitError
-        No model could be fitted.
+        No model could be fitted (naming the summary's input file).
     """
     names = ([*CONTINUOUS] if not summary.discrete else ["bgbb"]) if model == "auto" else [model]
     n = float(summary.frame["weight"].sum())
@@ -523,8 +530,12 @@ def fit_models(
     for name in names:
         try:
             m = fit_purchase_model(summary, name, penalizer=penalizer)
+        except InputError as exc:  # a summary value the model refuses (row and column known)
+            exc.file = exc.file or summary.file
+            raise
         except FitError as exc:
             if len(names) == 1:
+                exc.file = exc.file or summary.file
                 raise
             failures.append(exc)
             errors.append(exc.message if exc.message.startswith(f"{name}:") else f"{name}: {exc.message}")
@@ -536,7 +547,8 @@ def fit_models(
         rows.append(row)
         fitted.append(m)
     if not fitted:
-        raise FitError(f"no purchase model could be fitted ({', '.join(names)}); {errors[0]}", hint=failures[0].hint)
+        raise FitError(f"no purchase model could be fitted ({', '.join(names)}); {errors[0]}", file=summary.file,
+                       hint=failures[0].hint)
     # Chosen by BIC on the calibration data; the holdout RMSE is information only (choosing by it
     # would tune the model on the holdout that is meant to assess it).
     best = min(fitted, key=lambda m: next(r["bic"] for r in rows if r["model"] == m.name))
@@ -970,7 +982,7 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
                 continue
             clv_draws.append(margin * sm.expected_spend(cust_x, cust_m) * preds["discounted_purchases"].to_numpy())
     if len(ep_draws) < 2:
-        raise FitError("the bootstrap refits failed", hint="drop --ci or use a larger sample")
+        raise FitError("the bootstrap refits failed", file=summary.file, hint="drop --ci or use a larger sample")
     lo, hi = (1 - options.ci) / 2, 1 - (1 - options.ci) / 2  # type: ignore[operator]
     eps = np.vstack(ep_draws)
     cols: dict[str, Any] = {
@@ -1013,7 +1025,7 @@ def _count(v: float) -> int | float:
 
 
 def model_document(fit: Fit, *, time_unit: str, calibration_end: dt.date | None, version: str) -> dict[str, Any]:
-    """The `--save-model` JSON document (the shape of issue #5)."""
+    """The `--save-model` JSON document (the shape of issue #5; `ClvModelDoc` is its schema)."""
     p = fit.purchase.to_dict()
     doc: dict[str, Any] = {
         "fidelcli_version": version,
@@ -1030,37 +1042,113 @@ def model_document(fit: Fit, *, time_unit: str, calibration_end: dt.date | None,
     return doc
 
 
+class _StrictDoc(BaseModel):
+    """Exact JSON types, no unknown field, finite numbers only."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, frozen=True)
+
+
+_Name = Annotated[str, StringConstraints(max_length=40)]
+_Params = Annotated[dict[_Name, Annotated[float, Field(gt=0)]], Field(max_length=10)]
+
+
+class SavedSpendModel(_StrictDoc):
+    name: Literal["gamma_gamma"]
+    params: _Params
+    log_likelihood: float | None
+    n_customers: Annotated[float, Field(ge=0)] | None
+
+
+class SavedPurchaseModel(SavedSpendModel):
+    name: Literal["bgnbd", "pnbd", "mbgnbd", "bgbb"]  # type: ignore[assignment]
+    std_errors: Annotated[dict[_Name, float | None], Field(max_length=10)] = {}
+
+
+class ClvModelDoc(_StrictDoc):
+    """Schema of the `--save-model` document, format 1 (`format_version` absent or 1)."""
+
+    format_version: Literal[1] | None = None
+    fidelcli_version: Annotated[str, StringConstraints(max_length=40)]
+    time_unit: Literal["day", "week", "month", "year"]
+    calibration_end: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None
+    purchase_model: SavedPurchaseModel
+    spend_model: SavedSpendModel | None
+
+
+CLV_MODEL_FILE = "CLV model file"
+SAVE_HINT = "write one with fidelcli clv --save-model FILE.json"
+
+
 def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, dt.date | None]:
     """Restore the models of a `--save-model` document: (fit, time unit, calibration end).
+
+    The document is checked against `ClvModelDoc` (no unknown field, finite positive parameters,
+    bounded sizes) before any model is built.
 
     Raises
     ------
     ConfigError
-        The document does not have the expected shape.
+        The document is not a CLV model (a churn model, say), another format version, or does not
+        have the expected shape.
     """
+    if isinstance(doc, dict) and doc.get("format") == "fidelcli-churn-model":
+        raise ConfigError("a churn model file (written by fidelcli churn train), not a CLV model", file=file,
+                          hint="give the file written by fidelcli clv --save-model")
     if not isinstance(doc, dict) or "purchase_model" not in doc or "time_unit" not in doc:
-        raise ConfigError("not a fidelcli CLV model file (no purchase_model / time_unit)", hint="write one with fidelcli clv --save-model FILE.json")
+        raise ConfigError("not a fidelcli CLV model file (no purchase_model / time_unit)", file=file, hint=SAVE_HINT)
+    if doc.get("format_version", 1) != 1 or isinstance(doc.get("format_version"), bool):
+        raise ConfigError(f"CLV model file format {doc['format_version']!r} is not supported (this fidelcli reads format 1)",
+                          file=file, hint="save the model again with this version: fidelcli clv ... --save-model FILE.json")
     from fidelcli.models import GammaGamma
 
     models = _purchase_models()
     pm = doc["purchase_model"]
     name = pm.get("name") if isinstance(pm, dict) else None
     if name not in models:
-        raise ConfigError(f"unknown purchase model {name!r} in the model file", hint="expected bgnbd, pnbd, mbgnbd or bgbb")
+        raise ConfigError(f"unknown purchase model {name!r} in the model file", file=file, hint="expected bgnbd, pnbd, mbgnbd or bgbb")
     if doc["time_unit"] not in ("day", "week", "month", "year"):
-        raise ConfigError(f"unknown time unit {doc['time_unit']!r} in the model file", hint="expected day, week, month or year")
-    purchase = models[name].from_dict({**pm, "converged": True})
-    spend = None
-    if doc.get("spend_model") is not None:
-        spend = GammaGamma.from_dict({**doc["spend_model"], "converged": True})
-    cal = doc.get("calibration_end")
+        raise ConfigError(f"unknown time unit {doc['time_unit']!r} in the model file", file=file, hint="expected day, week, month or year")
     try:
-        cal_date = dt.date.fromisoformat(cal) if cal else None
-    except (TypeError, ValueError):
-        raise ConfigError(f"calibration_end {cal!r} in the model file is not a YYYY-MM-DD date") from None
-    n = float(pm.get("n_customers") or 1)
+        checked = ClvModelDoc.model_validate(doc)
+        cal_date = dt.date.fromisoformat(checked.calibration_end) if checked.calibration_end else None
+    except ValidationError as exc:
+        raise ConfigError(schema_problem(exc, CLV_MODEL_FILE), file=file, hint=SAVE_HINT) from None
+    except ValueError:
+        raise ConfigError(f"calibration_end {doc['calibration_end']!r} in the model file is not a YYYY-MM-DD date",
+                          file=file, hint=SAVE_HINT) from None
+    saved: list[tuple[type[Any], SavedSpendModel]] = [(models[name], checked.purchase_model)]
+    if checked.spend_model is not None:
+        saved.append((GammaGamma, checked.spend_model))
+    restored = []
+    for cls, m in saved:
+        if set(m.params) != set(cls.param_names) or not set(getattr(m, "std_errors", {})) <= set(cls.param_names):
+            raise ConfigError(f"{m.name} parameters must be {', '.join(cls.param_names)}; found {', '.join(m.params)}",
+                              file=file, hint=SAVE_HINT)
+        restored.append(cls.from_dict({**m.model_dump(), "converged": True}))
+    purchase, spend = restored[0], (restored[1] if len(restored) > 1 else None)
+    n = float(checked.purchase_model.n_customers or 1)
     comparison = pl.DataFrame([comparison_row(purchase, max(n, 1.0))]).with_columns(error=pl.lit(None, dtype=pl.String), best=pl.lit(True))
-    return Fit(purchase=purchase, spend=spend, comparison=comparison), doc["time_unit"], cal_date
+    return Fit(purchase=purchase, spend=spend, comparison=comparison), checked.time_unit, cal_date
+
+
+def load_model_file(path: str | Path) -> tuple[Fit, str, dt.date | None]:
+    """Read a `--save-model` file: parsed as bounded JSON, checked against `ClvModelDoc`, never executed.
+
+    Returns (fit, time unit, calibration end), as `fit_from_document`.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file: missing, unreadable, larger than 50 MiB, a pickle, not UTF-8 JSON, nested
+        too deep, holding NaN, Infinity or an overlong integer, a churn model, or content outside the
+        schema.
+    """
+    file = str(path)
+    doc = read_json(path, what=CLV_MODEL_FILE, hint=SAVE_HINT, error=ModelFileError)
+    try:
+        return fit_from_document(doc, file=file)
+    except ConfigError as exc:
+        raise ModelFileError(exc.message, file=file, hint=exc.hint) from None
 
 
 def clv_analysis(
@@ -1091,8 +1179,8 @@ def clv_analysis(
 
 
 __all__ = [
-    "ClvOptions", "ClvResult", "Fit", "Summary", "clv_analysis", "discrete_summary_from_occasions", "fit_from_document",
-    "fit_models", "historical_clv", "margin_rates", "weighted_median", "weighted_value_tiers",
+    "ClvModelDoc", "ClvOptions", "ClvResult", "Fit", "Summary", "clv_analysis", "discrete_summary_from_occasions",
+    "fit_from_document", "fit_models", "load_model_file", "historical_clv", "margin_rates", "weighted_median", "weighted_value_tiers",
     "model_document", "parse_horizon", "predict_clv", "read_summary", "summary_from_occasions",
     "summary_from_transactions", "top_customers", "value_tiers",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from fidelcli.clean import Transactions
 from fidelcli.errors import FitError
 
 WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
@@ -336,6 +337,17 @@ def churn_features(
         frame, saved, w = add_p_alive(frame, cutoff, params=p_alive_params)
         warnings += w
     return FeatureSet(frame=frame, cutoff=cutoff, p_alive_params=saved, tiers=levels, warnings=warnings)
+
+
+def has_amounts(tx: Transactions | pl.LazyFrame) -> bool:
+    """True when some transaction line has a non-zero amount (nulls and zeros carry no spend)."""
+    if isinstance(tx, Transactions):
+        if not tx.has_amount:
+            return False
+        tx = tx.lf
+    if "amount" not in tx.collect_schema().names():
+        return False
+    return bool(tx.select((pl.col("amount").fill_null(0.0) != 0).any()).collect(engine="streaming").item())
 
 
 NON_FEATURES = ("customer_id", "first_purchase", "last_purchase")

@@ -8,34 +8,29 @@ never seen in training. It is compared with a logistic regression and with two s
 (recency alone, BG/NBD P(alive)). The model kept is refitted the same way on the latest labelled
 cutoff.
 
-The model file is JSON: metadata, then the gradient-boosted trees as arrays of numbers and the
-calibration as two numbers (or a table), with a SHA-256 of the content. Loading it parses JSON and
-checks it; it never executes code.
+The model and its file (JSON data, checked against a schema when loaded, never code) are in
+`fidelcli.churn.modelfile`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import platform
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
-from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features, feature_names
+from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features, feature_names, has_amounts
 from fidelcli.churn.labels import parse_horizon, purchase_labels, shift, subscription_labels
-from fidelcli.churn.trees import Tree, export_hgb, raw_scores
-from fidelcli.errors import FitError, InputError
+from fidelcli.churn.modelfile import ChurnModel, spend_features
+from fidelcli.churn.trees import export_hgb
+from fidelcli.clean import Transactions
+from fidelcli.errors import FitError
 
-FORMAT = "fidelcli-churn-model"
-FORMAT_VERSION = 1
 Calibration = Literal["sigmoid", "isotonic"]
 
 
@@ -125,173 +120,6 @@ def calibration_table(y: np.ndarray, prob: np.ndarray) -> list[CalibrationRow]:
     return rows
 
 
-# ------------------------------------------------------------------------------------------ model
-@dataclass
-class ChurnModel:
-    """A fitted churn model: gradient-boosted trees on `features`, then a calibration map.
-
-    `calibration` is {"method": "sigmoid", "a": .., "b": ..} (p = 1 / (1 + exp(-(a * raw + b))))
-    or {"method": "isotonic", "x": [...], "y": [...]} (piecewise-linear on the uncalibrated probability).
-    """
-
-    features: list[str]
-    baseline: float
-    trees: list[Tree]
-    calibration: dict[str, Any]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        """The feature matrix of `frame` in the model's column order (nulls become NaN).
-
-        Raises InputError naming the features the data cannot provide.
-        """
-        missing = [f for f in self.features if f not in frame.columns]
-        if missing:
-            raise InputError(
-                f"the model needs feature(s) the data does not provide: {', '.join(missing)}",
-                hint=_missing_hint(missing),
-            )
-        return frame.select(pl.col(f).cast(pl.Float64) for f in self.features).to_numpy(order="c").astype(np.float64, copy=False)
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated log-odds of churn (the boosted trees' sum)."""
-        blocks = [X[i:i + 131_072] for i in range(0, X.shape[0], 131_072)] or [X]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parts = list(pool.map(lambda b: raw_scores(b, self.baseline, self.trees, block=16_384), blocks))
-        return np.concatenate(parts) if parts else np.empty(0)
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated churn probability per row of `X`."""
-        return apply_calibration(self.raw(X), self.calibration)
-
-    # -- file
-    def to_dict(self) -> dict[str, Any]:
-        body = {
-            "metadata": self.metadata,
-            "model": {
-                "kind": "gradient_boosted_trees",
-                "features": self.features,
-                "baseline": self.baseline,
-                "trees": [t.to_dict() for t in self.trees],
-                "calibration": self.calibration,
-            },
-        }
-        return {"format": FORMAT, "format_version": FORMAT_VERSION, "sha256": _digest(body), "body": body}
-
-    def save(self, path: Path) -> None:
-        """Write the model file atomically (JSON)."""
-        from fidelcli.io.write import atomic_path
-
-        text = json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
-        with atomic_path(Path(path)) as tmp:
-            Path(tmp).write_text(text, encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: Path) -> ChurnModel:
-        """Read a model file written by `save`.
-
-        Raises
-        ------
-        InputError
-            Not a churn model file, written by an incompatible version, or changed since it was
-            written (SHA-256 mismatch), or with inconsistent content.
-        """
-        file = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InputError("model file not found", file=file, hint="train one with fidelcli churn train --model-out FILE") from None
-        except OSError as exc:
-            raise InputError(f"cannot read the model file ({type(exc).__name__})", file=file) from None
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InputError("not a churn model file (not JSON)", file=file, hint="train one with fidelcli churn train --model-out FILE") from None
-        return cls.from_dict(doc, file=file)
-
-    @classmethod
-    def from_dict(cls, doc: Any, *, file: str | None = None) -> ChurnModel:
-        """Check and rebuild a model from its parsed JSON (see `load`)."""
-        retrain = "train the model again with this version: fidelcli churn train ... --model-out FILE"
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise InputError("not a churn model file", file=file, hint="train one with fidelcli churn train --model-out FILE")
-        version = doc.get("format_version")
-        if version != FORMAT_VERSION:
-            raise InputError(f"model file format {version!r} is not supported (this fidelcli reads format {FORMAT_VERSION})",
-                             file=file, hint=retrain)
-        body = doc.get("body")
-        if not isinstance(body, dict) or doc.get("sha256") != _digest(body):
-            raise InputError("model file was modified after it was written (SHA-256 mismatch)", file=file,
-                             hint="use the file written by churn train, or train again")
-        try:
-            meta = body["metadata"]
-            m = body["model"]
-            features = [str(f) for f in m["features"]]
-            if m["kind"] != "gradient_boosted_trees" or not features or not isinstance(meta, dict):
-                raise ValueError("kind")
-            trees = [Tree.from_dict(t, len(features)) for t in m["trees"]]
-            calibration = _check_calibration(m["calibration"])
-            baseline = float(m["baseline"])
-        except InputError as exc:
-            exc.file = file
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"model file content is inconsistent ({type(exc).__name__}: {exc})", file=file, hint=retrain) from None
-        return cls(features=features, baseline=baseline, trees=trees, calibration=calibration, metadata=meta)
-
-
-def _digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _check_calibration(c: Any) -> dict[str, Any]:
-    if not isinstance(c, dict):
-        raise ValueError("calibration")
-    if c.get("method") == "sigmoid":
-        a, b = float(c["a"]), float(c["b"])
-        if not (math.isfinite(a) and math.isfinite(b)):
-            raise ValueError("calibration")
-        return {"method": "sigmoid", "a": a, "b": b}
-    if c.get("method") == "isotonic":
-        x = np.asarray(c["x"], dtype=float)
-        y = np.asarray(c["y"], dtype=float)
-        if x.ndim != 1 or x.size == 0 or x.size != y.size or (np.diff(x) < 0).any() or not np.isfinite(y).all():
-            raise ValueError("calibration")
-        return {"method": "isotonic", "x": x.tolist(), "y": y.tolist()}
-    raise ValueError("calibration")
-
-
-def apply_calibration(raw: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
-    """Calibrated probabilities from raw log-odds."""
-    if calibration["method"] == "sigmoid":
-        z = calibration["a"] * raw + calibration["b"]
-        return 1.0 / (1.0 + np.exp(-z))
-    p = 1.0 / (1.0 + np.exp(-raw))
-    return np.interp(p, np.asarray(calibration["x"]), np.asarray(calibration["y"]))
-
-
-_HINTS = {
-    "last_": "pass the same --surveys input as in training",
-    "campaigns_": "pass the same --campaigns input as in training",
-    "open_rate": "pass the same --campaigns input as in training",
-    "loyalty_member": "pass the same -c/--customers input as in training",
-    "tier_": "pass the same -c/--customers input as in training",
-    "n_categories": "the transactions need the category column the model was trained with",
-    "n_channels": "the transactions need the channel column the model was trained with",
-    "returns_share": "the transactions need amounts, as in training",
-    "subscri": "pass the same --subscriptions input as in training",
-}
-
-
-def _missing_hint(missing: list[str]) -> str:
-    for f in missing:
-        for prefix, hint in _HINTS.items():
-            if f.startswith(prefix):
-                return hint
-    return "score with the same inputs as in training, or train a model on these inputs"
-
-
 # --------------------------------------------------------------------------------------- training
 # Shallow trees, strong L2: churn data is small and shifts between cutoffs (CDNOW: 2,357 customers).
 HGB_PARAMS: dict[str, Any] = dict(
@@ -309,7 +137,8 @@ def _calibration_rows(ids: pl.Series, seed: int) -> np.ndarray:
     return ids.to_frame().join(held, on="customer_id", how="left", maintain_order="left")["held"].to_numpy()
 
 
-def _fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calibration: Calibration, features: list[str]) -> ChurnModel:
+def _fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calibration: Calibration, features: list[str],
+               file: str | None = None) -> ChurnModel:
     """Boosted trees on 80 % of the customers, calibration map on the other 20 % (seeded split)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.isotonic import IsotonicRegression
@@ -318,7 +147,7 @@ def _fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calib
 
     if len(np.unique(y)) < 2:
         raise FitError(f"every training customer has the same label ({'churned' if y[0] else 'active'}), nothing to learn",
-                       hint="use a longer history, another --cutoff or another --horizon")
+                       file=file, hint="use a longer history, another --cutoff or another --horizon")
     calib = _calibration_rows(ids, seed)
     if len(np.unique(y[calib])) < 2 or len(np.unique(y[~calib])) < 2:
         calib = np.zeros(y.size, dtype=bool)  # too few customers to hold some out: calibrate in-sample
@@ -411,7 +240,7 @@ def _versions() -> dict[str, str]:
 
 
 def train_churn(
-    tx: pl.LazyFrame,
+    tx: Transactions | pl.LazyFrame,
     *,
     data_end: dt.date,
     cutoff: dt.date | None = None,
@@ -431,7 +260,9 @@ def train_churn(
     Parameters
     ----------
     tx
-        Cleaned transactions (`Transactions.lf`), including the data after the cutoff (labels).
+        Cleaned transactions (or their `.lf`), including the data after the cutoff (labels). Without
+        amounts (no amount column, or every amount 0) the model leaves the spend features out and
+        the report says so; the model file lists the features it uses and those left out.
     data_end
         Last day covered by the data (the day before `Transactions.as_of`).
     cutoff
@@ -455,10 +286,14 @@ def train_churn(
     Raises
     ------
     FitError
-        Not enough history before the cutoffs, or a single class to learn from.
+        Not enough history before the cutoffs, or a single class to learn from (naming the
+        transactions file when `tx` is a `Transactions`).
     """
     from fidelcli.summary import DEFAULT_ENGINE
 
+    file = tx.file if isinstance(tx, Transactions) else None
+    amounts = has_amounts(tx)
+    tx = tx.lf if isinstance(tx, Transactions) else tx
     parse_horizon(horizon)
     inputs = inputs or ChurnInputs()
     warnings: list[str] = []
@@ -481,18 +316,23 @@ def train_churn(
         warnings.append(note)
     if train_fs.frame.height < 20:
         raise FitError(f"only {train_fs.frame.height} customers have a purchase on or before the training cutoff {train_cut}",
-                       hint=f"use a later --cutoff or a shorter --horizon (training needs data before {train_cut})")
+                       file=file, hint=f"use a later --cutoff or a shorter --horizon (training needs data before {train_cut})")
     valid_fs, y_valid = _dataset(tx, occasions, valid_cut, horizon, inputs, train_fs.tiers, cache)
     if y_valid.size == 0:
-        raise FitError(f"no customer to validate on at {valid_cut}", hint="use another --cutoff")
+        raise FitError(f"no customer to validate on at {valid_cut}", file=file, hint="use another --cutoff")
     warnings += [w for w in dict.fromkeys(train_fs.warnings + valid_fs.warnings)]
 
     features = feature_names(train_fs.frame)
     if "p_alive" not in valid_fs.frame.columns and "p_alive" in features:
         features.remove("p_alive")
     features = [f for f in features if f in valid_fs.frame.columns]
+    # the final model's rows (the latest labelled cutoffs) are needed now to choose the features
+    final_fs, y_final, final_cuts = _stacked(tx, occasions, valid_cut, horizon, inputs, train_fs.tiers, cache)
+    left_out, notes = _left_out(features, [train_fs.frame, final_fs.frame], amounts=amounts)
+    features = [f for f in features if f not in left_out]
+    warnings += notes
     eval_model = _fit_trees(_matrix(train_fs.frame, features), y_train, train_fs.frame["customer_id"], seed=seed,
-                            calibration=calibration, features=features)
+                            calibration=calibration, features=features, file=file)
     Xv = eval_model.matrix(valid_fs.frame)
     p_gb = eval_model.predict_proba(Xv)
     raw_gb = eval_model.raw(Xv)
@@ -517,9 +357,8 @@ def train_churn(
     beats = None if g_rec is None else (g_rec > 0 and (g_pa is None or g_pa > 0))
 
     # final model: the same recipe on the latest labelled cutoff
-    final_fs, y_final, final_cuts = _stacked(tx, occasions, valid_cut, horizon, inputs, train_fs.tiers, cache)
     final = _fit_trees(_matrix(final_fs.frame, features), y_final, final_fs.frame["customer_id"], seed=seed,
-                       calibration=calibration, features=features)
+                       calibration=calibration, features=features, file=file)
     report = ChurnReport(
         horizon=horizon, train_cutoff=train_cut, validation_cutoff=valid_cut, final_cutoff=valid_cut, data_end=data_end,
         validation=note,
@@ -541,8 +380,31 @@ def train_churn(
         "p_alive_model": valid_fs.p_alive_params if "p_alive" in features else None,
         "metrics": {k: v.model_dump() for k, v in metrics.items()},
         "hgb_params": HGB_PARAMS,
+        "features_left_out": left_out,
     }
     return TrainResult(model=final, report=report)
+
+
+def _left_out(features: list[str], frames: list[pl.DataFrame], *, amounts: bool) -> tuple[dict[str, str], list[str]]:
+    """Features the model cannot learn from, with the reason, and the warnings saying so.
+
+    Without amounts the spend features are all 0 or undefined: they describe the export, not the
+    customers. A feature no training customer has a value for (every value missing at the
+    training cutoffs) carries nothing to learn, and the trees' binning cannot handle it.
+    """
+    left_out: dict[str, str] = {}
+    notes: list[str] = []
+    if not amounts:
+        spend = spend_features(features)
+        left_out |= dict.fromkeys(spend, "no amounts in the transactions")
+        if spend:
+            notes.append(f"no amounts in the transactions (no amount column, or every amount is 0): the model is trained "
+                         f"without the spend features ({', '.join(spend)})")
+    empty = [f for f in features if f not in left_out and any(fr[f].null_count() == fr.height for fr in frames)]
+    left_out |= dict.fromkeys(empty, "no customer has a value at the training cutoffs")
+    if empty:
+        notes.append(f"feature(s) left out, no customer has a value at the training cutoffs: {', '.join(empty)}")
+    return left_out, notes
 
 
 def _matrix(frame: pl.DataFrame, features: list[str]) -> np.ndarray:

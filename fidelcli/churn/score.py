@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fidelcli.churn.drivers import churn_drivers
-from fidelcli.churn.features import ChurnInputs, churn_features
-from fidelcli.churn.model import ChurnModel
-from fidelcli.errors import ConfigError
+from fidelcli.churn.features import ChurnInputs, churn_features, has_amounts
+from fidelcli.churn.modelfile import ChurnModel, spend_features
+from fidelcli.clean import Transactions
+from fidelcli.errors import ConfigError, InputError
 
 DEFAULT_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
 
@@ -60,7 +61,7 @@ class ScoreResult:
 
 
 def score_churn(
-    tx: pl.LazyFrame,
+    tx: Transactions | pl.LazyFrame,
     model: ChurnModel,
     *,
     cutoff: dt.date,
@@ -76,7 +77,7 @@ def score_churn(
     Parameters
     ----------
     tx
-        Cleaned transactions (`Transactions.lf`).
+        Cleaned transactions (or their `.lf`).
     model
         A loaded churn model.
     cutoff
@@ -94,18 +95,33 @@ def score_churn(
     Raises
     ------
     InputError
-        The data cannot provide a feature the model uses.
+        No customer has a purchase on or before `cutoff`, or the model uses spend features and the
+        transactions have no amounts (both naming the transactions file when `tx` is a
+        `Transactions`), or the data cannot provide a feature the model uses (naming the model file).
     """
     from fidelcli.summary import DEFAULT_ENGINE
 
     bands = check_bands(bands or DEFAULT_BANDS)
+    file = tx.file if isinstance(tx, Transactions) else None
+    lf = tx.lf if isinstance(tx, Transactions) else tx
     if occasions is None:
-        occasions = DEFAULT_ENGINE.occasions(tx).lazy()
+        occasions = DEFAULT_ENGINE.occasions(lf).lazy()
     meta = model.metadata
     needs_p_alive = "p_alive" in model.features
-    fs = churn_features(tx, occasions, cutoff, inputs=inputs, tiers=meta.get("tiers") or [],
+    fs = churn_features(lf, occasions, cutoff, inputs=inputs, tiers=meta.get("tiers") or [],
                         p_alive=needs_p_alive, p_alive_params=meta.get("p_alive_model") if needs_p_alive else None)
     frame = fs.frame
+    if frame.height == 0:
+        raise InputError(f"no customer has a purchase on or before {cutoff}: nobody to score", file=file,
+                         hint="use a later --as-of")
+    spend = spend_features(model.features)
+    if spend and not has_amounts(tx):
+        # the features would all be 0: the scores would silently differ from what the model learnt
+        trained = f"the model {model.file}" if model.file else "the model"
+        raise InputError(f"the transactions have no amounts (no amount column, or every amount is 0), but {trained} "
+                         f"uses spend features: {', '.join(spend)}", file=file,
+                         hint="score transactions with amounts, as in training, or train a model on these transactions "
+                              "(it then leaves the spend features out)")
     X = model.matrix(frame)
     prob = model.predict_proba(X)
     scored = frame.with_columns(churn_probability=pl.Series(prob, dtype=pl.Float64)).with_columns(

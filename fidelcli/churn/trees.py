@@ -55,8 +55,8 @@ class Tree:
             left = np.asarray(d["left"], dtype=np.int64)
             value = np.asarray(d["value"], dtype=np.float64)
             depth = int(d["depth"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"model file: malformed tree ({exc})") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: an index beyond int64
+            raise InputError(f"model file: malformed tree ({type(exc).__name__})") from None
         n = feature.size
         ok = (
             n > 0 and all(a.ndim == 1 and a.size == n for a in (threshold, missing_left, left, value))

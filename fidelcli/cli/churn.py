@@ -93,7 +93,7 @@ def train_cmd(
     inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
     with render.progress("training the churn model"):
         result = train_churn(
-            tx.lf,
+            tx,
             data_end=tx.as_of - dt.timedelta(days=1),
             cutoff=_date(cutoff),
             horizon=horizon or str(cfg.get("horizon", "90d")),
@@ -164,7 +164,7 @@ def score_cmd(
     tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of)
     inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
     with render.progress("scoring churn risk"):
-        result = score_churn(tx.lf, fitted, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)
+        result = score_churn(tx, fitted, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)
     render.warnings(result.warnings)
     if output is not None:
         render.save(result.frame, output)

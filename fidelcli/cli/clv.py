@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
 import secrets
@@ -158,7 +157,7 @@ def clv_cmd(
 
     Example: fidelcli clv -t sales.csv --calibration-end 2024-06-30 --horizon 12m --discount-rate 0.1 --margin 0.3 -o clv.csv
     """
-    from fidelcli.analyses.clv import ClvOptions, clv_analysis, fit_from_document, margin_rates, model_document, summary_from_transactions
+    from fidelcli.analyses.clv import ClvOptions, clv_analysis, load_model_file, margin_rates, model_document, summary_from_transactions
 
     options.set_lang(lang)
     cfg = options.config().clv.model_dump(exclude_none=True)
@@ -168,11 +167,7 @@ def clv_cmd(
         raise ConfigError(f"--ci must be a level between 0 and 1, found {ci}", hint="e.g. --ci 0.9")
     loaded = None
     if load_model is not None:
-        try:
-            doc = json.loads(Path(load_model).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read the model file ({exc.__class__.__name__})", file=str(load_model), hint="give a file written by --save-model") from None
-        loaded = fit_from_document(doc, file=str(load_model))
+        loaded = load_model_file(load_model)
         if time_unit is not None and time_unit != loaded[1]:
             raise ConfigError(f"--time-unit {time_unit} differs from the model file's {loaded[1]}", hint="drop --time-unit when loading a model")
         time_unit = loaded[1]  # type: ignore[assignment]

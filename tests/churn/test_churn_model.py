@@ -18,8 +18,9 @@ from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from fidelcli.churn import ChurnModel, TrainResult, evaluate, score_churn, train_churn
+from fidelcli.churn.modelfile import digest
 from fidelcli.churn.trees import Tree, export_hgb, raw_scores
-from fidelcli.errors import FitError, InputError
+from fidelcli.errors import FitError, InputError, ModelFileError
 
 CUT = dt.date(2024, 9, 30)
 
@@ -152,7 +153,7 @@ def test_a_pickle_is_never_executed(tmp_path: Path) -> None:
             return (Path.write_text, (marker, "x"))
 
     bad.write_bytes(pickle.dumps(Marker()))
-    with pytest.raises(InputError, match=r"model.json: not a churn model file \(not JSON\)"):
+    with pytest.raises(ModelFileError, match=r"model.json: a Python pickle, not a churn model file \(JSON\): pickles are never loaded"):
         ChurnModel.load(bad)
     assert not marker.exists()
     pickle.loads(bad.read_bytes())  # the payload is live: unpickling it would have run it
@@ -171,10 +172,8 @@ def test_mismatched_features_are_refused(sim_files: tuple[Path, pl.DataFrame], s
 def test_inconsistent_tree_is_refused(sim_model_file: Path) -> None:
     doc = _doc(sim_model_file)
     doc["body"]["model"]["trees"][0]["feature"][0] = 999  # a feature index out of range
-    from fidelcli.churn.model import _digest
-
-    doc["sha256"] = _digest(doc["body"])  # even with a matching hash
-    with pytest.raises(InputError, match="a tree has inconsistent node arrays"):
+    doc["sha256"] = digest(doc["body"])  # even with a matching hash
+    with pytest.raises(ModelFileError, match=r"at body\.model: tree 1, node 0: feature index 999 is out of range \(the model has \d+ features\)"):
         ChurnModel.from_dict(doc)
 
 

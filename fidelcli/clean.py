@@ -17,6 +17,7 @@ from fidelcli.errors import InputError
 from fidelcli.io.read import Table
 
 ReturnsPolicy = Literal["net", "drop", "keep"]
+Occasion = Literal["day", "order"]
 # Statuses meaning a return, in English and French, matched case-insensitively at the start of the value
 # ("Returned", "retourné", "Remboursée", "ANNULÉ", "avoir"). One anchored regex: no per-row lowercasing.
 RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir)"
@@ -24,6 +25,13 @@ RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir
 
 class Transactions:
     """Cleaned transactions: `lf` has customer_id, date, amount, is_return, occasion and the optional fields.
+
+    `occasion` says how purchase occasions are counted (`occasion_key`): "order" (one per order id)
+    or "day" (one per customer and day); the `occasion` column of `lf` holds the key.
+
+    Without an amount (nor quantity and unit price) `lf` has no `amount` column and `has_amount` is
+    False: money is unknown, and every reduction leaves it null (never 0). `lines` is the same plan
+    before rows without a customer id are dropped (the KPIs' total revenue counts them).
 
     The counts behind the warnings and the default analysis date come from a profile of the whole
     source. It is computed in the same pass as the first reduction collected through `collect()`
@@ -42,8 +50,12 @@ class Transactions:
         has_amount: bool = True,
         table: Table | None = None,
         on_warnings: Callable[[list[str]], None] | None = None,
+        lines: pl.LazyFrame | None = None,
+        occasion: Occasion = "day",
     ) -> None:
         self.lf = lf
+        self.occasion: Occasion = occasion
+        self.lines = lf if lines is None else lines
         self.file = file
         self.start = start
         self.end = end
@@ -90,6 +102,40 @@ class Transactions:
         assert self._stats is not None
         return dict(self._stats)
 
+    def keyed_by(self, occasion: Occasion | None) -> pl.LazyFrame:
+        """`lf` with its purchase occasions counted by `occasion` (None: as cleaned), for a reduction
+        that needs its own rule (`clv` counts shopping days). Collect it through `collect()`.
+
+        Raises InputError for "order" when the transactions have no order id.
+        """
+        if occasion is None or occasion == self.occasion:
+            return self.lf
+        _, key = occasion_key(occasion, has_order_id="order_id" in self.lf.collect_schema().names(), file=self.file)
+        return self.lf.with_columns(occasion=key)
+
+    @property
+    def lines_after_as_of(self) -> bool:
+        """True when `lines` holds rows dated on or after the analysis date: lines without a customer id
+        later than every identified one, with the default analysis date (set by the identified lines)."""
+        latest = self.stats["max_any_date"]
+        return self._requested_as_of is None and latest is not None and latest >= self.as_of
+
+    @property
+    def first_date(self) -> dt.date:
+        """The first day the data covers: `start` when given, else the earliest transaction date.
+        A period that begins before it is partial."""
+        first = self.stats["min_date"]
+        if self.start is not None and (first is None or self.start > first):
+            return self.start
+        return first if first is not None else self.as_of
+
+    @property
+    def end_date(self) -> dt.date:
+        """The exclusive end of the data covered: `as_of`, or the day after `end` when earlier."""
+        if self.end is not None:
+            return min(self.as_of, self.end + dt.timedelta(days=1))
+        return self.as_of
+
     def _set_profile(self, profile: dict[str, Any]) -> None:
         if profile["max_date"] is None:
             raise InputError("no transaction with a customer id and a date", file=self.file, hint="check the column mapping (--map)")
@@ -118,6 +164,27 @@ def numeric_invoices(table: Table) -> bool:
     return ids.len() > 0 and bool((ids.str.contains(r"^\d+$").mean() or 0) > 0.5)
 
 
+def occasion_key(occasion: Occasion | None, *, has_order_id: bool, file: str | None = None) -> tuple[Occasion, pl.Expr]:
+    """The purchase-occasion rule (the one place it is written), and the key expression it gives.
+
+    A purchase occasion is one distinct order id (`"order"`) or one distinct (customer, day)
+    (`"day"`: several orders, or a purchase and a return, on one day are one occasion). `None` is
+    the default of every command but `clv`: the order id when the transactions have one, else the
+    day. `clv` counts days, as the BTYD literature does (Fader, Hardie & Lee 2005).
+
+    Raises
+    ------
+    InputError
+        `"order"` asked for transactions without an order id column.
+    """
+    if occasion is None:
+        occasion = "order" if has_order_id else "day"
+    if occasion == "order" and not has_order_id:
+        raise InputError("--occasion order needs an order id column, and the transactions have none", file=file,
+                         hint="map it with --map order_id=COLUMN, or use --occasion day")
+    return occasion, pl.col("order_id") if occasion == "order" else pl.col("date")
+
+
 def return_flag(table: Table) -> pl.Expr:
     """True for a return or cancellation: negative amount, a return status, or an invoice number `C...`."""
     cols = table.exprs
@@ -139,16 +206,20 @@ def clean_transactions(
     as_of: dt.date | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    occasion: Occasion | None = None,
     on_warnings: Callable[[list[str]], None] | None = None,
 ) -> Transactions:
     """Apply the returns policy and the analysis window; define purchase occasions.
 
-    - Rows without a customer id or a date are dropped (counted in a warning).
+    - Rows without a customer id or a date are dropped (counted in a warning); `Transactions.lines`
+      keeps the rows without a customer id, for totals that count every line (KPI revenue).
+    - Without an amount column, `lf` has no `amount` column: money is unknown (null in every figure).
     - `returns="net"` (default): returns stay in spend as negative amounts but are not purchase
       occasions; `"drop"`: returns are removed; `"keep"`: returns are kept as written, as ordinary rows.
     - The analysis date `as_of` defaults to the day after the latest transaction; rows dated on or after
       it are ignored (counted in a warning). `start`/`end` keep dates in [start, end].
-    - A purchase occasion is one distinct `order_id` when the column exists, else one (customer, day).
+    - A purchase occasion is one distinct `order_id` when the column exists, else one (customer, day);
+      `occasion="day"` or `"order"` chooses explicitly (`occasion_key`; "order" needs an order id).
 
     `on_warnings` is called with the cleaning warnings once the profile is computed (the CLI prints them).
 
@@ -157,8 +228,9 @@ def clean_transactions(
     """
     if table.kind != "transactions":
         raise InputError(f"expected a transactions table, got {table.kind}", file=table.file)
+    occasion, key = occasion_key(occasion, has_order_id="order_id" in table.exprs, file=table.file)
     has_amount = "amount" in table.exprs
-    amount = pl.col("amount") if has_amount else pl.lit(None, dtype=pl.Float64)
+    amount = pl.col("amount")
     after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
     profile = table.lf.select(
         rows=pl.len(),
@@ -167,10 +239,12 @@ def clean_transactions(
         no_amount=amount.is_null().sum() if has_amount else pl.lit(0),
         after_as_of=after.sum(),
         max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
+        min_date=pl.col("date").min(),
+        max_any_date=pl.col("date").max(),
     )
-    lf = table.lf.with_columns(amount=amount)
-    lf = lf.with_columns(is_return=return_flag(table))
-    lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("date").is_not_null())
+    # Without an amount the column is left out, never filled: money is unknown, not 0 (SPEC section 1).
+    lf = table.lf.with_columns(is_return=return_flag(table))
+    lf = lf.filter(pl.col("date").is_not_null())
     if as_of:
         # Without an as-of date every row is before the default one (the day after the latest):
         # no filter, so the profile and the first reduction share one scan of the source.
@@ -182,14 +256,14 @@ def clean_transactions(
     if has_amount:
         lf = lf.with_columns(pl.col("amount").fill_null(0.0))
     if returns == "net":
-        lf = lf.with_columns(amount=pl.when(pl.col("is_return")).then(-pl.col("amount").abs()).otherwise(pl.col("amount")))
+        if has_amount:
+            lf = lf.with_columns(amount=pl.when(pl.col("is_return")).then(-pl.col("amount").abs()).otherwise(pl.col("amount")))
     elif returns == "drop":
         lf = lf.filter(~pl.col("is_return"))
     else:
         lf = lf.with_columns(is_return=pl.lit(False))
-    occasion = pl.col("order_id") if "order_id" in table.exprs else pl.col("date")
-    lf = lf.with_columns(occasion=occasion)
+    lines = lf.with_columns(occasion=key)
     return Transactions(
-        lf, file=table.file, profile=profile, as_of=as_of, start=start, end=end, has_amount=has_amount, table=table,
-        on_warnings=on_warnings,
+        lines.filter(pl.col("customer_id").is_not_null()), file=table.file, profile=profile, as_of=as_of, start=start, end=end,
+        has_amount=has_amount, table=table, on_warnings=on_warnings, lines=lines, occasion=occasion,
     )

@@ -33,6 +33,14 @@ def _plan(tx: Source) -> pl.LazyFrame:
     return tx.lf if isinstance(tx, Transactions) else tx
 
 
+def has_money(tx: Source) -> bool:
+    """True when the transactions have amounts. `clean_transactions` leaves the `amount` column out when
+    the source has none (nor quantity and unit price): every money figure is then null, never 0."""
+    if isinstance(tx, Transactions):
+        return tx.has_amount
+    return "amount" in tx.collect_schema().names()
+
+
 def _collect(tx: Source, plan: pl.LazyFrame) -> pl.DataFrame:
     """Collect a reduction with the streaming engine (with the transactions' profile when pending)."""
     if isinstance(tx, Transactions):
@@ -45,7 +53,7 @@ def profit_line(columns: list[str]) -> pl.Expr | None:
     None when the transactions have neither column."""
     if "margin" in columns:
         line = pl.col("margin").fill_null(0.0)
-    elif "cost" in columns:
+    elif "cost" in columns and "amount" in columns:
         line = pl.col("amount") - pl.col("cost").fill_null(0.0)
     else:
         return None
@@ -69,6 +77,11 @@ def period_index(expr: pl.Expr, period: Period) -> pl.Expr:
     return (days + 3) // 7 if period == "week" else days
 
 
+def _sum_cents(plan: pl.LazyFrame) -> pl.Expr:
+    """Sum of the occasions' cents, null (unknown) when the transactions have no amounts."""
+    return pl.col("total_cents").sum() if "amount" in plan.collect_schema().names() else pl.lit(None, pl.Int64)
+
+
 class Engine(Protocol):
     """The reductions every analysis is built on."""
 
@@ -77,14 +90,18 @@ class Engine(Protocol):
         ...
 
     def occasions_plan(self, tx: Source) -> pl.LazyFrame:
-        """The occasions as a lazy plan, for reductions built on them (e.g. the CLV summary)."""
+        """The occasions as a lazy plan, for reductions built on them."""
+        ...
+
+    def net_occasions_plan(self, tx: Source) -> pl.LazyFrame:
+        """Every (customer, occasion) group with its net value; see `PolarsEngine.net_occasions_plan`."""
         ...
 
     def customer_summary(self, tx: Source) -> pl.DataFrame:
         """One row per customer; see `PolarsEngine.customer_summary`."""
         ...
 
-    def activity(self, tx: Source, *, period: Period) -> pl.DataFrame:
+    def activity(self, tx: Source, *, period: Period, anonymous: bool = False) -> pl.DataFrame:
         """One row per customer and active period; see `PolarsEngine.activity`."""
         ...
 
@@ -97,16 +114,21 @@ class PolarsEngine:
     """
 
     @staticmethod
-    def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: bool = False) -> pl.LazyFrame:
+    def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: bool = False,
+                     line_date: bool = False) -> pl.LazyFrame:
         purchase = ~pl.col("is_return")
+        # Without amounts money is unknown: null cents, never a sum of nothing (0).
+        money = "amount" in tx.collect_schema().names()
+        no_cents = pl.lit(None, pl.Int64)
         aggs = {
             # An occasion made only of returns has no purchase date: it is not a purchase occasion.
             "date": pl.when(purchase).then(pl.col("date")).min(),
-            "total_cents": cents(pl.col("amount")).sum(),
+            **({"line_date": pl.col("date").min()} if line_date else {}),
+            "total_cents": cents(pl.col("amount")).sum() if money else no_cents,
             "returns": pl.col("is_return").sum().cast(pl.Int64),
         }
         if value:
-            aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum()
+            aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum() if money else no_cents
         if profit:
             aggs["profit_cents"] = cents(profit_line(tx.collect_schema().names())).sum()  # type: ignore[arg-type]
         return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
@@ -123,6 +145,20 @@ class PolarsEngine:
             .select("customer_id", "occasion", "date", value=pl.col("value_cents") / 100)
         )
 
+    def net_occasions_plan(self, tx: Source) -> pl.LazyFrame:
+        """Every (customer, occasion) group of lines with its net value, returns included: the
+        purchase occasions and the groups made only of returns (a cancellation invoice, a day with
+        only returns), so that spend figures built on them net returns exactly as
+        `customer_summary` does (their values sum to its revenue). A lazy plan, unsorted.
+
+        Columns: customer_id, occasion, date (first day of its purchase lines; null for a group made
+        only of returns, which is not a purchase occasion), line_date (first day of any of its
+        lines), value (net: purchase lines plus the group's returns, which are negative under
+        `--returns net`; null without amounts).
+        """
+        return self._by_occasion(_plan(tx), line_date=True).select(
+            "customer_id", "occasion", "date", "line_date", value=pl.col("total_cents") / 100)
+
     def occasions(self, tx: Source) -> pl.DataFrame:
         """One row per purchase occasion (returns are not occasions).
 
@@ -138,17 +174,19 @@ class PolarsEngine:
         Columns: customer_id, first_purchase, last_purchase (dates of the first and last occasion),
         frequency (purchase occasions), revenue (net spend: purchases minus returns),
         revenue_cents (the same as an exact integer), returns (return lines). Customers whose only
-        rows are returns have frequency 0 and null dates. Sorted by customer_id.
+        rows are returns have frequency 0 and null dates. Without amounts, revenue and revenue_cents
+        are null. Sorted by customer_id.
         """
+        plan = _plan(tx)
         return _collect(
             tx,
-            self._by_occasion(_plan(tx))
+            self._by_occasion(plan)
             .group_by("customer_id")
             .agg(
                 first_purchase=pl.col("date").min(),
                 last_purchase=pl.col("date").max(),
                 frequency=pl.col("date").count().cast(pl.Int64),
-                revenue_cents=pl.col("total_cents").sum(),
+                revenue_cents=_sum_cents(plan),
                 returns=pl.col("returns").sum(),
             )
             .select(
@@ -158,28 +196,54 @@ class PolarsEngine:
             .sort("customer_id")
         )
 
-    def activity(self, tx: Source, *, period: Period) -> pl.DataFrame:
-        """Per customer and period with any row: orders (purchase occasions), net revenue and, when
-        the transactions have a margin (or cost) column, profit.
-
-        Columns: customer_id, period_start, orders, revenue, revenue_cents (+ profit_cents: the
-        lines' margin, or amount - cost, with returns negative). An occasion whose lines fall in two
-        periods counts in both. Sorted by customer_id, period_start.
-        """
-        plan = _plan(tx)
+    def _activity_plan(self, plan: pl.LazyFrame, *, period: Period) -> pl.LazyFrame:
         profit = profit_line(plan.collect_schema().names()) is not None
         extra = {"profit_cents": pl.col("profit_cents").sum()} if profit else {}
-        return _collect(
-            tx,
+        return (
             self._by_occasion(plan, period_start(pl.col("date"), period).alias("period_start"), profit=profit)
             .group_by("customer_id", "period_start")
-            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=pl.col("total_cents").sum(), **extra)
+            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=_sum_cents(plan), **extra)
             .select(
                 "customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
                 **({"profit_cents": "profit_cents"} if profit else {}),
             )
             .sort("customer_id", "period_start")
         )
+
+    def activity(self, tx: Source, *, period: Period, anonymous: bool = False) -> pl.DataFrame:
+        """Per customer and period with any row: orders (purchase occasions), net revenue and, when
+        the transactions have a margin (or cost) column, profit.
+
+        Columns: customer_id, period_start, orders, revenue, revenue_cents (+ profit_cents: the
+        lines' margin, or amount - cost, with returns negative). An occasion whose lines fall in two
+        periods counts in both. Without amounts, revenue and revenue_cents are null. Sorted by
+        customer_id, period_start.
+
+        With `anonymous=True` (and cleaned `Transactions` with amounts), the lines without a customer
+        id add one row per period at the end, with a null customer_id, 0 orders and their net revenue,
+        from the same pass over the data: `kpi()` counts them in the total revenue only.
+        """
+        with_anonymous = anonymous and isinstance(tx, Transactions) and has_money(tx)
+        if not with_anonymous:
+            return _collect(tx, self._activity_plan(_plan(tx), period=period))
+        assert isinstance(tx, Transactions)
+        # The lines without a customer id are one more group (a null customer_id) of the same pass.
+        both = _collect(tx, self._activity_plan(tx.lines, period=period))
+        anonymous_rows = both.get_column("customer_id").is_null()
+        activity, anon = both.filter(~anonymous_rows), both.filter(anonymous_rows)
+        if tx.lines_after_as_of:
+            # Rare: lines without a customer id dated after the latest identified transaction, i.e.
+            # on or after the default analysis date. A second pass cuts them by day.
+            days = tx.lines.filter(pl.col("customer_id").is_null()).group_by("date").agg(revenue_cents=cents(pl.col("amount")).sum())
+            anon = (
+                tx.collect(days)[0].filter(pl.col("date") < tx.as_of)
+                .group_by(period_start(pl.col("date"), period).alias("period_start")).agg(pl.col("revenue_cents").sum())
+            )
+        anon = anon.sort("period_start").select(
+            customer_id=pl.lit(None, activity.schema["customer_id"]), period_start="period_start", orders=pl.lit(0, pl.Int64),
+            revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
+        )
+        return pl.concat([activity, anon], how="diagonal_relaxed") if anon.height else activity
 
 
 DEFAULT_ENGINE: Engine = PolarsEngine()

@@ -129,3 +129,29 @@ def test_a_bad_value_in_a_column_read_later_is_traced_to_its_row(tmp_path):
     with pytest.raises(InputError) as err, table.diagnosed():
         tx.lf.select(pl.col("margin").sum()).collect()
     assert str(err.value) == "t.csv, column \"margin\", row 2: 'n.c.' is not a valid number"
+
+
+def test_no_amount_column_leaves_money_unknown(tmp_path):
+    # Issue 11 item 1: without an amount (nor quantity and unit price) the cleaned lines have no amount
+    # column, and every reduction leaves money null instead of summing nothing to 0.
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,date\nA,2024-01-05\nA,2024-02-01\nB,2024-01-10\n")
+    tx = clean_transactions(scan_table(path, "transactions"))
+    assert "amount" not in tx.lf.collect_schema().names() and not tx.has_amount
+    s = DEFAULT_ENGINE.customer_summary(tx)
+    assert s.select("customer_id", "frequency", "revenue", "revenue_cents").rows() == [("A", 2, None, None), ("B", 1, None, None)]
+    a = DEFAULT_ENGINE.activity(tx, period="month", anonymous=True)
+    assert a.get_column("revenue").null_count() == a.height == 3
+    assert DEFAULT_ENGINE.occasions(tx).get_column("value").null_count() == 3
+
+
+def test_lines_keep_rows_without_customer_id_and_dates_covered():
+    # retail.csv: 536380 (2010-12-03, 4 x 1.85) has no customer id: out of `lf`, in `lines`.
+    tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"))
+    assert tx.lf.select(pl.len()).collect().item() == 5
+    anonymous = tx.lines.filter(pl.col("customer_id").is_null()).select("date", "amount").collect()
+    assert anonymous.rows() == [(dt.date(2010, 12, 3), pytest.approx(7.4))]
+    assert (tx.first_date, tx.end_date, tx.lines_after_as_of) == (dt.date(2010, 12, 1), dt.date(2010, 12, 5), False)
+    window = clean_transactions(scan_table(IO / "retail.csv", "transactions"), start=dt.date(2010, 12, 2), end=dt.date(2010, 12, 3))
+    # The data covers [start, end]: from 2010-12-02 to the day after 2010-12-03.
+    assert (window.first_date, window.end_date) == (dt.date(2010, 12, 2), dt.date(2010, 12, 4))

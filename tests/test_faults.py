@@ -180,11 +180,11 @@ def test_output_inside_an_input_directory_is_refused(tmp_path, sales):
 
 
 def test_clv_save_model_over_the_input_is_refused(sales, tmp_path):
-    # --save-model is checked when it is written: the input is still intact, nothing else was written.
+    # --save-model is checked before any work: the input is intact, nothing was written.
     result = invoke("clv", "-t", str(sales), "--model", "bgnbd", "--save-model", str(sales), "-o", str(tmp_path / "clv.csv"))
     assert result.exit_code == 2
     assert problems(result.stderr) == [
-        f"error: {sales}: the output is an input of this command; refusing to overwrite it",
+        f"error: {sales}: --save-model is an input of this command; refusing to overwrite it",
         "hint: write the output to another path",
     ]
     assert sales.read_text() == SALES

@@ -1,5 +1,8 @@
 """Acquisition cohorts: customers grouped by the period of their first purchase (or signup), followed
-period by period: how many are still buying, and how much the cohort has spent."""
+period by period: how many are still buying, and how much the cohort has spent.
+
+Each cell says whether its calendar period is *partial* (the data does not cover all of it), and
+without amounts the revenue columns are null (unknown), never 0."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from fidelcli.summary import period_start
 CohortPeriod = Literal["month", "quarter", "year"]
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
 MONTHS_INTERVAL = {"month": "1mo", "quarter": "1q", "year": "1y"}
-VALUES = ("period_index", "customers", "retained", "retention", "revenue", "cumulative_revenue_per_customer")
+VALUES = ("period_index", "partial", "customers", "retained", "retention", "revenue", "cumulative_revenue_per_customer")
 
 
 def _index(start: pl.Expr, cohort: pl.Expr, period: CohortPeriod) -> pl.Expr:
@@ -31,6 +34,7 @@ def cohorts(
     by: pl.DataFrame | None = None,
     signup: pl.DataFrame | None = None,
     as_of: dt.date | None = None,
+    start: dt.date | None = None,
 ) -> pl.DataFrame:
     """Retention and revenue of acquisition cohorts, period by period since acquisition.
 
@@ -39,7 +43,8 @@ def cohorts(
     purchase occasion in it (a period with only returns does not count, but its returns count in
     revenue). With signup cohorts, customers who signed up and never bought are in the cohort size,
     purchases before the signup period are ignored, and buyers without a signup date are left out.
-    Every cell from index 0 to the last period before `as_of` appears, zeros included.
+    Every cell from index 0 to the last period before `as_of` appears, zeros included. A cell is
+    partial when its calendar period begins before `start` or ends after `as_of`.
 
     Parameters
     ----------
@@ -50,12 +55,15 @@ def cohorts(
     by: customer_id and one column (e.g. acquisition_channel): cohorts are split by its value.
     signup: customer_id and signup_date; cohorts by signup period instead of first purchase.
     as_of: analysis date (exclusive); default the day after the last period with activity.
+    start: the first day the data covers (`Transactions.first_date`); default: the first period
+        with activity is taken as complete.
 
     Returns
     -------
-    Columns: cohort (period start), [by column], period_index, customers (cohort size), retained,
-    retention (retained / customers), revenue (net, in that period), cumulative_revenue_per_customer
-    (net revenue from index 0 to this one, per cohort customer). Sorted by cohort, [by,] period_index.
+    Columns: cohort (period start), [by column], period_index, partial (the cell's period is not
+    wholly covered by the data), customers (cohort size), retained, retention (retained / customers),
+    revenue (net, in that period), cumulative_revenue_per_customer (net revenue from index 0 to this
+    one, per cohort customer; both null without amounts). Sorted by cohort, [by,] period_index.
 
     Raises
     ------
@@ -68,7 +76,8 @@ def cohorts(
     elif summary is not None:
         members = summary.filter(pl.col("frequency") > 0).select("customer_id", cohort=period_start(pl.col("first_purchase"), period))
     else:
-        members = activity.filter(pl.col("orders") > 0).group_by("customer_id").agg(cohort=pl.col("period_start").min())
+        first = activity.filter(pl.col("orders") > 0, pl.col("customer_id").is_not_null())
+        members = first.group_by("customer_id").agg(cohort=pl.col("period_start").min())
     keys = ["cohort"]
     group = None
     if by is not None:
@@ -78,8 +87,12 @@ def cohorts(
     if members.height == 0:
         raise InputError("no customer to put in a cohort", hint="check the signup dates or the analysis window")
 
+    money = activity.get_column("revenue_cents").null_count() < activity.height
     last_activity = activity.get_column("period_start").max()
     last = period_start(pl.lit(as_of - dt.timedelta(days=1)), period) if as_of else pl.lit(last_activity)
+    first_day = start if start is not None else activity.get_column("period_start").min()
+    # Without as_of the data ends with its last period: that period is complete.
+    end = pl.lit(as_of) if as_of is not None else pl.lit(last_activity).dt.offset_by(MONTHS_INTERVAL[period])
     sizes = members.group_by(keys).agg(customers=pl.len().cast(pl.Int64))
     grid = (
         sizes.with_columns(period_start=pl.date_ranges(pl.col("cohort"), last, interval=MONTHS_INTERVAL[period]))
@@ -98,24 +111,31 @@ def cohorts(
         .sort(*keys, "period_index", nulls_last=True)
     )
     cumulative = pl.col("revenue_cents").cum_sum().over(keys, order_by="period_index")
+    unknown = pl.lit(None, pl.Float64)
     return out.select(
         "cohort",
         *([group] if group else []),
         "period_index",
-        "customers",
-        "retained",
+        partial=(pl.col("period_start") < pl.lit(first_day)) | (pl.col("period_start").dt.offset_by(MONTHS_INTERVAL[period]) > end),
+        customers="customers",
+        retained="retained",
         retention=pl.col("retained") / pl.col("customers"),
-        revenue=pl.col("revenue_cents") / 100,
-        cumulative_revenue_per_customer=cumulative / 100 / pl.col("customers"),
+        revenue=pl.col("revenue_cents") / 100 if money else unknown,
+        cumulative_revenue_per_customer=cumulative / 100 / pl.col("customers") if money else unknown,
     )
 
 
 def cohort_matrix(cells: pl.DataFrame, *, value: str = "retention") -> pl.DataFrame:
     """The cohort cells as a matrix: one row per cohort (and group), one column per period_index.
 
-    Columns: cohort, [group,] customers, then "0", "1", ... holding `value`.
+    Columns: cohort, [group,] customers, complete_from and complete_to (the first and last
+    period_index whose period is complete: the cells outside are partial; null when none is), then
+    "0", "1", ... holding `value`.
     """
     index = [c for c in cells.columns if c not in VALUES]
     wide = cells.pivot(on="period_index", index=[*index, "customers"], values=value, sort_columns=False)
     order = sorted((c for c in wide.columns if c not in (*index, "customers")), key=int)
-    return wide.select(*index, "customers", *order).sort(index, nulls_last=True)
+    complete = pl.col("period_index").filter(~pl.col("partial"))
+    bounds = cells.group_by(index).agg(complete_from=complete.min(), complete_to=complete.max())
+    wide = wide.join(bounds, on=index, how="left", nulls_equal=True)
+    return wide.select(*index, "customers", "complete_from", "complete_to", *order).sort(index, nulls_last=True)

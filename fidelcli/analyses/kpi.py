@@ -5,7 +5,10 @@ Definitions, formulas, customer bases and edge cases are in docs/metrics.md. In 
 a customer is *active* in P when they made at least one purchase occasion in P (a period with only
 returns does not make a customer active, but the returns count in P's revenue); *new* when their first
 purchase ever falls in P; *returning* when active and not new. Retention of P is the share of the
-customers active in P-1 who are active in P; the first period has none.
+customers active in P-1 who are active in P; the first period has none. A period is *partial* when
+the data does not cover all of it (it starts before the first day covered, or ends after `as_of`).
+`revenue` is the only figure that counts the lines without a customer id; without amounts every
+money figure is null (unknown), never 0.
 """
 
 from __future__ import annotations
@@ -15,15 +18,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from fidelcli.analyses.kpi_inputs import campaign_kpis, customer_kpis, ratio, spend_kpis, survey_kpis
 from fidelcli.errors import InputError
 from fidelcli.summary import TRUNCATE, Period, cents, period_index, period_start
 
 GROUP = "group"
 BASE_COLUMNS = [
-    "period_start", "active_customers", "new_customers", "returning_customers", "orders", "revenue", "aov",
-    "purchase_frequency", "repeat_purchase_rate", "retention_rate", "churn_rate", "customer_retention_rate",
-    "returning_revenue_share",
+    "period_start", "partial", "active_customers", "new_customers", "returning_customers", "orders", "revenue",
+    "customer_revenue", "aov", "purchase_frequency", "repeat_purchase_rate", "retention_rate", "churn_rate",
+    "customer_retention_rate", "returning_revenue_share",
 ]
+# Figures made of money: null (unknown) when the transactions have no amounts.
+MONEY_COLUMNS = (
+    "revenue", "customer_revenue", "aov", "returning_revenue_share", "referred_revenue_per_customer",
+    "other_revenue_per_customer", "member_revenue_per_customer", "non_member_revenue_per_customer",
+)
 
 
 @dataclass
@@ -32,14 +41,18 @@ class KpiResult:
 
     periods: one row per period (and group), oldest first; columns `BASE_COLUMNS` plus the optional
         KPIs whose inputs were given (see `kpi`). With groups, the group column follows period_start.
-    yearly: one row per calendar year: year, customers_start (S), customers_end (E), new_customers (N),
-        retention_rate ((E - N) / S), revenue, revenue_per_customer, profit_per_customer (with a
-        margin), expected_lifetime_years, clv, marketing_spend, cac, clv_to_cac (with spend). None
-        for weekly KPIs (weeks straddle years) and with groups.
-    comparison: the last complete period against the one before: [group,] kpi, previous, current,
-        delta (current - previous). Empty when fewer than two complete periods exist.
+    yearly: one row per calendar year: year, partial, customers_start (S: active the year before),
+        customers_end (E: active in the year), new_customers (N), retained_customers (active in both
+        years), retention_rate (retained / S), revenue, revenue_per_customer, profit_per_customer
+        (with a margin), expected_lifetime_years, clv, marketing_spend, cac, clv_to_cac (with spend).
+        None for weekly KPIs (weeks straddle years) and with groups.
+    comparison: the last complete period against the one before (complete too): [group,] kpi,
+        previous, current, delta (current - previous). Empty when fewer than two complete periods exist.
     current, previous: start dates of the compared periods (None when there are not two).
     warnings: messages for the analyst.
+    anonymous_revenue_share: share of the revenue on lines without a customer id (None when there
+        are none, or without amounts).
+    has_money: False when the transactions had no amounts (every money figure is null).
     """
 
     periods: pl.DataFrame
@@ -51,6 +64,8 @@ class KpiResult:
     previous: dt.date | None = None
     group: str | None = None
     warnings: list[str] = field(default_factory=list)
+    anonymous_revenue_share: float | None = None
+    has_money: bool = True
 
 
 def _offset(period: Period, n: int) -> str:
@@ -72,11 +87,6 @@ def _by_customer_and_period(activity: pl.DataFrame) -> pl.DataFrame:
     return activity.sort("customer_id", "period_start")
 
 
-def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """num / den, null when the base is 0 (or null)."""
-    return pl.when(den != 0).then(num / den).otherwise(None)
-
-
 def profit_activity(activity: pl.DataFrame) -> pl.DataFrame | None:
     """Profit per customer and period from `Engine.activity()` (customer_id, period_start,
     profit_cents); None when the transactions had neither a margin nor a cost column."""
@@ -85,29 +95,13 @@ def profit_activity(activity: pl.DataFrame) -> pl.DataFrame | None:
     return activity.select("customer_id", "period_start", "profit_cents")
 
 
-def _survey_long(surveys: pl.DataFrame) -> pl.DataFrame:
-    """Surveys as customer_id, date, metric (nps/csat/ces), score, wide or long input alike."""
-    wide = [m for m in ("nps", "csat", "ces") if m in surveys.columns]
-    parts = [
-        surveys.select("customer_id", "date", metric=pl.lit(m), score=pl.col(m).cast(pl.Float64)) for m in wide
-    ]
-    if {"type", "score"} <= set(surveys.columns):
-        parts.append(
-            surveys.select(
-                "customer_id", "date", metric=pl.col("type").str.to_lowercase().str.strip_chars(), score=pl.col("score").cast(pl.Float64)
-            )
-        )
-    if not parts:
-        raise InputError("the surveys have no nps, csat or ces score", hint="map a score column: --map nps=COLUMN (or type and score)")
-    return pl.concat(parts).filter(pl.col("score").is_not_null(), pl.col("date").is_not_null())
-
-
 def kpi(
     activity: pl.DataFrame,
     summary: pl.DataFrame | None = None,
     *,
     period: Period,
     as_of: dt.date,
+    start: dt.date | None = None,
     groups: pl.DataFrame | None = None,
     margin_rate: float | None = None,
     profit: pl.DataFrame | None = None,
@@ -122,13 +116,17 @@ def kpi(
 
     Parameters
     ----------
-    activity: `Engine.activity(tx, period=period)` (customer_id, period_start, orders, revenue_cents).
+    activity: `Engine.activity(tx, period=period)` (customer_id, period_start, orders, revenue_cents);
+        with `anonymous=True`, its rows with a null customer_id (lines without a customer id) count in
+        `revenue` only. Without amounts (revenue_cents all null) every money figure is null.
     summary: optional `Engine.customer_summary(tx)`: its first_purchase tells new from returning
         customers. Without it, a customer's first period with a purchase in `activity` is their first
         purchase period: the same result when both come from the same transactions, and one pass over
         the data fewer. Give it when `activity` covers a shorter window than the customers' history.
     period: "day", "week", "month", "quarter" or "year".
-    as_of: analysis date (exclusive); a period is complete when it ends before it.
+    as_of: analysis date (exclusive); a period is complete when it ends before it (on or before as_of).
+    start: the first day the data covers (`Transactions.first_date`): a period beginning before it
+        is partial. Default: the first period is taken as complete.
     groups: customer_id and one group column (a customer attribute or the RFM segment); KPIs are
         computed within each group (customers without a value form the null group).
     margin_rate: gross margin rate applied to revenue -> profit, profit_per_customer.
@@ -152,8 +150,13 @@ def kpi(
     InputError: no activity to report, or surveys without a score.
     """
     warnings: list[str] = []
+    cid = pl.col("customer_id")
+    anonymous = activity.filter(cid.is_null()) if activity.get_column("customer_id").null_count() else None
+    if anonymous is not None:
+        activity = activity.filter(cid.is_not_null())
     if activity.height == 0:
         raise InputError("no transaction in the analysis window", hint="check --start/--end/--as-of")
+    money = activity.get_column("revenue_cents").null_count() < activity.height
     group_name = None
     keys = ["period_start"]
     # Sorted by customer and period, a customer's active rows are consecutive and in time order: the
@@ -161,29 +164,38 @@ def kpi(
     # their first purchase period (no join needed).
     act = _by_customer_and_period(activity).with_columns(active=pl.col("orders") > 0)
     ac = act.filter("active")
-    same = (pl.col("customer_id") == pl.col("customer_id").shift(1)).fill_null(False)
+    same = (cid == cid.shift(1)).fill_null(False)
     index, year = period_index(pl.col("period_start"), period), pl.col("period_start").dt.year()
     ac = ac.with_columns(
         was_active=same & (index.shift(1) == index - 1).fill_null(False),
         new=~same,
-        # The customer's first active period of the calendar year (for the yearly table).
+        # The customer's first active period of the calendar year, and whether they were active the
+        # year before (for the yearly table).
         first_in_year=~(same & (year == year.shift(1)).fill_null(False)),
+        year_retained=same & (year.shift(1) == year - 1).fill_null(False),
     )
+    # Customers acquired before the first period (known only from a longer summary): in every base.
+    known_before = pl.DataFrame({"customer_id": []}, schema={"customer_id": activity.schema["customer_id"]})
     if summary is not None:
         # A summary over a longer history knows purchases made before the activity window.
         first = summary.select("customer_id", first_period=period_start(pl.col("first_purchase"), period))
         ac = ac.join(first, on="customer_id", how="left", maintain_order="left").with_columns(
             new=(pl.col("first_period") == pl.col("period_start")).fill_null(False)
         ).drop("first_period")
+        known_before = first.filter(pl.col("first_period") < act.get_column("period_start").min()).select("customer_id")
     act = pl.concat([ac, act.filter(~pl.col("active")).with_columns(
-        was_active=pl.lit(False), new=pl.lit(False), first_in_year=pl.lit(False))])
+        was_active=pl.lit(False), new=pl.lit(False), first_in_year=pl.lit(False), year_retained=pl.lit(False))])
     if groups is not None:
         group_name = next(c for c in groups.columns if c != "customer_id")
         g = groups.select("customer_id", pl.col(group_name).alias(GROUP)).unique("customer_id", keep="first")
         act = act.join(g, on="customer_id", how="left")
+        known_before = known_before.join(g, on="customer_id", how="left")
         keys = ["period_start", GROUP]
 
-    first_start = act.get_column("period_start").min()
+    starts = act.get_column("period_start")
+    if anonymous is not None:
+        starts = pl.concat([starts, anonymous.get_column("period_start")])
+    first_start = starts.min()
     last_start = period_start(pl.lit(as_of - dt.timedelta(days=1)), period)
     calendar = pl.select(period_start=pl.date_range(pl.lit(first_start), last_start, interval=TRUNCATE[period])).with_columns(
         pl.col("period_start").cast(pl.Date)
@@ -201,29 +213,64 @@ def kpi(
         retained=(pl.col("active") & pl.col("was_active")).sum().cast(pl.Int64),
         returning_cents=pl.col("revenue_cents").filter(pl.col("active") & ~pl.col("new")).sum(),
         year_firsts=pl.col("first_in_year").sum().cast(pl.Int64),
+        year_retained=pl.col("year_retained").sum().cast(pl.Int64),
     )
-    df = calendar.join(agg, on=keys, how="left", nulls_equal=True).with_columns(
-        pl.col("active_customers", "new_customers", "orders", "revenue_cents", "repeaters", "retained", "returning_cents",
-               "year_firsts").fill_null(0)
-    )
+    counts = ["active_customers", "new_customers", "orders", "revenue_cents", "repeaters", "retained", "returning_cents",
+              "year_firsts", "year_retained"]
+    df = calendar.join(agg, on=keys, how="left", nulls_equal=True).with_columns(pl.col(counts).fill_null(0))
+    # Lines without a customer id: in the total revenue only (not in any group).
+    anon_cents = pl.lit(0, pl.Int64)
+    if anonymous is not None and groups is None:
+        per = anonymous.group_by("period_start").agg(anonymous_cents=pl.col("revenue_cents").sum())
+        df = df.join(per, on="period_start", how="left").with_columns(pl.col("anonymous_cents").fill_null(0))
+        anon_cents = pl.col("anonymous_cents")
     over = [GROUP] if groups is not None else None
-    prev_active_n = pl.col("active_customers").shift(1).over(over, order_by="period_start") if over else pl.col("active_customers").shift(1)
-    df = df.sort(keys, nulls_last=True).with_columns(active_prev=prev_active_n)
+
+    def lag(col: str) -> pl.Expr:
+        return pl.col(col).shift(1).over(over, order_by="period_start") if over else pl.col(col).shift(1)
+
+    def cumulative(col: str) -> pl.Expr:
+        return pl.col(col).cum_sum().over(over, order_by="period_start") if over else pl.col(col).cum_sum()
+
+    before = known_before.group_by(*([GROUP] if groups is not None else [])).agg(known_before=pl.len().cast(pl.Int64))
+    if groups is not None:
+        df = df.join(before, on=GROUP, how="left", nulls_equal=True).with_columns(pl.col("known_before").fill_null(0))
+    else:
+        df = df.with_columns(known_before=pl.lit(before.get_column("known_before").sum() if before.height else 0, pl.Int64))
+    first_day = start if start is not None else first_start
+    df = df.sort(keys, nulls_last=True).with_columns(
+        active_prev=lag("active_customers"),
+        # The customer base at the start of P: every customer whose first purchase is before P.
+        base=pl.col("known_before") + cumulative("new_customers") - pl.col("new_customers"),
+        partial=(pl.col("period_start") < pl.lit(first_day)) | (_shift(pl.col("period_start"), period, 1) > pl.lit(as_of)),
+    )
     df = df.with_columns(
         returning_customers=pl.col("active_customers") - pl.col("new_customers"),
-        revenue=pl.col("revenue_cents") / 100,
-        aov=_ratio(pl.col("revenue_cents") / 100, pl.col("orders")),
-        purchase_frequency=_ratio(pl.col("orders").cast(pl.Float64), pl.col("active_customers")),
-        repeat_purchase_rate=_ratio(pl.col("repeaters").cast(pl.Float64), pl.col("active_customers")),
-        retention_rate=_ratio(pl.col("retained").cast(pl.Float64), pl.col("active_prev")),
-        customer_retention_rate=_ratio(
-            (pl.col("active_customers") - pl.col("new_customers")).cast(pl.Float64), pl.col("active_prev")
-        ),
-        returning_revenue_share=_ratio(pl.col("returning_cents").cast(pl.Float64), pl.col("revenue_cents")),
+        revenue=(pl.col("revenue_cents") + anon_cents) / 100,
+        customer_revenue=pl.col("revenue_cents") / 100,
+        aov=ratio(pl.col("revenue_cents") / 100, pl.col("orders")),
+        purchase_frequency=ratio(pl.col("orders").cast(pl.Float64), pl.col("active_customers")),
+        repeat_purchase_rate=ratio(pl.col("repeaters").cast(pl.Float64), pl.col("active_customers")),
+        retention_rate=ratio(pl.col("retained").cast(pl.Float64), pl.col("active_prev")),
+        # (E - N) / S with S the customer base at the start of P: every returning customer is in S,
+        # so it never exceeds 1 (with S = customers active in P-1, comebacks made it exceed 1).
+        customer_retention_rate=ratio((pl.col("active_customers") - pl.col("new_customers")).cast(pl.Float64), pl.col("base")),
+        returning_revenue_share=ratio(pl.col("returning_cents").cast(pl.Float64), pl.col("revenue_cents")),
     ).with_columns(churn_rate=1 - pl.col("retention_rate"))
     columns = ["period_start", *([GROUP] if groups is not None else []), *BASE_COLUMNS[1:]]
     extra: list[str] = []
-
+    anonymous_share = None
+    if anonymous is not None and money:
+        anon_total = int(anonymous.get_column("revenue_cents").sum())
+        total = int(df.get_column("revenue_cents").sum()) + anon_total
+        if anon_total:
+            share = anon_total / total if total else None
+            warnings.append(
+                (f"{share:.1%}" if share is not None else "part") + f" of the revenue ({anon_total / 100:,.2f} of "
+                f"{total / 100:,.2f}) is on lines without a customer id: revenue counts them; customer_revenue and "
+                "every per-customer figure do not" + (", nor does any group" if groups is not None else "")
+            )
+            anonymous_share = share
     # Profit.
     if profit is not None or margin_rate is not None:
         if profit is not None:
@@ -235,134 +282,33 @@ def kpi(
             df = df.with_columns(profit=pl.col("profit_cents") / 100)
         else:
             df = df.with_columns(profit=pl.col("revenue_cents") / 100 * margin_rate)
-        df = df.with_columns(profit_per_customer=_ratio(pl.col("profit"), pl.col("active_customers")))
+        df = df.with_columns(profit_per_customer=ratio(pl.col("profit"), pl.col("active_customers")))
         extra += ["profit", "profit_per_customer"]
 
-    # Customer attributes: referrals and loyalty membership.
-    if customers is not None:
-        attrs = [c for c in ("referred_by", "loyalty_member") if c in customers.columns]
-        cust = customers.select("customer_id", *attrs).unique("customer_id", keep="first")
-        a = act.join(cust, on="customer_id", how="left")
-        aggs: dict[str, pl.Expr] = {}
-        if "referred_by" in attrs:
-            referred = pl.col("referred_by").is_not_null()
-            aggs |= {
-                "new_referred": (pl.col("new") & referred).sum().cast(pl.Int64),
-                "referred_active": (pl.col("active") & referred).sum().cast(pl.Int64),
-                "referred_cents": pl.col("revenue_cents").filter(referred & pl.col("active")).sum(),
-                "other_active": (pl.col("active") & ~referred).sum().cast(pl.Int64),
-                "other_cents": pl.col("revenue_cents").filter(~referred & pl.col("active")).sum(),
-            }
-        if "loyalty_member" in attrs:
-            member = pl.col("loyalty_member").fill_null(False)
-            aggs |= {
-                "members_active": (pl.col("active") & member).sum().cast(pl.Int64),
-                "member_cents": pl.col("revenue_cents").filter(member & pl.col("active")).sum(),
-                "non_member_cents": pl.col("revenue_cents").filter(~member & pl.col("active")).sum(),
-            }
-        if aggs:
-            df = df.join(a.group_by(keys).agg(**aggs), on=keys, how="left", nulls_equal=True).with_columns(
-                pl.col(*aggs).fill_null(0)
-            )
-        if "referred_by" in attrs:
-            df = df.with_columns(
-                referral_rate=_ratio(pl.col("new_referred").cast(pl.Float64), pl.col("new_customers")),
-                referred_revenue_per_customer=_ratio(pl.col("referred_cents") / 100, pl.col("referred_active")),
-                other_revenue_per_customer=_ratio(pl.col("other_cents") / 100, pl.col("other_active")),
-            )
-            extra += ["referral_rate", "referred_revenue_per_customer", "other_revenue_per_customer"]
-        if "loyalty_member" in attrs:
-            df = df.with_columns(
-                member_share=_ratio(pl.col("members_active").cast(pl.Float64), pl.col("active_customers")),
-                member_revenue_per_customer=_ratio(pl.col("member_cents") / 100, pl.col("members_active")),
-                non_member_revenue_per_customer=_ratio(
-                    pl.col("non_member_cents") / 100, pl.col("active_customers") - pl.col("members_active")
-                ),
-            )
-            extra += ["member_share", "member_revenue_per_customer", "non_member_revenue_per_customer"]
-        if not attrs:
-            warnings.append("the customers table has neither referred_by nor loyalty_member: no referral or member KPIs")
+    # Customer attributes, surveys, spend and campaigns (fidelcli/analyses/kpi_inputs.py).
+    g_map = g if groups is not None else None
+    for frame, add in ((customers, customer_kpis), (surveys, survey_kpis), (spend, spend_kpis), (campaigns, campaign_kpis)):
+        if frame is not None:
+            df, cols, notes = add(df, frame, act=act, keys=keys, period=period, groups=g_map)
+            extra += cols
+            warnings += notes
 
-    # Surveys, by survey date.
-    if surveys is not None:
-        s = _survey_long(surveys).with_columns(period_start=period_start(pl.col("date"), period))
-        if groups is not None:
-            s = s.join(g, on="customer_id", how="left")
-        score = pl.col("score")
-        is_ = pl.col("metric")
-        nps = score.filter(is_ == "nps")
-        csat = score.filter(is_ == "csat")
-        sv = s.group_by(keys).agg(
-            nps_responses=nps.count().cast(pl.Int64),
-            # NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to 100.
-            nps=_ratio(100 * ((nps >= 9).sum().cast(pl.Float64) - (nps <= 6).sum().cast(pl.Float64)), nps.count()),
-            csat_responses=csat.count().cast(pl.Int64),
-            csat=_ratio((csat >= 4).sum().cast(pl.Float64), csat.count()),
-            csat_mean=csat.mean(),
-            ces_responses=score.filter(is_ == "ces").count().cast(pl.Int64),
-            ces=score.filter(is_ == "ces").mean(),
-        )
-        df = df.join(sv, on=keys, how="left", nulls_equal=True).with_columns(
-            pl.col("nps_responses", "csat_responses", "ces_responses").fill_null(0)
-        )
-        extra += ["nps_responses", "nps", "csat_responses", "csat", "csat_mean", "ces_responses", "ces"]
-
-    # Marketing spend, by the period of its date.
-    if spend is not None:
-        if groups is not None:
-            warnings.append("marketing spend is not split by group: CAC is left out of grouped KPIs")
-        else:
-            sp = spend.group_by(period_start(pl.col("period"), period).alias("period_start")).agg(
-                spend_cents=cents(pl.col("spend").fill_null(0.0)).sum()
-            )
-            df = df.join(sp, on="period_start", how="left").with_columns(pl.col("spend_cents").fill_null(0))
-            df = df.with_columns(
-                marketing_spend=pl.col("spend_cents") / 100,
-                cac=_ratio(pl.col("spend_cents") / 100, pl.col("new_customers")),
-            )
-            extra += ["marketing_spend", "cac"]
-
-    # Campaigns, by send date.
-    if campaigns is not None:
-        if "sent_at" not in campaigns.columns:
-            warnings.append("the campaigns have no send date (sent_at): no campaign KPIs per period")
-        else:
-            c = campaigns.filter(pl.col("sent_at").is_not_null()).with_columns(period_start=period_start(pl.col("sent_at"), period))
-            if groups is not None:
-                c = c.join(g, on="customer_id", how="left")
-
-            def flag(name: str) -> pl.Expr:
-                return pl.col(name).fill_null(False).sum().cast(pl.Int64) if name in c.columns else pl.lit(None, pl.Int64)
-
-            delivered = flag("delivered") if "delivered" in c.columns else pl.len().cast(pl.Int64)
-            cg = c.group_by(keys).agg(
-                campaign_sent=pl.len().cast(pl.Int64),
-                delivered=delivered,
-                opened=flag("opened"),
-                clicked=flag("clicked"),
-                converted=flag("converted"),
-                cost_cents=cents(pl.col("cost").fill_null(0.0)).sum() if "cost" in c.columns else pl.lit(None, pl.Int64),
-            )
-            df = df.join(cg, on=keys, how="left", nulls_equal=True).with_columns(pl.col("campaign_sent").fill_null(0))
-            df = df.with_columns(
-                open_rate=_ratio(pl.col("opened").cast(pl.Float64), pl.col("delivered")),
-                click_rate=_ratio(pl.col("clicked").cast(pl.Float64), pl.col("delivered")),
-                conversion_rate=_ratio(pl.col("converted").cast(pl.Float64), pl.col("delivered")),
-                cost_per_lead=_ratio(pl.col("cost_cents") / 100, pl.col("converted")),
-            )
-            extra += ["campaign_sent", "open_rate", "click_rate", "conversion_rate", "cost_per_lead"]
-
+    unknown = [c for c in (*MONEY_COLUMNS, *(("profit", "profit_per_customer") if profit is None else ())) if c in df.columns]
+    if not money:
+        df = df.with_columns(pl.lit(None, pl.Float64).alias(c) for c in unknown)
     periods = df.select(*columns, *extra)
     yearly = None
     if groups is None and period != "week":
-        yearly = _yearly(df, profit=profit is not None, margin_rate=margin_rate, spend=spend, as_of=as_of)
-    comparison, current, previous = _comparison(periods, period=period, as_of=as_of, grouped=groups is not None)
+        yearly = _yearly(df, profit=profit is not None, margin_rate=margin_rate, spend=spend, as_of=as_of, first_day=first_day,
+                         money=money)
+    comparison, current, previous = _comparison(periods, grouped=groups is not None)
     if group_name is not None:
         periods = periods.rename({GROUP: group_name})
         comparison = comparison.rename({GROUP: group_name})
     return KpiResult(
         periods=periods, comparison=comparison, period=period, as_of=as_of, yearly=yearly,
         current=current, previous=previous, group=group_name, warnings=warnings,
+        anonymous_revenue_share=anonymous_share, has_money=money,
     )
 
 
@@ -373,61 +319,73 @@ def _yearly(
     margin_rate: float | None,
     spend: pl.DataFrame | None,
     as_of: dt.date,
+    first_day: dt.date,
+    money: bool = True,
 ) -> pl.DataFrame:
-    """Yearly retention as analysts compute it by hand, (E - N) / S, and the historical CLV.
+    """Yearly retention and the historical CLV, as analysts compute them by hand.
 
     From the per-period frame (month, quarter or year periods nest in calendar years): year_firsts
     counts each customer once a year (in their first active period of it), so its yearly sum is E;
-    new customers, revenue and profit (profit_cents when `profit`) add up over the periods.
+    year_retained counts those of them active the year before; new customers, revenue and profit
+    (profit_cents when `profit`) add up over the periods. Retention = retained / S, S = E of the year
+    before: at most 1, unlike (E - N) / S, which counts comebacks after a gap.
     """
-    sums = ["year_firsts", "new_customers", "revenue_cents", *(["profit_cents"] if profit else [])]
+    sums = ["year_firsts", "year_retained", "new_customers", "revenue_cents", *(["profit_cents"] if profit else [])]
+    total = pl.col("revenue_cents") + (pl.col("anonymous_cents") if "anonymous_cents" in periods.columns else 0)
     y = (
-        periods.group_by(pl.col("period_start").dt.year().alias("year")).agg(pl.col(sums).sum())
-        .rename({"year_firsts": "customers_end"})
+        periods.with_columns(total_cents=total)
+        .group_by(pl.col("period_start").dt.year().alias("year")).agg(pl.col(*sums, "total_cents").sum())
+        .rename({"year_firsts": "customers_end", "year_retained": "retained_customers"})
         .with_columns(year=pl.date(pl.col("year"), 1, 1))
     )
     first = y.get_column("year").min()
     last = dt.date((as_of - dt.timedelta(days=1)).year, 1, 1)
     cal = pl.select(year=pl.date_range(pl.lit(first), pl.lit(last), interval="1y")).with_columns(pl.col("year").cast(pl.Date))
-    y = cal.join(y, on="year", how="left").with_columns(pl.col("customers_end", "new_customers", "revenue_cents").fill_null(0)).sort("year")
-    y = y.with_columns(customers_start=pl.col("customers_end").shift(1))
+    counts = ["customers_end", "retained_customers", "new_customers", "revenue_cents", "total_cents"]
+    y = cal.join(y, on="year", how="left").with_columns(pl.col(counts).fill_null(0)).sort("year")
+    y = y.with_columns(
+        customers_start=pl.col("customers_end").shift(1),
+        partial=(pl.col("year") < pl.lit(first_day)) | (pl.col("year").dt.offset_by("1y") > pl.lit(as_of)),
+    )
     if profit:
         y = y.with_columns(profit=pl.col("profit_cents").fill_null(0) / 100)
-    elif margin_rate is not None:
+    elif margin_rate is not None and money:
         y = y.with_columns(profit=pl.col("revenue_cents") / 100 * margin_rate)
     else:
         y = y.with_columns(profit=pl.lit(None, pl.Float64))
-    retention = _ratio((pl.col("customers_end") - pl.col("new_customers")).cast(pl.Float64), pl.col("customers_start"))
+    retention = ratio(pl.col("retained_customers").cast(pl.Float64), pl.col("customers_start"))
+    unknown = pl.lit(None, pl.Float64)
     y = y.with_columns(retention_rate=retention).with_columns(
-        revenue=pl.col("revenue_cents") / 100,
-        revenue_per_customer=_ratio(pl.col("revenue_cents") / 100, pl.col("customers_end")),
-        profit_per_customer=_ratio(pl.col("profit"), pl.col("customers_end")),
+        revenue=pl.col("total_cents") / 100 if money else unknown,
+        revenue_per_customer=ratio(pl.col("revenue_cents") / 100, pl.col("customers_end")) if money else unknown,
+        profit_per_customer=ratio(pl.col("profit"), pl.col("customers_end")),
         # Expected lifetime of a geometric retention process: 1 / (1 - r) years.
         expected_lifetime_years=pl.when(pl.col("retention_rate") < 1).then(1 / (1 - pl.col("retention_rate"))),
     ).with_columns(clv=pl.col("profit_per_customer") * pl.col("expected_lifetime_years"))
     cols = [
-        "year", "customers_start", "customers_end", "new_customers", "retention_rate", "revenue", "revenue_per_customer",
-        "profit_per_customer", "expected_lifetime_years", "clv",
+        "year", "partial", "customers_start", "customers_end", "new_customers", "retained_customers", "retention_rate", "revenue",
+        "revenue_per_customer", "profit_per_customer", "expected_lifetime_years", "clv",
     ]
     if spend is not None:
         sp = spend.group_by(pl.col("period").dt.truncate("1y").alias("year")).agg(spend_cents=cents(pl.col("spend").fill_null(0.0)).sum())
         y = y.join(sp, on="year", how="left").with_columns(marketing_spend=pl.col("spend_cents").fill_null(0) / 100)
-        y = y.with_columns(cac=_ratio(pl.col("marketing_spend"), pl.col("new_customers"))).with_columns(
-            clv_to_cac=_ratio(pl.col("clv"), pl.col("cac"))
+        y = y.with_columns(cac=ratio(pl.col("marketing_spend"), pl.col("new_customers"))).with_columns(
+            clv_to_cac=ratio(pl.col("clv"), pl.col("cac"))
         )
         cols += ["marketing_spend", "cac", "clv_to_cac"]
     return y.select(cols)
 
 
-def _comparison(periods: pl.DataFrame, *, period: Period, as_of: dt.date, grouped: bool) -> tuple[pl.DataFrame, dt.date | None, dt.date | None]:
-    """The last complete period (it ends before as_of) against the one before, with deltas."""
-    starts = periods.select("period_start").unique().sort("period_start")
-    complete = starts.filter(_shift(pl.col("period_start"), period, 1) <= pl.lit(as_of)).get_column("period_start")
+def _comparison(periods: pl.DataFrame, *, grouped: bool) -> tuple[pl.DataFrame, dt.date | None, dt.date | None]:
+    """The last complete period against the one before, with deltas; partial periods (the first when
+    the data starts after its first day, the last when it ends after as_of) are never compared."""
+    starts = periods.filter(~pl.col("partial")).select("period_start").unique().sort("period_start")
+    complete = starts.get_column("period_start")
     schema = {**({GROUP: periods.schema[GROUP]} if grouped else {}), "kpi": pl.String, "previous": pl.Float64, "current": pl.Float64, "delta": pl.Float64}
     if len(complete) < 2:
         return pl.DataFrame(schema=schema), None, None
     current, previous = complete[-1], complete[-2]
-    metrics = [c for c in periods.columns if c not in ("period_start", GROUP)]
+    metrics = [c for c in periods.columns if c not in ("period_start", GROUP, "partial")]
     long = (
         periods.filter(pl.col("period_start").is_in([previous, current]))
         .with_columns(pl.col(metrics).cast(pl.Float64))

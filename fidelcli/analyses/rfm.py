@@ -12,6 +12,9 @@ Alternatively, fixed business thresholds (ascending cut points, `bins - 1` per m
 frequency and monetary scores count the cut points the value reaches (`value >= cut`), recency scores
 count the cut points the value exceeds (`recency > cut`) and are then reversed, so "recency <= 30
 days" is the best band when the first cut is 30.
+
+Without money (no amount column) the monetary value is unknown: `monetary` is null, there is no
+M score, `rfm_score` is made of R and F, and the segments (which only use R and F) are unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Literal
 
 import polars as pl
 
-from fidelcli.analyses.segments import DEFAULT_SEGMENTS, segment_grid
+from fidelcli.analyses.segments import default_segment_grid, scale_score, segment_grid
 from fidelcli.config import RfmThresholds, Segment
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.summary import days_between
@@ -33,21 +36,26 @@ COLUMNS = [
     "customer_id", "recency", "frequency", "monetary", "first_purchase", "last_purchase", "tenure",
     "r_score", "f_score", "m_score", "rfm_score", "segment", "action",
 ]
+# Without money: no M score.
+COLUMNS_NO_MONEY = [c for c in COLUMNS if c != "m_score"]
 
 
 @dataclass
 class RfmResult:
     """The result of `rfm()`.
 
-    customers: one row per customer (columns `COLUMNS`), sorted by customer_id.
+    customers: one row per customer (columns `COLUMNS`; `COLUMNS_NO_MONEY` without money: monetary
+        null, no m_score), sorted by customer_id.
     thresholds: per metric and score, how the score was given: metric, method ("quantile" or
         "fixed"), score, customers, min and max (the range of the customers' values with that score),
         lower and upper (fixed thresholds: the band's cut points, null at an open end; for quantile
         scores the same as min and max).
-    warnings: messages for the analyst (customers left out, segments not assigned).
+    warnings: messages for the analyst (customers left out, money unknown).
     revenue_cents: net revenue of each customer in exact cents, aligned with `customers`
-        (used for revenue shares).
-    segment_names: the segments of the map, in its order (empty when no segment was assigned).
+        (used for revenue shares; null without money).
+    segment_names: the segments of the map, in its order.
+    has_money: False when the transactions had no amounts (monetary unknown, no M score).
+    notes: how the segments were assigned when it is not the plain map (the scaled default map).
     """
 
     customers: pl.DataFrame
@@ -58,6 +66,8 @@ class RfmResult:
     warnings: list[str] = field(default_factory=list)
     revenue_cents: pl.Series = field(default_factory=lambda: pl.Series("revenue_cents", [], dtype=pl.Int64))
     segment_names: list[str] = field(default_factory=list)
+    has_money: bool = True
+    notes: list[str] = field(default_factory=list)
 
 
 def _quantile_score(key: pl.Expr, bins: int) -> pl.Expr:
@@ -104,7 +114,9 @@ def rfm(
     - tenure: whole days from the first purchase to `as_of`.
     Customers whose only rows are returns (frequency 0) are left out and counted in a warning.
     Segments come from the (R, F) scores through the segment map (default: `DEFAULT_SEGMENTS`, a 5 x 5
-    grid; with another `bins` and no map, segment and action are null and a warning says so).
+    grid, scaled to the `bins` x `bins` grid for another `bins`: see `segments.scale_score`).
+    Without money (the summary's revenue_cents all null: no amount column), monetary is null, there
+    is no m_score column, rfm_score is R and F, and a warning says so.
 
     Parameters
     ----------
@@ -114,7 +126,8 @@ def rfm(
     bins: number of scores per metric (2..10).
     monetary: "total" net spend or "average" net spend per purchase occasion.
     thresholds: fixed cut points per metric (an empty list scores that metric by quantiles).
-    segments: segment map covering the bins x bins (R, F) grid; default map when None.
+    segments: segment map covering the bins x bins (R, F) grid; the default map (scaled to `bins`)
+        when None.
     lang: language of the segment and action labels ("en" or "fr").
 
     Returns
@@ -141,14 +154,14 @@ def rfm(
         if c:
             _check_cuts(m, c, bins)
     warnings: list[str] = []
-    grid = None
-    if segments is not None or bins == 5:
-        grid = segment_grid(segments if segments is not None else DEFAULT_SEGMENTS, bins, lang=lang)
+    notes: list[str] = []
+    if segments is not None:
+        grid = segment_grid(segments, bins, lang=lang)
     else:
-        warnings.append(
-            f"segments are defined on a 5 x 5 grid: with --bins {bins}, segment and action are empty "
-            f"(give a [[rfm.segments]] map covering the {bins} x {bins} grid)"
-        )
+        grid = default_segment_grid(bins, lang=lang)
+        if bins != 5:
+            scaled = ", ".join(f"{s} -> {scale_score(s, bins)}" for s in range(1, bins + 1))
+            notes.append(f"segments: the default 5 x 5 map, with the {bins} scores read as 5-bin scores ({scaled})")
 
     only_returns = summary.filter(pl.col("frequency") == 0).height
     if only_returns:
@@ -156,6 +169,13 @@ def rfm(
     base = summary.filter(pl.col("frequency") > 0)
     if base.height == 0:
         raise InputError("no customer with a purchase to score", hint="check --start/--end/--as-of and the returns policy")
+    money = "revenue_cents" in base.columns and base.get_column("revenue_cents").null_count() < base.height
+    if not money:
+        base = base.with_columns(revenue_cents=pl.lit(None, pl.Int64))
+        warnings.append(
+            "no amount column: monetary value is unknown (empty), so there is no M score; rfm_score is made of "
+            "R and F, and the segments come from R and F as always"
+        )
 
     # Ranking keys are exact: integer days, integer occasions, integer cents (or an exactly rounded
     # ratio of integers for the average), so ties are exact and row order cannot matter.
@@ -181,38 +201,41 @@ def rfm(
     df = df.with_columns(
         r_score=score("recency", pl.col("recency"), reverse=True),
         f_score=score("frequency", pl.col("frequency"), reverse=False),
-        m_score=score("monetary", pl.col("_money_key"), reverse=False),
-    ).with_columns(
-        # "545": one digit per score (bins <= 9) as one integer cast, else the scores side by side.
-        rfm_score=(
-            (pl.col("r_score").cast(pl.Int32) * 100 + pl.col("f_score").cast(pl.Int32) * 10 + pl.col("m_score")).cast(pl.String)
-            if bins <= 9
-            else pl.concat_str(pl.col("r_score"), pl.col("f_score"), pl.col("m_score"))
-        ),
+        **({"m_score": score("monetary", pl.col("_money_key"), reverse=False)} if money else {}),
     )
-    if grid is not None:
-        df = df.join(grid.drop("order"), on=["r_score", "f_score"], how="left", maintain_order="left")
+    scores = [pl.col("r_score"), pl.col("f_score"), *([pl.col("m_score")] if money else [])]
+    # "545" (or "54" without money): one digit per score (bins <= 9) as one integer cast, else the
+    # scores side by side.
+    if bins <= 9:
+        number = scores[0].cast(pl.Int32)
+        for sc in scores[1:]:
+            number = number * 10 + sc.cast(pl.Int32)
+        rfm_score = number.cast(pl.String)
     else:
-        df = df.with_columns(segment=pl.lit(None, pl.String), action=pl.lit(None, pl.String))
+        rfm_score = pl.concat_str(scores)
+    df = df.with_columns(rfm_score=rfm_score)
+    df = df.join(grid.drop("order"), on=["r_score", "f_score"], how="left", maintain_order="left")
     if not df.get_column("customer_id").is_sorted():  # the engine's summary already is
         df = df.sort("customer_id")
     return RfmResult(
-        customers=df.select(COLUMNS),
-        thresholds=_thresholds(df, cuts, bins),
+        customers=df.select(COLUMNS if money else COLUMNS_NO_MONEY),
+        thresholds=_thresholds(df, cuts, bins, metrics=METRICS if money else METRICS[:2]),
         as_of=as_of,
         bins=bins,
         monetary=monetary,
         warnings=warnings,
         revenue_cents=df.get_column("_revenue_cents").rename("revenue_cents"),
-        segment_names=[] if grid is None else grid.sort("order").get_column("segment").unique(maintain_order=True).to_list(),
+        segment_names=grid.sort("order").get_column("segment").unique(maintain_order=True).to_list(),
+        has_money=money,
+        notes=notes,
     )
 
 
-def _thresholds(df: pl.DataFrame, cuts: dict[str, list[float]], bins: int) -> pl.DataFrame:
+def _thresholds(df: pl.DataFrame, cuts: dict[str, list[float]], bins: int, *, metrics: tuple[str, ...] = METRICS) -> pl.DataFrame:
     """Per metric and score: the method, how many customers, the range of their values and the band."""
     frames = []
     scores = pl.DataFrame({"score": pl.Series(range(1, bins + 1), dtype=pl.Int8)})
-    for metric, col in zip(METRICS, ("r_score", "f_score", "m_score"), strict=True):
+    for metric, col in zip(metrics, ("r_score", "f_score", "m_score"), strict=False):
         observed = df.group_by(pl.col(col).alias("score")).agg(
             customers=pl.len().cast(pl.Int64),
             min=pl.col(metric).cast(pl.Float64).min(),
@@ -249,10 +272,11 @@ def rfm_summary(result: RfmResult) -> pl.DataFrame:
     -------
     Columns: segment, customers, share (of customers), revenue (net), revenue_share (of the total net
     revenue; null when it is 0), recency, frequency, monetary (means over the segment's customers).
+    Without money, revenue, revenue_share and monetary are null.
     """
     df = result.customers.with_columns(result.revenue_cents)
     total_customers = df.height
-    total_cents = int(df.get_column("revenue_cents").sum())
+    total_cents = int(df.get_column("revenue_cents").sum()) if result.has_money else 0
     per = df.group_by("segment").agg(
         customers=pl.len().cast(pl.Int64),
         revenue_cents=pl.col("revenue_cents").sum(),
@@ -267,13 +291,14 @@ def rfm_summary(result: RfmResult) -> pl.DataFrame:
     out = order.join(per, on="segment", how="left", nulls_equal=True).with_columns(
         pl.col("customers").fill_null(0), pl.col("revenue_cents").fill_null(0)
     )
+    unknown = pl.lit(None, pl.Float64)
     return out.select(
         "segment",
         "customers",
         share=pl.col("customers") / total_customers,
-        revenue=pl.col("revenue_cents") / 100,
-        revenue_share=(pl.col("revenue_cents") / total_cents) if total_cents != 0 else pl.lit(None, pl.Float64),
+        revenue=pl.col("revenue_cents") / 100 if result.has_money else unknown,
+        revenue_share=(pl.col("revenue_cents") / total_cents) if total_cents != 0 else unknown,
         recency="recency",
         frequency="frequency",
-        monetary="monetary",
+        monetary=pl.col("monetary").cast(pl.Float64) if result.has_money else unknown,
     )

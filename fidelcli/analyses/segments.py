@@ -1,8 +1,16 @@
 """RFM segment maps: which (R score, F score) cell belongs to which named segment.
 
 The default map is the classic 5 x 5 grid on the recency and frequency scores, with an English and a
-French label and a recommended action for each segment. A map from the config (`[[rfm.segments]]`)
-replaces it; it must cover every cell of the grid exactly once.
+French label and a recommended action for each segment. It never uses the monetary score, so it
+applies unchanged when money is unknown. With another number of scores (`--bins` 2..10) the default
+map is scaled: score s of b bins is read as the 5-bin score whose band holds the middle of s's band,
+
+    s5 = 1 + floor(5 * (s - 0.5) / b) = 1 + (5 * (2s - 1)) // (2b)
+
+(never on a band edge, since 5 * (2s - 1) is odd): bins = 5 is the map itself; from 3 bins on the
+worst and best scores map to 1 and 5; the 2 halves map to 2 and 4 (bottom and top 50 % are not the
+bottom and top 20 %). A map from the config (`[[rfm.segments]]`) replaces the default;
+it must cover every cell of the bins x bins grid exactly once.
 """
 
 from __future__ import annotations
@@ -120,3 +128,25 @@ def segment_grid(segments: list[Segment] | tuple[Segment, ...], bins: int, *, la
     return pl.DataFrame(
         rows, schema={"r_score": pl.Int8, "f_score": pl.Int8, "segment": pl.String, "action": pl.String, "order": pl.Int32}
     )
+
+
+def scale_score(score: int, bins: int) -> int:
+    """The 5-bin score of score `score` (1..bins) of `bins` scores: the 5-bin band holding the middle
+    of its band, 1 + floor(5 (s - 1/2) / bins). bins = 5 gives the score itself.
+
+    Example: with 4 bins, 1 -> 1, 2 -> 2, 3 -> 4, 4 -> 5.
+    """
+    return 1 + (5 * (2 * score - 1)) // (2 * bins)
+
+
+def default_segment_grid(bins: int = 5, *, lang: str = "en") -> pl.DataFrame:
+    """The default map on the `bins` x `bins` grid: cell (r, f) takes the segment of the 5 x 5 cell
+    (scale_score(r), scale_score(f)). Columns as `segment_grid`; bins = 5 is `segment_grid(DEFAULT_SEGMENTS, 5)`."""
+    five = segment_grid(DEFAULT_SEGMENTS, 5, lang=lang)
+    cells = pl.DataFrame(
+        [(r, f, scale_score(r, bins), scale_score(f, bins)) for r in range(1, bins + 1) for f in range(1, bins + 1)],
+        schema={"r_score": pl.Int8, "f_score": pl.Int8, "r5": pl.Int8, "f5": pl.Int8},
+        orient="row",
+    )
+    grid = cells.join(five.rename({"r_score": "r5", "f_score": "f5"}), on=["r5", "f5"], how="left", maintain_order="left")
+    return grid.select("r_score", "f_score", "segment", "action", "order")

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
 import typer
-from typer._click.exceptions import ClickException  # Typer vendors Click and does not re-export it
+from typer._click.core import Context  # Typer vendors Click and does not re-export these
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from fidelcli import __version__
 from fidelcli.cli import options, render
 from fidelcli.errors import FidelError
+from fidelcli.privacy.mask import scrub
 
 
 def _report(exc: BaseException) -> int:
-    """Print one line (and a hint) on stderr for an exception; return the exit code."""
+    """Print one line (and a hint) on stderr for an exception; return the exit code.
+
+    Every line goes through `scrub()` unless `--show-values`: a message that echoes an input value (a
+    Polars error quoting a cell, a bug's exception text) never prints an email, a phone number, an IBAN
+    or a quoted name. The traceback of `-v` is scrubbed too.
+    """
     err = render.stderr()
+    clean = (lambda text: text) if render.settings.show_values else scrub
+
+    def line(text: str, **style: Any) -> None:
+        err.print(clean(text), markup=False, soft_wrap=True, **style)
+
     if render.settings.verbose:
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(clean("".join(traceback.format_exception(exc))))
     if isinstance(exc, FidelError):
-        err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
+        line(f"error: {exc}", style="red")
         if exc.hint:
-            err.print(f"hint: {exc.hint}", markup=False, soft_wrap=True)
+            line(f"hint: {exc.hint}")
         return exc.exit_code
     if isinstance(exc, pl.exceptions.PolarsError):
         # A value that does not parse surfaces as a Polars error when a query first reads it: name its row.
@@ -36,12 +50,50 @@ def _report(exc: BaseException) -> int:
             except FidelError as located:
                 return _report(located)
         # A data problem found while computing (e.g. a value Polars could not cast).
-        err.print(f"error: {str(exc).splitlines()[0]}", style="red", markup=False, soft_wrap=True)
-        err.print("hint: run `fidelcli validate` on the input to locate the bad rows", markup=False, soft_wrap=True)
+        line(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", style="red")
+        line("hint: run `fidelcli validate` on the input to locate the bad rows")
         return 2
-    err.print(f"error: internal error ({type(exc).__name__}): {exc}", style="red", markup=False, soft_wrap=True)
-    err.print("hint: this is a bug; please report it with the output of the same command with -v", markup=False, soft_wrap=True)
+    line(f"error: internal error ({type(exc).__name__}): {exc}", style="red")
+    line("hint: this is a bug; please report it with the output of the same command with -v")
     return 3
+
+
+# Root flags also accepted after the subcommand (`fidelcli rfm -t x.csv -v`), by parameter name.
+GLOBAL_FLAGS = {"quiet": "quiet", "verbose": "verbose", "no_color": "color", "show_values": "show_values"}
+
+
+def _global_flag(attr: str) -> Any:
+    def callback(ctx: Any, param: Any, value: bool) -> bool:
+        if value:  # given after the subcommand: it adds to the root's flags, never unsets one
+            setattr(render.settings, attr, attr != "color")
+        return value
+
+    return callback
+
+
+def _commands(group: Any) -> Iterator[Any]:
+    for cmd in getattr(group, "commands", {}).values():
+        yield cmd
+        yield from _commands(cmd)
+
+
+def _tidy_help(group: TyperGroup) -> None:
+    """Give every subcommand the root's flags (-q, -v, --no-color, --show-values), and show flags
+    without a `<bool>` placeholder in --help (a flag takes no value)."""
+    roots = {p.name: p for p in group.params if p.name in GLOBAL_FLAGS}
+    for cmd in [group, *_commands(group)]:
+        if cmd is not group and not hasattr(cmd, "commands"):
+            taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+            for name, root_param in roots.items():
+                if taken.isdisjoint(root_param.opts):
+                    shared = copy.copy(root_param)
+                    shared.expose_value = False
+                    shared.callback = _global_flag(GLOBAL_FLAGS[name])
+                    shared.rich_help_panel = "Global options"
+                    cmd.params.append(shared)
+        for param in [*cmd.params, cmd.get_help_option(Context(cmd))]:
+            if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
 
 
 class FidelGroup(TyperGroup):
@@ -49,6 +101,9 @@ class FidelGroup(TyperGroup):
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Usage errors (unknown option, bad value) as one line and a hint too, exit 2."""
+        if not getattr(self, "_tidied", False):
+            _tidy_help(self)
+            self._tidied = True
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except SystemExit as exc:
@@ -119,7 +174,9 @@ def root(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also with NO_COLOR set).")] = False,
-    show_values: Annotated[bool, typer.Option("--show-values", help="Quote personal values (emails, phones, names) in diagnostics instead of masking them.")] = False,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show personal values (emails, phones, IBANs, names) in diagnostics and validate reports instead of masking them.")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """Customer-loyalty analytics from transaction exports."""
@@ -127,6 +184,7 @@ def root(
     render.settings.verbose = verbose
     render.settings.color = not no_color
     render.settings.show_values = show_values
+    render.settings.currency = lambda: options.config().analysis.currency
     options.context.config_path = config
     options.context._config = None
     options.context.tables = []

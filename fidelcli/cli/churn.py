@@ -15,7 +15,7 @@ from fidelcli.errors import ConfigError
 from fidelcli.io.write import write_json
 
 if TYPE_CHECKING:
-    from fidelcli.churn import ChurnInputs
+    from fidelcli.churn import ChurnInputs, ChurnReport
 # fidelcli.churn (scikit-learn, SciPy) is imported by the commands that use it, so others start fast.
 
 churn_app = typer.Typer(help="Churn risk: train a model on past behaviour, then score customers.\n\n"
@@ -28,7 +28,7 @@ CampaignsOpt = Annotated[str | None, typer.Option("--campaigns", help="Campaigns
 SubscriptionsOpt = Annotated[
     str | None, typer.Option("--subscriptions", help="Subscriptions table: churn = cancellation within the horizon.", show_default=False)
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the model fit (default 0 or [churn] seed).", show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the model fit (default 0 or \\[churn] seed).", show_default=False)]
 
 
 def _settings() -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 
 @churn_app.command("train")
 def train_cmd(
-    model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False)],
+    model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False, callback=options.output_file)],
     transactions: options.TransactionsOpt = None,
     customers: options.CustomersOpt = None,
     surveys: SurveysOpt = None,
@@ -64,12 +64,13 @@ def train_cmd(
     maps: options.MapOpt = None,
     date_format: options.DateFormatOpt = None,
     returns: options.ReturnsOpt = None,
+    occasion: options.OccasionOpt = None,
     cutoff: Annotated[dt.datetime | None, typer.Option(
         "--cutoff", formats=options.DATE, show_default=False,
         help="Validation cutoff: features up to it, churn measured over the horizon after it "
              "(default: the latest date whose horizon the data covers).")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", help="Churn horizon: 90d, 12w, 3m (default 90d).", show_default=False)] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the validation report (JSON).", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the validation report (JSON).", show_default=False, callback=options.output_file)] = None,
     calibration: Annotated[Literal["sigmoid", "isotonic"] | None, typer.Option(
         "--calibration", help="Probability calibration (default sigmoid: keeps the ranking).", show_default=False)] = None,
     seed: SeedOpt = None,
@@ -80,8 +81,11 @@ def train_cmd(
 
     Features are computed at a cutoff from the data up to it; the label is "no purchase in the
     horizon after it" (or a cancellation, with --subscriptions). Prints AUC, PR-AUC, Brier score,
-    lift and capture in the top decile for the model, a logistic regression, recency alone and
-    P(alive).
+    lift and capture in the top decile for both candidates (logistic regression, gradient boosting)
+    and three baselines (a logistic regression on recency, frequency, monetary value and tenure;
+    recency alone; P(alive)). Saves the candidate with the best validation AUC (the simpler one
+    unless the other is better by more than one standard error) and says by how much it beats
+    each baseline; a warning says when it does not clearly beat the RFM logistic baseline.
 
     Example: fidelcli churn train -t sales.csv --cutoff 2024-12-31 --horizon 90d --model-out churn.json --report churn_report.json
     """
@@ -89,7 +93,7 @@ def train_cmd(
 
     options.set_lang(lang)
     cfg = _settings()
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns)
+    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, occasion=occasion)
     inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
     with render.progress("training the churn model"):
         result = train_churn(
@@ -109,13 +113,36 @@ def train_cmd(
         write_json(rep.model_dump(mode="json"), report)
         render.info(f"wrote the report to {report}")
     render.info(rep.validation)
-    table = pl.DataFrame([{"model": name, **m.model_dump()} for name, m in rep.metrics.items()])
+    table = pl.DataFrame([{"model": name, "role": _role(name, rep.saved_model), **m.model_dump()} for name, m in rep.metrics.items()])
     render.frame(table, fmt=fmt, title=f"churn within {rep.horizon} after {rep.validation_cutoff} (validation)")
-    gains = [f"{name} {gain:+.3f}" for name, gain in (("recency", rep.auc_gain_vs_recency), ("P(alive)", rep.auc_gain_vs_p_alive))
-             if gain is not None]
-    if gains:
-        verdict = "beats" if rep.beats_baselines else "does NOT beat"
-        render.info(f"gradient boosting {verdict} the baselines: AUC gain vs {', '.join(gains)}")
+    render.info(rep.selection)
+    render.info(_verdict(rep))
+
+
+def _role(name: str, saved: str) -> str:
+    from fidelcli.churn.model import CANDIDATES
+
+    return "saved" if name == saved else "candidate" if name in CANDIDATES else "baseline"
+
+
+def _verdict(rep: ChurnReport) -> str:
+    """How far the saved model beats each baseline, and whether it beats them all (clearly)."""
+    from fidelcli.churn.model import NAMES
+
+    short = {"rfm_logistic": "RFM logistic", "recency": "recency", "p_alive": "P(alive)"}
+    gains = {b: g for b, g in (("rfm_logistic", rep.auc_gain_vs_rfm_logistic), ("recency", rep.auc_gain_vs_recency),
+                               ("p_alive", rep.auc_gain_vs_p_alive)) if g is not None}
+    ses = rep.auc_gain_std_errors
+    listed = ", ".join(f"{short[b]} {g:+.3f}" + (f" (standard error {ses[b]:.3f})" if ses.get(b) is not None else "")
+                       for b, g in gains.items())
+    unclear = [short[b] for b, g in gains.items() if ses.get(b) is not None and g <= ses[b]]  # type: ignore[operator]
+    if not rep.beats_baselines:
+        verdict = "does NOT beat every baseline"
+    elif unclear:
+        verdict = f"beats the baselines, but by less than one standard error over {', '.join(unclear)}"
+    else:
+        verdict = "beats the baselines"
+    return f"{NAMES[rep.saved_model]} (saved) {verdict}: AUC gain vs {listed}"
 
 
 def _bands(flag: str | None, cfg: dict[str, Any]) -> dict[str, float] | list[float] | None:
@@ -129,7 +156,7 @@ def _bands(flag: str | None, cfg: dict[str, Any]) -> dict[str, float] | list[flo
 
 @churn_app.command("score")
 def score_cmd(
-    model: Annotated[Path, typer.Option("--model", help="Model file written by churn train.")],
+    model: Annotated[Path, typer.Option("--model", help="Model file written by churn train.", callback=options.input_file)],
     transactions: options.TransactionsOpt = None,
     customers: options.CustomersOpt = None,
     surveys: SurveysOpt = None,
@@ -139,9 +166,10 @@ def score_cmd(
     maps: options.MapOpt = None,
     date_format: options.DateFormatOpt = None,
     returns: options.ReturnsOpt = None,
+    occasion: options.OccasionOpt = None,
     as_of: options.AsOfOpt = None,
     bands: Annotated[str | None, typer.Option(
-        "--bands", help="Risk-band cut points, e.g. 0.3,0.6 -> low/medium/high (default [churn] bands or 0.3,0.6).",
+        "--bands", help="Risk-band cut points, e.g. 0.3,0.6 -> low/medium/high (default \\[churn] bands or 0.3,0.6).",
         show_default=False)] = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
@@ -161,7 +189,7 @@ def score_cmd(
     cfg = _settings()
     band_spec = check_bands(b) if (b := _bands(bands, cfg)) is not None else None
     fitted = ChurnModel.load(model)
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of)
+    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, occasion=occasion)
     inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
     with render.progress("scoring churn risk"):
         result = score_churn(tx, fitted, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)

@@ -1,6 +1,13 @@
-"""Column labels for terminal tables, in English and French (`--lang`)."""
+"""What the terminal and Markdown say, in English and French (`--lang`): column labels, titles,
+KPI names, yes/no, and numbers (`4,128,090.26` / `4 128 090,26`, percentages, the currency).
+
+Files keep plain numbers (docs/output.md); only what a person reads is localised here.
+"""
 
 from __future__ import annotations
+
+import math
+import re
 
 FR: dict[str, str] = {
     "customer_id": "client", "customers": "clients", "recency": "récence", "frequency": "fréquence",
@@ -29,7 +36,9 @@ FR: dict[str, str] = {
     "discounted_remaining_lifetime": "durée de vie résiduelle actualisée",
     # rfm, kpi, cohort
     "r_score": "score R", "f_score": "score F", "m_score": "score M", "rfm_score": "score RFM",
-    "customer_retention_rate": "taux de rétention (E - N) / S", "profit": "marge", "profit_per_customer": "marge par client",
+    "customer_retention_rate": "taux de rétention de la base (E - N) / S", "profit": "marge",
+    "partial": "période incomplète", "customer_revenue": "CA des clients identifiés",
+    "retained_customers": "clients retenus", "complete_from": "complète de", "complete_to": "complète à", "profit_per_customer": "marge par client",
     "referral_rate": "taux de parrainage", "referred_revenue_per_customer": "CA par client parrainé",
     "other_revenue_per_customer": "CA par client non parrainé", "member_share": "part d'adhérents",
     "member_revenue_per_customer": "CA par adhérent", "non_member_revenue_per_customer": "CA par non-adhérent",
@@ -44,9 +53,144 @@ FR: dict[str, str] = {
     "top_decile_lift": "lift du premier décile", "top_decile_capture": "capture du premier décile",
     "driver_1": "facteur 1", "driver_2": "facteur 2", "driver_3": "facteur 3",
     "mean_churn_probability": "probabilité d'attrition moyenne",
+    # clv summary, holdout, fit quality; subscription; churn score
+    "time_unit": "unité de temps", "horizon": "horizon", "annual_discount_rate": "taux d'actualisation annuel",
+    "converged": "convergé", "spend_model_converged": "modèle de dépense convergé",
+    "spend_frequency_correlation": "corrélation dépense-fréquence", "expected_relationship_years": "durée de relation attendue (ans)",
+    "total_expected_purchases": "total des achats attendus", "total_clv": "valeur vie client totale",
+    "high_potential_customers": "clients à fort potentiel", "holdout_length": "durée de la période de test",
+    "mae": "erreur absolue moyenne", "rmse": "erreur quadratique moyenne", "correlation": "corrélation",
+    "actual_total": "total réel", "predicted_total": "total prévu", "total_error_pct": "erreur totale (%)",
+    "parameters": "paramètres", "aic": "AIC", "bic": "BIC", "error": "erreur", "best": "retenu", "week": "semaine",
+    "date": "date", "holdout": "période de test", "weight": "poids", "subscriptions": "abonnements", "active": "actif",
+    "discount_rate_per_period": "taux d'actualisation par période",
+    "mean_discounted_remaining_lifetime": "durée de vie résiduelle actualisée moyenne",
+    "expected_lifetime": "durée de vie attendue", "discounted_lifetime": "durée de vie actualisée", "period": "période",
+    "low": "faible", "medium": "moyen", "high": "élevé", "plan": "formule", "price": "prix", "start_date": "début",
+    "end_date": "fin", "kind": "type", "monetary_value_lower": "panier moyen (bas)", "clv_lower": "valeur vie client (bas)",
+    "clv_upper": "valeur vie client (haut)",
 }
 
 
 def label(column: str, lang: str = "en") -> str:
     """The display label of a column in `lang` (the column name itself in English)."""
     return FR.get(column, column) if lang == "fr" else column
+
+
+# --------------------------------------------------------------------------------------------
+# Titles and notes: the English text is the key (as with gettext); dates and numbers pass through.
+# --------------------------------------------------------------------------------------------
+PERIODS_FR = {"day": ("jour", "m"), "week": ("semaine", "f"), "month": ("mois", "m"), "quarter": ("trimestre", "m"), "year": ("année", "f")}
+ADJECTIVES_FR = {"day": "quotidiennes", "week": "hebdomadaires", "month": "mensuelles", "quarter": "trimestrielles", "year": "annuelles"}
+
+
+def _period(word: str) -> str:
+    return PERIODS_FR.get(word, (word, "m"))[0]
+
+
+def _last_complete(word: str) -> str:
+    name, gender = PERIODS_FR.get(word, (word, "m"))
+    return f"dernière {name} complète et la précédente" if gender == "f" else f"dernier {name} complet et le précédent"
+
+
+TITLES_FR: list[tuple[str, object]] = [
+    (r"RFM segments as of (.+)", "segments RFM au {0}"),
+    (r"RFM as of (.+)", "RFM au {0}"),
+    (r"KPIs per (\w+)", lambda m: f"indicateurs par {_period(m[1])}"),
+    (r"last complete (\w+) vs the one before", lambda m: _last_complete(m[1])),
+    (r"(day|week|month|quarter|year) of (.+) vs (.+)", lambda m: f"{_period(m[1])} du {m[2]} vs {m[3]}"),
+    (r"yearly retention \(retained / S\) and historical CLV", "rétention annuelle (retenus / S) et valeur vie client historique"),
+    (r"(\w+)ly cohorts", lambda m: f"cohortes {ADJECTIVES_FR.get(m[1], m[1])}"),
+    (r"retention by (\w+) since acquisition", lambda m: f"rétention par {_period(m[1])} depuis l'acquisition"),
+    (r"Parameters", "Paramètres"),
+    (r"Fit quality \(total log-likelihood, AIC, BIC\)", "Qualité de l'ajustement (log-vraisemblance totale, AIC, BIC)"),
+    (r"Summary", "Synthèse"),
+    (r"Holdout: predicted vs actual purchases", "Période de test : achats prévus et réels"),
+    (r"Holdout by calibration frequency \(means per customer\)", "Période de test par fréquence de calibration (moyennes par client)"),
+    (r"Cumulative repeat purchases, actual vs expected \(every 4th week\)", "Réachats cumulés, réels et attendus (une semaine sur quatre)"),
+    (r"Top (\d+) customers \(pseudonymised ids\)", "Les {0} meilleurs clients (identifiants pseudonymisés)"),
+    (r"sBG fit \(per (\w+); as of (.+)\)", lambda m: f"ajustement sBG (par {_period(m[1])} ; au {m[2]})"),
+    (r"Active subscriptions", "Abonnements actifs"),
+    (r"Survival, all cohorts \(observed Kaplan-Meier and sBG; projected rows past the data\)",
+     "Survie, toutes cohortes (Kaplan-Meier observé et sBG ; lignes projetées au-delà des données)"),
+    (r"churn within (\S+) after (.+) \(validation\)", "attrition dans les {0} après le {1} (validation)"),
+    (r"churn risk on (.+)", "risque d'attrition au {0}"),
+    (r"validation", "validation"),
+]
+
+MESSAGES_FR = {
+    "more rows": "… {n} lignes de plus (-o FICHIER ou --format csv pour tout voir)",
+    "more columns": "… {n} colonnes de plus ({names}) : terminal plus large, -o FICHIER ou --format csv",
+    "keyed pseudonyms": "identifiants : hachage HMAC avec la clé de FIDELCLI_PSEUDONYM_KEY, stables d'une exécution à l'autre",
+    "random pseudonyms": "identifiants : hachage avec une clé tirée pour cette exécution (FIDELCLI_PSEUDONYM_KEY n'est pas défini) ; "
+                         "ils changent à chaque exécution",
+}
+MESSAGES_EN = {
+    "more rows": "… {n} more rows (use -o FILE or --format csv for all)",
+    "more columns": "… {n} more columns ({names}): widen the terminal, or use -o FILE or --format csv",
+    "keyed pseudonyms": "ids: HMAC hashes keyed by FIDELCLI_PSEUDONYM_KEY, stable across runs",
+    "random pseudonyms": "ids: hashes with a key drawn for this run (FIDELCLI_PSEUDONYM_KEY is not set); they change at every run",
+}
+
+
+def title(text: str, lang: str = "en") -> str:
+    """A table title in `lang` (unchanged in English, or when no translation is known)."""
+    if lang != "fr":
+        return text
+    for pattern, template in TITLES_FR:
+        match = re.fullmatch(pattern, text)
+        if match:
+            return template(match) if callable(template) else template.format(*match.groups())  # type: ignore[attr-defined]
+    return text
+
+
+def message(key: str, lang: str = "en", **values: object) -> str:
+    """A note of the terminal (`more rows`, `random pseudonyms`...) in `lang`."""
+    return (MESSAGES_FR if lang == "fr" else MESSAGES_EN)[key].format(**values)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers as a person reads them. French: narrow no-break space between thousands, decimal comma,
+# a space before % and the currency (Imprimerie nationale's rules, as Excel and LibreOffice print them).
+# --------------------------------------------------------------------------------------------
+NNBSP = "\u202f"
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩"}
+
+
+def number(value: float, decimals: int, lang: str = "en") -> str:
+    """`value` with `decimals` decimals and thousands separators: 4,128,090.26 / 4 128 090,26."""
+    if not math.isfinite(value):
+        return ""
+    text = f"{value:,.{decimals}f}"
+    if text.startswith("-") and float(text.replace(",", "")) == 0:
+        text = text[1:]  # -0.00 reads as a negative amount; it is nothing
+    return text.replace(",", NNBSP).replace(".", ",") if lang == "fr" else text
+
+
+def integer(value: int, lang: str = "en") -> str:
+    """A count: 4,128,090 / 4 128 090."""
+    return f"{value:,}".replace(",", NNBSP) if lang == "fr" else f"{value:,}"
+
+
+def percent(value: float, lang: str = "en", decimals: int = 1) -> str:
+    """A rate as a percentage: 4.8% / 4,8 %."""
+    text = number(value * 100, decimals, lang)
+    return f"{text}{NNBSP}%" if lang == "fr" else f"{text}%"
+
+
+def money(value: float, lang: str = "en", currency: str | None = None) -> str:
+    """An amount to the cent, with the currency when known: €4,128,090.26 / 4 128 090,26 €."""
+    text = number(value, 2, lang)
+    if not currency:
+        return text
+    symbol = CURRENCY_SYMBOLS.get(currency.upper(), currency)
+    if lang == "fr":
+        return f"{text}{NNBSP}{symbol}"
+    if len(symbol) == 1:
+        return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
+    return f"{text} {symbol}"
+
+
+def boolean(value: bool, lang: str = "en") -> str:
+    """yes/no, oui/non."""
+    return ("oui" if value else "non") if lang == "fr" else ("yes" if value else "no")

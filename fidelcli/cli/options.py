@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import glob
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,13 +44,77 @@ ReturnsOpt = Annotated[
     Literal["net", "drop", "keep"] | None,
     typer.Option("--returns", help="Returns: net them against spend, drop them, or keep them as purchases.", show_default=False),
 ]
+OccasionOpt = Annotated[
+    Literal["day", "order"] | None,
+    typer.Option(
+        "--occasion",
+        help="Purchase occasion: one per order id, or one per customer and day (default: order id when present, else day; clv: day).",
+        show_default=False,
+    ),
+]
+RaggedOpt = Annotated[
+    Literal["error", "skip"] | None,
+    typer.Option(
+        "--ragged", help="Text rows that do not split into the header's fields: an error (default), or skip them with a counted warning.",
+        show_default=False,
+    ),
+]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="Sheet of an Excel workbook: its name, or its number from 1 (default: the first).", show_default=False)
+]
+EncodingOpt = Annotated[
+    Literal["utf8", "cp1252", "utf16"] | None,
+    typer.Option("--encoding", help="Encoding of text inputs, when the detection from the first MiB is wrong (cp1252: Windows/Excel).", show_default=False),
+]
+
+
+@dataclass
+class ReadSettings:
+    """How inputs are read (`--ragged`, `--sheet`, `--encoding`), for every input of the command."""
+
+    ragged: Literal["error", "skip"] = "error"
+    sheet: str | None = None
+    encoding: Literal["utf8", "cp1252", "utf16"] | None = None
+
+
+_READ_OPTIONS = {"read_ragged": RaggedOpt, "read_sheet": SheetOpt, "read_encoding": EncodingOpt}
+
+
+def read_options(command: Callable[..., object]) -> Callable[..., object]:
+    """Decorator giving a command the shared reading options --ragged, --sheet and --encoding.
+
+    Put it under `@app.command(...)`; `table()` and `transactions()` then read every input with them.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: object, read_ragged: str | None = None, read_sheet: str | None = None, read_encoding: str | None = None,
+                **kwargs: object) -> object:
+        context.read = ReadSettings(ragged=read_ragged or "error", sheet=read_sheet, encoding=read_encoding)  # type: ignore[arg-type]
+        return command(*args, **kwargs)
+
+    signature = inspect.signature(command, eval_str=True)  # the command's module may postpone annotations
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=opt) for name, opt in _READ_OPTIONS.items()]
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**command.__annotations__, **_READ_OPTIONS}
+    return wrapper
+
+
 def output_file(param: typer.CallbackParam, path: Path | None) -> Path | None:
     """Callback of an output-file option (`-o`, `--model-out`, ...): before any work is done, check
     that the file can be written, and remember it so that no input of the command is that file."""
     if path is not None:
         check_writable(path)
         flag = "/".join(param.opts) if param.opts else "the output"
+        check_not_input(path, what=flag)  # an input option given before this one
         context.outputs.append((flag, path))
+    return path
+
+
+def input_file(param: typer.CallbackParam, path: Path | str | None) -> Path | str | None:
+    """Callback of an input-file option that is not a table (`--load-model`, `--model`, `--summary`):
+    no output option of the command may name it, whatever the order of the options."""
+    if path is not None:
+        record_input(str(path))
     return path
 
 
@@ -79,6 +147,8 @@ class _Context:
     outputs: list[tuple[str, Path]] = []
     # Transactions loaded by this command: their warnings are printed at the latest when it ends.
     transactions: list[Transactions] = []
+    # --ragged, --sheet, --encoding of this command (see `read_options`).
+    read: ReadSettings = ReadSettings()
 
     @property
     def tables(self) -> list[Table]:
@@ -91,6 +161,7 @@ class _Context:
         # the previous command are forgotten with its tables.
         self._tables = value
         self.outputs = []
+        self.read = ReadSettings()
         forget_inputs()
 
     def config(self) -> Config:
@@ -138,7 +209,8 @@ def record_input(source: str) -> None:
 def table(
     kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, strict: bool = True
 ) -> Table | None:
-    """Scan an input kind from the flag, else from `[inputs]` of the config."""
+    """Scan an input kind from the flag, else from `[inputs]` of the config, with the command's
+    reading options (`read_options`); malformed rows skipped with --ragged skip are said on stderr."""
     cfg = config()
     source = source or getattr(cfg.inputs, kind)
     if source is None:
@@ -148,8 +220,14 @@ def table(
         return None
     columns = {**getattr(cfg.columns, kind), **parse_map_options(maps)}
     record_input(source)
-    tbl = scan_table(source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict)
+    read = context.read
+    tbl = scan_table(
+        source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict,
+        show_values=render.settings.show_values, ragged=read.ragged, sheet=read.sheet, encoding=read.encoding,
+    )
     context.tables.append(tbl)
+    if tbl.warnings:
+        render.warnings(tbl.warnings)
     return tbl
 
 
@@ -162,6 +240,7 @@ def transactions(
     as_of: dt.datetime | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    occasion: str | None = None,
 ) -> Transactions:
     """Read and clean the transactions; their warnings are printed when the data is first read."""
     cfg = config()
@@ -173,6 +252,7 @@ def transactions(
         as_of=_date(as_of) or cfg.analysis.as_of,
         start=_date(start),
         end=_date(end),
+        occasion=occasion,  # type: ignore[arg-type]
         on_warnings=render.warnings,
     )
     context.transactions.append(tx)

@@ -50,6 +50,7 @@ def rfm_cmd(
     start: options.StartOpt = None,
     end: options.EndOpt = None,
     returns: options.ReturnsOpt = None,
+    occasion: options.OccasionOpt = None,
     bins: BinsOpt = None,
     monetary: MonetaryOpt = None,
     summary: SummaryOpt = False,
@@ -61,13 +62,16 @@ def rfm_cmd(
 
     Scores go from 1 to --bins (5 is best); customers with equal values get equal scores. Quantile
     scores by default, or fixed thresholds from \\[rfm.thresholds] in fidelcli.toml; the thresholds used
-    are printed on stderr. With -o the full table goes to the file (add --format to print it too).
+    are printed on stderr. Segments come from the R and F scores (the default map is scaled to --bins
+    other than 5). Without amounts, monetary is empty and there is no M score. With -o the table goes
+    to the file (add --format to print it too).
 
     Example: fidelcli rfm -t sales.csv --summary
     """
     options.set_lang(lang)
     cfg = options.config().rfm
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end)
+    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end,
+                              occasion=occasion)
     with render.progress("computing RFM"):
         result = rfm(
             DEFAULT_ENGINE.customer_summary(tx),
@@ -79,7 +83,7 @@ def rfm_cmd(
             lang="fr" if render.settings.lang == "fr" else "en",
         )
     render.warnings(result.warnings)
-    for line in thresholds_lines(result):
+    for line in [*result.notes, *thresholds_lines(result)]:
         render.info(line)
     table: pl.DataFrame = rfm_summary(result) if summary else result.customers
     if output is not None:

@@ -25,7 +25,7 @@ def subscription_cmd(
     fit: Annotated[Literal["overall", "cohort"], typer.Option("--fit", help="One sBG for all subscriptions, or one per cohort as well.")] = "overall",
     projection: Annotated[int, typer.Option("--projection", min=0, help="Periods projected past the data.")] = 12,
     discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount rate (> -1 and < 1), converted to the period.")] = 0.1,
-    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False)] = None,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False, callback=options.output_file)] = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
     lang: options.LangOpt = None,

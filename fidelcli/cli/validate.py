@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import polars as pl
@@ -13,11 +12,11 @@ import typer
 
 from fidelcli.cli import options, render
 from fidelcli.cli.app import app
-from fidelcli.errors import InputError, MappingError
+from fidelcli.errors import InputError
 from fidelcli.io.columns import KINDS
 from fidelcli.io.read import Table
 from fidelcli.io.write import write_frame, write_json
-from fidelcli.validate import Finding, Report, from_mapping_error, validate
+from fidelcli.validate import Finding, Report, scan_problem, validate
 
 SurveysOpt = Annotated[str | None, typer.Option("--surveys", help="Survey answers (nps, csat, ces).", show_default=False)]
 CampaignsOpt = Annotated[str | None, typer.Option("--campaigns", help="Campaign sends and responses.", show_default=False)]
@@ -99,9 +98,11 @@ def validate_cmd(
 ) -> None:
     """Check the quality of every input: types, empty and unparseable values, duplicates, dates, amounts, ids, PII.
 
-    Exit 0 when no finding is an error (with --strict: no error and no warning), 1 otherwise, 2 when an
-    input cannot be read. Inputs missing from the flags are taken from \\[inputs] of fidelcli.toml.
-    -o report.json writes the full JSON report (documented in docs/validate.md); -o .csv one row per finding.
+    Exit 0 when no finding is an error (with --strict: no error and no warning), 1 otherwise (an empty or
+    unreadable file is an error finding), 2 when an input cannot be opened. Inputs missing from the flags
+    are taken from \\[inputs] of fidelcli.toml. -o report.json writes the full JSON report (documented in
+    docs/validate.md); -o .csv one row per finding. Example values that look like emails, phone numbers,
+    IBANs or names are masked (row and kind kept) unless the global --show-values is given.
 
     Example: fidelcli validate -t sales.csv -c customers.csv --strict -o report.json
     """
@@ -118,17 +119,24 @@ def validate_cmd(
     problems: list[Finding] = []
     with render.progress(f"validating {len(kinds)} input{'s' * (len(kinds) != 1)}"):
         for kind in kinds:
+            # An output option naming this input is a usage error (exit 2), raised before the scan.
+            options.record_input(str(sources[kind]))
             try:
                 tbl = options.table(kind, sources[kind], maps=maps.get(kind), date_format=date_format, required=False, strict=False)
-            except MappingError as exc:
-                found = from_mapping_error(exc, kind, Path(str(sources[kind])).name)
+            except InputError as exc:
+                # A problem of the data (missing column, empty or ragged file) is a finding; a missing
+                # file or a --map mistake stays an error (exit 2).
+                found = scan_problem(exc, kind, str(sources[kind]))
                 if found is None:
                     raise
                 problems.append(found)
                 continue
             assert tbl is not None
             tables[kind] = tbl
-        report = validate(tables, as_of=as_of.date() if as_of else cfg.analysis.as_of, examples=examples, problems=problems)
+        report = validate(
+            tables, as_of=as_of.date() if as_of else cfg.analysis.as_of, examples=examples, problems=problems,
+            show_values=render.settings.show_values,
+        )
     if output is not None:
         if output.suffix.lower() == ".json":
             write_json(report, output)

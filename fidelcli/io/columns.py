@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fidelcli.errors import MappingError
+from fidelcli.privacy.mask import shown
 
 Kind = Literal["transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend"]
 KINDS: tuple[str, ...] = ("transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend")
@@ -125,6 +126,13 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 }
 
 
+def quoted(column: str) -> str:
+    """A column name as messages quote it: masked when it looks personal (the first data row of a file
+    without a header is taken for one), cut when it is long (a file that is not a table)."""
+    text = shown(column)
+    return text if len(text) <= 60 else text[:57] + "…'"
+
+
 def normalize(name: str) -> str:
     """`N° Client` -> `nclient`: lowercase, accents removed, letters and digits only."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -185,7 +193,7 @@ def resolve_columns(
                 raise MappingError(
                     f"--map {field}={column}: no such column",
                     file=file,
-                    hint=f"columns are: {', '.join(columns)}",
+                    hint=f"columns are: {', '.join(map(quoted, columns))}",
                 )
             column = matches[0]
         mapping[field] = column
@@ -199,7 +207,7 @@ def resolve_columns(
             found = [c for c in by_norm.get(normalize(synonym), []) if c not in taken]
             if len(found) > 1:
                 raise MappingError(
-                    f"field {f.name!r} is ambiguous: columns {', '.join(map(repr, found))} all match",
+                    f"field {f.name!r} is ambiguous: columns {', '.join(map(quoted, found))} all match",
                     file=file,
                     hint=f"choose one with --map {f.name}=COLUMN",
                 )
@@ -214,7 +222,7 @@ def resolve_columns(
         free = [c for c in columns if c not in taken]
         guesses = difflib.get_close_matches(field, free, n=3, cutoff=0.3) or free
         raise MappingError(
-            f"no column for required field {field!r} of {kind}; candidates: {', '.join(map(repr, guesses)) or 'none'}",
+            f"no column for required field {field!r} of {kind}; candidates: {', '.join(map(quoted, guesses)) or 'none'}",
             file=file,
             hint=f"name it with --map {field}=COLUMN",
         )

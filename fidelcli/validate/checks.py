@@ -18,6 +18,8 @@ import polars as pl
 
 from fidelcli.io.columns import fields, normalize
 from fidelcli.io.read import PII_FIELDS, Table
+from fidelcli.io.values import MAX_ABS_NUMBER
+from fidelcli.privacy.mask import personal_kind
 from fidelcli.validate.findings import FileInfo, Finding, finding
 
 ROW = "__fidelcli_row"
@@ -26,6 +28,11 @@ MAX_AGE = 120
 OUTLIER_IQR = 3.0
 OUTLIER_MIN_VALUES = 20
 PII_SAMPLE = 1_000
+# A number the readers refuse as text (not finite, or not below `MAX_ABS_NUMBER`: its cents would
+# overflow the analyses' 64-bit sums) is refused in a typed column (Parquet, Excel) and as a product
+# quantity x unit_price too: an unparseable value.
+MAX_NUMBER = MAX_ABS_NUMBER
+NUMBER = "__fidelcli_number_"
 
 # Score scales (SPEC section 1).
 RANGES: dict[tuple[str, str], tuple[float, float]] = {
@@ -56,8 +63,13 @@ _NOT_PERSON = {
     "product", "item", "campaign", "store", "shop", "plan", "category", "brand", "file", "company", "magasin",
     "produit", "article", "campagne", "categorie", "marque", "stage", "channel", "event", "page", "domain",
 }
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-_PHONE = r"^(\+|00)\d[\d\s.()-]{7,}$|^0\d([\s.-]?\d{2}){4}$"
+# What a column holds when most of its sampled values look personal (names: nearly all of them, and
+# only in a column that is not a place, a store or a product).
+_CONTENT = {"email": ("email", 0.5), "phone": ("phone", 0.5), "iban": ("bank account", 0.5), "name": ("name", 0.8)}
+_NOT_NAMES = _NOT_PERSON | {
+    "city", "ville", "country", "pays", "region", "town", "commune", "departement", "state", "label", "libelle",
+    "description", "designation", "title", "titre", "status", "statut", "type", "outcome", "touchpoint", "variant", "tier",
+}
 
 
 @dataclass
@@ -80,8 +92,10 @@ def _words(column: str) -> list[str]:
 def pii_columns(table: Table) -> dict[str, str]:
     """Columns holding personal data: {source column: what it holds}, by mapped field, name, or content.
 
-    Content: more than half of a sample of the column's text values look like email addresses or
-    phone numbers. Identifier columns are pseudonymous and not reported unless their values are emails.
+    Content: more than half of a sample of the column's text values look like email addresses, phone
+    numbers or IBANs (`fidelcli.privacy.mask.personal_kind`), or nearly all look like people's names (not
+    in a column mapped to another field, nor one named like a place or a product). Identifier columns are
+    pseudonymous and reported only when their values look personal.
     """
     found: dict[str, str] = {}
     for name in ("email", "phone", "name", "birth_date"):
@@ -102,12 +116,21 @@ def pii_columns(table: Table) -> dict[str, str]:
         sample = table.raw.select(text).head(PII_SAMPLE).collect()
         for column in text:
             values = sample[column].drop_nulls().str.strip_chars()
-            if values.len() == 0:
+            counts = values.filter(values != "").value_counts(name="n")
+            total = int(counts["n"].sum())
+            if total == 0:
                 continue
-            if values.str.contains(_EMAIL).mean() > 0.5:  # type: ignore[operator]
-                found[column] = "email"
-            elif values.str.contains(_PHONE).mean() > 0.5:  # type: ignore[operator]
-                found[column] = "phone"
+            share: dict[str, int] = {}
+            for value, n in counts.iter_rows():
+                kind = personal_kind(value)
+                if kind is not None:
+                    share[kind] = share.get(kind, 0) + n
+            for kind, (what, threshold) in _CONTENT.items():
+                if kind == "name" and (column in known or _NOT_NAMES & set(_words(column))):
+                    continue
+                if share.get(kind, 0) > threshold * total:
+                    found[column] = what
+                    break
     return found
 
 
@@ -178,12 +201,28 @@ def duplicate_rows(table: Table, *, examples: int) -> Finding | None:
     )
 
 
-def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None = None, pii: set[str] | None = None) -> list[RowCheck]:
-    """Every per-row check that applies to `table`.
+def _numbers(table: Table) -> list[str]:
+    """Number fields read from a column of the source (not the amount computed from quantity x unit price)."""
+    types = {f.name: f.type for f in fields(table.kind)}
+    return [n for n in table.exprs if types.get(n) == "number" and n in table.mapping]
+
+
+def with_numbers(table: Table) -> pl.LazyFrame:
+    """`table.raw` with each number field parsed once, into a hidden column `NUMBER + field`: the checks
+    that read a number (unusable, negative, zero, outlier, range) share that parse instead of each
+    parsing the text again."""
+    return table.raw.with_columns(table.exprs[n].alias(NUMBER + n) for n in _numbers(table))
+
+
+def row_checks(
+    table: Table, *, as_of: dt.date, customer_ids: pl.Series | None = None, pii: set[str] | None = None, frame: pl.LazyFrame | None = None,
+) -> list[RowCheck]:
+    """Every per-row check that applies to `table`, as expressions over `with_numbers(table)`.
 
     Parameters
     ----------
     as_of: exclusive reference date: dates on or after it are in the future.
+    frame: `with_numbers(table)`, when the caller has it already (the outlier fences are computed on it).
     customer_ids: the ids of the customers table, for the orphan check (None: no customers table).
     pii: source columns whose values must never be shown.
     """
@@ -192,6 +231,21 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
     types = {f.name: f.type for f in fields(kind)}
     required = _required(table)
     checks: list[RowCheck] = []
+    # Numbers the analyses refuse (NaN, infinite, too large to count in cents) are unparseable values;
+    # the other checks see them as empty, as they see the values that did not parse.
+    frame = with_numbers(table) if frame is None else frame
+    unusable: dict[str, pl.Expr] = {}
+    values: dict[str, pl.Expr] = dict(exprs)
+
+    def usable(name: str, number: pl.Expr) -> None:
+        unusable[name] = number.is_nan() | number.is_infinite() | (number.abs() >= MAX_NUMBER)
+        values[name] = pl.when(unusable[name]).then(None).otherwise(number)
+
+    for name in _numbers(table):
+        usable(name, pl.col(NUMBER + name))
+    if kind == "transactions" and "amount" in exprs and "amount" not in mapping:
+        # quantity x unit_price, each a usable number, whose product may still be too large.
+        usable("amount", values["quantity"] * values["unit_price"])
 
     def shown(src: str | None, name: str) -> pl.Expr | None:
         if src is not None and src in pii:
@@ -215,11 +269,13 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
             checks.append(RowCheck("null-required", missing, f"{name} is empty on " + "{rows}", src, name))
         elif (kind, name) not in MEANINGFUL_NULLS:
             checks.append(RowCheck("null-optional", missing, f"{name} is empty on " + "{rows}", src, name))
-        if name in table.parsed_from_text:
+        if ftype in _UNPARSEABLE:
+            # Text that did not parse (`Table.failed`: what the analyses refuse), and numbers they cannot use.
             hint = " (use --date-format or fix the values)" if ftype in ("date", "datetime") else ""
-            checks.append(
-                RowCheck(_UNPARSEABLE[ftype], table.failed(name), _WHAT[ftype] + " on {rows}" + hint, src, name, shown(src, name))
-            )
+            typed_number = ftype == "number" and name not in table.parsed_from_text
+            what = f"not a usable number (NaN, infinite, or {MAX_NUMBER:g} or more)" if typed_number else _WHAT[ftype]
+            flag = table.failed(name) | unusable[name] if name in unusable else table.failed(name)
+            checks.append(RowCheck(_UNPARSEABLE[ftype], flag, what + " on {rows}" + hint, src, name, shown(src, name)))
         if ftype in ("date", "datetime") and name in exprs:
             day = _as_date(table, name)
             if name == "birth_date":
@@ -232,18 +288,21 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
             checks.append(RowCheck("implausible-date", day < OLDEST_DATE, f"date before {OLDEST_DATE.isoformat()} on " + "{rows}", src, name, shown(src, name)))
 
     amount_col = _amount_column(table)
+    if kind == "transactions" and amount_col is not None and "amount" not in mapping:
+        checks.append(RowCheck("unparseable-number", unusable["amount"], "quantity x unit_price too large to count in cents on {rows}",
+                               amount_col, "amount", shown(amount_col, "amount")))
     if kind == "transactions" and amount_col is not None:
-        amount = exprs["amount"]
+        amount = values["amount"]
         checks.append(RowCheck("negative-amount", amount < 0, "negative amount (a return or cancellation) on {rows}", amount_col, "amount", shown(amount_col, "amount")))
         checks.append(RowCheck("zero-amount", amount == 0, "amount of zero on {rows}", amount_col, "amount", shown(amount_col, "amount")))
     for name in exprs:
         src = amount_col if (kind, name) == ("transactions", "amount") else mapping.get(name)
-        value = exprs[name]
+        value = values[name]
         if (kind, name) in NON_NEGATIVE:
             checks.append(RowCheck("negative-value", value < 0, f"negative {name} on " + "{rows}", src, name, shown(src, name)))
         if (kind, name) in OUTLIER_FIELDS:
             # Money is multiplicative: the fence is Q3 + 3 x IQR on the log scale, i.e. Q3 x (Q3 / Q1)^3.
-            fence = outlier_fence(table.raw, value)
+            fence = outlier_fence(frame, value)
             if fence is None:
                 continue
             flag = value > fence
@@ -256,7 +315,7 @@ def row_checks(table: Table, *, as_of: dt.date, customer_ids: pl.Series | None =
 
     if kind == "surveys" and {"type", "score"} <= exprs.keys():
         score_type = exprs["type"].str.strip_chars().str.to_lowercase()
-        score = exprs["score"]
+        score = values["score"]
         outside = pl.lit(False)
         for (k, name), (lo, hi) in RANGES.items():
             if k == "surveys":
@@ -311,7 +370,7 @@ def column_findings(table: Table, pii: dict[str, str]) -> list[Finding]:
         code = "ambiguous-date" if "ambiguous" in exc.message else "unknown-date-format"
         message = exc.message + (f"; {exc.hint}" if exc.hint else "")
         if code == "unknown-date-format":
-            message = f"no single date format fits every value ({exc.message}); use --date-format"
+            message = f"no known date format fits the values ({exc.message}); use --date-format"
         if table.mapping[name] in pii:
             message = f"the date format of {name} cannot be inferred; use --date-format"
         out.append(finding(code, kind=kind, file=file, column=table.mapping[name], field=name, message=message))
@@ -330,15 +389,19 @@ def check_table(table: Table, *, as_of: dt.date, examples: int = 5, customer_ids
     The file's description (kind, rows, mapping) and its findings, unsorted.
     """
     pii = pii_columns(table)
-    checks = row_checks(table, as_of=as_of, customer_ids=customer_ids, pii=set(pii))
+    frame = with_numbers(table)
+    checks = row_checks(table, as_of=as_of, customer_ids=customer_ids, pii=set(pii), frame=frame)
     # One streaming pass counts every check's rows; examples are then fetched only for the checks that
     # found something (a pass that stops at the first `examples` matches).
-    indexed = table.raw.with_row_index(ROW, offset=1)
+    indexed = frame.with_row_index(ROW, offset=1)
     counts = indexed.select(
         pl.len().alias("n"), *[c.flag.fill_null(False).sum().alias(f"c{i}") for i, c in enumerate(checks)]
     ).collect(engine="streaming").row(0, named=True)
     nrows = int(counts["n"])
     found = column_findings(table, pii)
+    if nrows == 0:
+        # A header and nothing else: every analysis would run on nothing.
+        found.append(finding("empty-file", kind=table.kind, file=table.file, message="no data rows: the file has a header only"))
     duplicates = duplicate_rows(table, examples=examples)
     if duplicates is not None:
         found.append(duplicates)

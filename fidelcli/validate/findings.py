@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fidelcli.errors import MappingError
+from fidelcli.errors import InputError, MappingError
+from fidelcli.privacy.mask import masked, personal_kind, scrub
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -18,7 +19,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing-amount": ("warning", "transactions without an amount column, nor quantity and unit_price: no monetary figures"),
     "ambiguous-column": ("error", "several columns match one field; choose one with --map"),
     "ambiguous-date": ("error", "a date column may be day/month or month/day; give --date-format"),
-    "unknown-date-format": ("error", "a date column is in no known format (or in several); give --date-format"),
+    "unknown-date-format": ("error", "a date column is in no known format; give --date-format"),
     "unparseable-date": ("error", "values of a date column that are not dates (with --date-format or the inferred one)"),
     "unparseable-number": ("error", "values of a numeric column that are not numbers"),
     "unparseable-bool": ("error", "values of a yes/no column that are not yes/no, true/false, 1/0"),
@@ -38,6 +39,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "out-of-range": ("error", "scores outside their scale: nps 0-10, csat 1-5, ces 1-7, satisfaction 1-5"),
     "unknown-score-type": ("warning", "long-format survey rows whose type is not nps, csat or ces"),
     "end-before-start": ("error", "subscriptions whose end_date is before their start_date"),
+    "empty-file": ("error", "a file with no data rows: nothing at all, or a header only"),
+    "unreadable-file": ("error", "a file whose contents cannot be read: ragged rows, duplicate column names, a column of the wrong type"),
     "pii-column": ("info", "a column holding personal data (email, phone, name, birth date, address); values never shown"),
 }
 
@@ -107,6 +110,30 @@ def from_mapping_error(exc: MappingError, kind: str, file: str) -> Finding | Non
     field = exc.message.split("'")[1] if "'" in exc.message else None
     message = exc.message + (f"; {exc.hint}" if exc.hint else "")
     return finding(code, kind=kind, file=exc.file or file, field=field, message=message)
+
+
+def from_input_error(exc: InputError, kind: str, file: str, *, empty: bool = False) -> Finding:
+    """The finding for a file whose contents could not be read (`empty`: it holds nothing at all).
+
+    The exception's column and row, when it names them, locate the finding.
+    """
+    if empty:
+        return finding("empty-file", kind=kind, file=file, message="the file is empty: no header and no data rows; export the table again")
+    message = exc.message + (f"; {exc.hint}" if exc.hint else "")
+    rows = [exc.row] if exc.row is not None else []
+    if not message.startswith("cannot read"):
+        message = f"cannot read the file: {message}"
+    return finding("unreadable-file", kind=kind, file=file, column=exc.column, rows=rows, count=len(rows), message=message)
+
+
+def mask_finding(f: Finding) -> Finding:
+    """`f` without personal values: examples that look like an email address, a phone number, an IBAN
+    or a name become their kind (`an email address`), whatever the column; the message is scrubbed,
+    and a column name that is itself personal (a header-less file) is masked too."""
+    column = f.column
+    if column is not None and personal_kind(column) in ("email", "phone", "iban"):
+        column = masked(column)
+    return f.model_copy(update={"examples": [masked(v) for v in f.examples], "message": scrub(f.message), "column": column})
 
 
 def summarize(findings: list[Finding]) -> Summary:

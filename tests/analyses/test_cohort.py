@@ -33,6 +33,8 @@ def test_monthly_cohorts_by_hand():
         {
             "cohort": [D("2024-01-01")] * 4 + [D("2024-03-01")] * 2 + [D("2024-04-01")],
             "period_index": [0, 1, 2, 3, 0, 1, 0],
+            # As of 2024-05-01 April is complete; without `start` the first period counts as complete.
+            "partial": [False] * 7,
             "customers": [2, 2, 2, 2, 1, 1, 1],
             # Jan cohort {A, B}: Feb empty; Mar only A buys (B only returns).
             "retained": [2, 0, 1, 1, 1, 0, 1],
@@ -67,6 +69,8 @@ def test_signup_cohorts():
         {
             "cohort": [D("2023-12-01")] * 5 + [D("2024-02-01")] * 3 + [D("2024-03-01")] * 2,
             "period_index": [0, 1, 2, 3, 4, 0, 1, 2, 0, 1],
+            # December 2023 is before the first period with activity (January): not covered.
+            "partial": [True] + [False] * 9,
             "customers": [1] * 10,
             "retained": [0, 1, 0, 1, 1, 0, 0, 0, 0, 0],
             "retention": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -87,8 +91,8 @@ def test_cohorts_by_group_and_matrix():
     apr = got.filter(pl.col("cohort") == D("2024-04-01"))
     assert apr.select("channel", "customers").rows() == [(None, 1)]  # D has no channel
     matrix = cohort_matrix(_cohorts())
-    assert matrix.columns == ["cohort", "customers", "0", "1", "2", "3"]
-    assert matrix.row(1) == (D("2024-03-01"), 1, 1.0, 0.0, None, None)
+    assert matrix.columns == ["cohort", "customers", "complete_from", "complete_to", "0", "1", "2", "3"]
+    assert matrix.row(1) == (D("2024-03-01"), 1, 0, 1, 1.0, 0.0, None, None)
 
 
 def test_no_cohort_member_is_an_error():
@@ -104,3 +108,27 @@ def test_first_purchase_from_activity_equals_the_summary(period):
     activity = DEFAULT_ENGINE.activity(lf, period=period)
     with_summary = cohorts(activity, DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF)
     assert_frame_equal(cohorts(activity, period=period, as_of=AS_OF), with_summary)
+
+
+def test_partial_cohort_periods_flagged():
+    # Issue 11 item 4: data covered from 2024-01-05 to 2024-04-14 (as of 2024-04-15): January and April
+    # are partial months, in every cohort; the matrix gives the complete indexes of each row.
+    lf = tx_frame(LOG)
+    got = cohorts(DEFAULT_ENGINE.activity(lf, period="month"), period="month", as_of=D("2024-04-15"), start=D("2024-01-05"))
+    # Jan cohort: Jan (0) partial, Feb (1), Mar (2) complete, Apr (3) partial; Mar cohort: Mar, Apr; Apr: Apr.
+    assert got.select("cohort", "period_index", "partial").rows() == [
+        (D("2024-01-01"), 0, True), (D("2024-01-01"), 1, False), (D("2024-01-01"), 2, False), (D("2024-01-01"), 3, True),
+        (D("2024-03-01"), 0, False), (D("2024-03-01"), 1, True), (D("2024-04-01"), 0, True),
+    ]
+    matrix = cohort_matrix(got)
+    assert matrix.select("cohort", "complete_from", "complete_to").rows() == [
+        (D("2024-01-01"), 1, 2), (D("2024-03-01"), 0, 0), (D("2024-04-01"), None, None),
+    ]
+
+
+def test_no_money_column_gives_null_cohort_revenue():
+    # Issue 11 item 1: without amounts, retention is known and revenue unknown (null, never 0).
+    lf = tx_frame(LOG).drop("amount")
+    got = cohorts(DEFAULT_ENGINE.activity(lf, period="month"), DEFAULT_ENGINE.customer_summary(lf), period="month", as_of=AS_OF)
+    assert got.get_column("retention").to_list() == [1.0, 0.0, 0.5, 0.5, 1.0, 0.0, 1.0]  # as test_monthly_cohorts_by_hand
+    assert got.select("revenue", "cumulative_revenue_per_customer").null_count().row(0) == (7, 7)

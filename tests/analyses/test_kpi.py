@@ -41,19 +41,23 @@ def test_monthly_kpis_by_hand():
     expected = pl.DataFrame(
         {
             "period_start": [D("2024-01-01"), D("2024-02-01"), D("2024-03-01"), D("2024-04-01")],
+            # As of 2024-05-01 April is complete; without `start` the first period counts as complete.
+            "partial": [False, False, False, False],
             "active_customers": [2, 0, 2, 2],  # Mar: A and C (B only returned)
             "new_customers": [2, 0, 1, 1],  # Jan A, B; Mar C; Apr D
             "returning_customers": [0, 0, 1, 1],
             "orders": [3, 0, 2, 3],
             "revenue": [70.0, 0.0, 65.0, 20.0],  # Mar: 30 - 15 + 50
+            "customer_revenue": [70.0, 0.0, 65.0, 20.0],  # every line has a customer id
             "aov": [70 / 3, None, 32.5, 20 / 3],
             "purchase_frequency": [1.5, None, 1.0, 1.5],
             "repeat_purchase_rate": [0.5, None, 0.0, 0.5],  # A in Jan, D in Apr bought twice
             # Jan: first period; Feb: 0 of Jan's 2; Mar: no one active in Feb; Apr: A of {A, C}.
             "retention_rate": [None, 0.0, None, 0.5],
             "churn_rate": [None, 1.0, None, 0.5],
-            # (E - N) / S: Feb (0 - 0) / 2; Mar S = 0; Apr (2 - 1) / 2.
-            "customer_retention_rate": [None, 0.0, None, 0.5],
+            # (E - N) / S, S = customers acquired before the period: Jan S = 0; Feb (0 - 0) / 2 (A, B);
+            # Mar (2 - 1) / 2 (A, B); Apr (2 - 1) / 3 (A, B, C).
+            "customer_retention_rate": [None, 0.0, 0.5, 1 / 3],
             # returning revenue / revenue: Jan 0 / 70; Feb no revenue; Mar A 30 / 65; Apr A 8 / 20.
             "returning_revenue_share": [0.0, None, 30 / 65, 0.4],
         }
@@ -65,7 +69,7 @@ def test_last_complete_period_against_the_one_before():
     result = _kpi()
     assert (result.previous, result.current) == (D("2024-03-01"), D("2024-04-01"))
     cmp = result.comparison
-    assert cmp.get_column("kpi").to_list() == BASE_COLUMNS[1:]
+    assert cmp.get_column("kpi").to_list() == BASE_COLUMNS[2:]  # period_start and partial are not KPIs
     row = cmp.filter(pl.col("kpi") == "revenue").row(0, named=True)
     assert row == {"kpi": "revenue", "previous": 65.0, "current": 20.0, "delta": -45.0}
     # As of 2024-04-15 April is not complete: March against February.
@@ -73,7 +77,7 @@ def test_last_complete_period_against_the_one_before():
     assert (partial.previous, partial.current) == (D("2024-02-01"), D("2024-03-01"))
 
 
-def test_yearly_retention_e_minus_n_over_s_and_clv():
+def test_yearly_retention_retained_over_s_and_clv():
     rows = [
         ("X", "2022-03-01", 100.0, False), ("Y", "2022-05-01", 100.0, False),
         ("X", "2023-03-01", 100.0, False), ("Z", "2023-04-01", 100.0, False),
@@ -82,30 +86,34 @@ def test_yearly_retention_e_minus_n_over_s_and_clv():
     spend = pl.DataFrame({"period": [D("2023-06-01")], "spend": [300.0]})
     result = _kpi(rows, period="year", as_of=D("2025-01-01"), margin_rate=0.5, spend=spend)
     y = result.yearly
-    # 2023: S = 2 (X, Y), E = 2 (X, Z), N = 1 (Z) -> (2 - 1) / 2 = 0.5; lifetime 1 / (1 - 0.5) = 2 years;
-    #   profit per customer 0.5 * 200 / 2 = 50 -> CLV 100; CAC 300 / 1 -> CLV:CAC 1/3.
-    # 2024: S = 2 (X, Z), E = 3 (Y, Z, W), N = 1 (W) -> (3 - 1) / 2 = 1.0 (Y came back): no finite lifetime.
+    # 2023: S = 2 (X, Y), E = 2 (X, Z), N = 1 (Z), retained 1 (X) -> 1 / 2 = 0.5; lifetime 1 / (1 - 0.5)
+    #   = 2 years; profit per customer 0.5 * 200 / 2 = 50 -> CLV 100; CAC 300 / 1 -> CLV:CAC 1/3.
+    # 2024: S = 2 (X, Z), E = 3 (Y, Z, W), N = 1 (W), retained 1 (Z) -> 0.5 (Y came back after a gap: not
+    #   retained; (E - N) / S would say 1.0 and no finite lifetime) -> CLV 100; CAC 0 -> no CLV:CAC.
     expected = pl.DataFrame(
         {
             "year": [D("2022-01-01"), D("2023-01-01"), D("2024-01-01")],
+            "partial": [False, False, False],
             "customers_start": [None, 2, 2],
             "customers_end": [2, 2, 3],
             "new_customers": [2, 1, 1],
-            "retention_rate": [None, 0.5, 1.0],
+            "retained_customers": [0, 1, 1],
+            "retention_rate": [None, 0.5, 0.5],
             "revenue": [200.0, 200.0, 300.0],
             "revenue_per_customer": [100.0, 100.0, 100.0],
             "profit_per_customer": [50.0, 50.0, 50.0],
-            "expected_lifetime_years": [None, 2.0, None],
-            "clv": [None, 100.0, None],
+            "expected_lifetime_years": [None, 2.0, 2.0],
+            "clv": [None, 100.0, 100.0],
             "marketing_spend": [0.0, 300.0, 0.0],
             "cac": [0.0, 300.0, 0.0],
             "clv_to_cac": [None, 1 / 3, None],
         }
     )
     assert_frame_equal(y, expected)
-    # The period retention of 2024 counts only Z (of X, Z): 0.5, unlike (E - N) / S.
+    # The period retention of 2024 counts only Z (of X, Z): 0.5, the same as the yearly one.
     assert result.periods.get_column("retention_rate").to_list() == [None, 0.5, 0.5]
-    assert result.periods.get_column("customer_retention_rate").to_list() == [None, 0.5, 1.0]
+    # (E - N) / S with S the base acquired before: 2023 (2 - 1) / 2 (X, Y); 2024 (3 - 1) / 3 (X, Y, Z).
+    assert result.periods.get_column("customer_retention_rate").to_list() == [None, 0.5, 2 / 3]
 
 
 def test_surveys_campaigns_customers():
@@ -221,3 +229,93 @@ def test_activity_in_any_row_order_gives_the_same_kpis():
         got = kpi(other, summary, period="month", as_of=AS_OF)
         assert_frame_equal(got.periods, expected.periods)
         assert_frame_equal(got.yearly, expected.yearly)
+
+
+def test_customer_retention_rate_never_above_one():
+    # Issue 11 item 5. Jan: A, B, C buy (new). Feb: only A. Mar: A, B and C buy again.
+    rows = [
+        ("A", "2024-01-02", 1.0, False), ("B", "2024-01-03", 1.0, False), ("C", "2024-01-04", 1.0, False),
+        ("A", "2024-02-02", 1.0, False),
+        ("A", "2024-03-02", 1.0, False), ("B", "2024-03-03", 1.0, False), ("C", "2024-03-04", 1.0, False),
+    ]
+    p = _kpi(rows, as_of=D("2024-04-01")).periods
+    # The old (E - N) / S with S = customers active in P-1 gave Mar (3 - 0) / 1 = 3.0: B and C came
+    # back after a gap. With S = the customer base acquired before P (A, B, C), Mar is 3 / 3 = 1.0 and
+    # Feb (1 - 0) / 3; Jan has no base.
+    assert p.get_column("customer_retention_rate").to_list() == [None, 1 / 3, 1.0]
+    # retention_rate keeps its meaning: of the customers active in P-1, the share active in P.
+    assert p.get_column("retention_rate").to_list() == [None, 1 / 3, 1.0]
+    assert p.get_column("returning_customers").to_list() == [0, 1, 3]
+
+
+def test_partial_last_period_flagged():
+    # Issue 11 item 4. LOG up to 2024-03-20 (C's purchase), data covered from 2024-01-05 to 2024-03-20:
+    # January starts before the data (partial), February is complete, March ends after as_of (partial).
+    rows = LOG[:6]
+    result = _kpi(rows, as_of=D("2024-03-21"), start=D("2024-01-05"))
+    assert result.periods.get_column("partial").to_list() == [True, False, True]
+    # Only one complete period: nothing to compare (Feb against the partial January would read as a
+    # collapse, and March against February as a jump).
+    assert (result.current, result.previous) == (None, None)
+    assert result.comparison.height == 0
+    # As of 2024-04-01 March is complete: March against February, never January.
+    done = _kpi(rows, as_of=D("2024-04-01"), start=D("2024-01-05"))
+    assert done.periods.get_column("partial").to_list() == [True, False, False]
+    assert (done.previous, done.current) == (D("2024-02-01"), D("2024-03-01"))
+    # The yearly table flags its years too: 2024 is covered from Jan 5 to Mar 31 only.
+    assert done.yearly.select("year", "partial").rows() == [(D("2024-01-01"), True)]
+
+
+def test_no_money_column_gives_null_revenue_not_zero():
+    # Issue 11 item 1: the LOG without its amount column (an event log like BTYDplus groceryElog).
+    lf = tx_frame(LOG).drop("amount")
+    activity = DEFAULT_ENGINE.activity(lf, period="month")
+    assert activity.get_column("revenue_cents").null_count() == activity.height
+    result = kpi(activity, DEFAULT_ENGINE.customer_summary(lf), period="month", as_of=AS_OF, margin_rate=0.3)
+    p = result.periods
+    assert not result.has_money
+    # Counts are known (as in test_monthly_kpis_by_hand); every money figure is null, never 0.
+    assert p.get_column("active_customers").to_list() == [2, 0, 2, 2]
+    assert p.get_column("orders").to_list() == [3, 0, 2, 3]
+    for column in ("revenue", "customer_revenue", "aov", "returning_revenue_share", "profit", "profit_per_customer"):
+        assert p.get_column(column).null_count() == p.height, column
+    row = result.comparison.filter(pl.col("kpi") == "revenue").row(0, named=True)
+    assert (row["previous"], row["current"], row["delta"]) == (None, None, None)
+    y = result.yearly
+    assert y.select("revenue", "revenue_per_customer", "profit_per_customer", "clv").null_count().row(0) == (1, 1, 1, 1)
+
+
+def _csv_transactions(tmp_path, text):
+    from fidelcli.clean import clean_transactions
+    from fidelcli.io.read import scan_table
+
+    path = tmp_path / "sales.csv"
+    path.write_text(text)
+    return clean_transactions(scan_table(path, "transactions"))
+
+
+def test_revenue_counts_lines_without_customer_id(tmp_path):
+    # Issue 11 item 3. Jan: A 10, B 40 and an anonymous 5; Feb: A 20, anonymous 7.50 and an anonymous
+    # return of 2.50; an anonymous line on 2024-02-25 is after the analysis date (the day after the
+    # latest identified line, 2024-02-21) and is ignored like any later line.
+    tx = _csv_transactions(
+        tmp_path,
+        "customer_id,date,amount\nA,2024-01-05,10\n,2024-01-06,5\nB,2024-01-10,40\n,2024-02-03,7.50\n"
+        ",2024-02-04,-2.50\nA,2024-02-20,20\n,2024-02-25,1000\n",
+    )
+    activity = DEFAULT_ENGINE.activity(tx, period="month", anonymous=True)
+    assert tx.as_of == D("2024-02-21")
+    result = kpi(activity, period="month", as_of=tx.as_of, start=tx.first_date)
+    p = result.periods
+    # revenue: Jan 10 + 40 + 5 = 55, Feb 20 + 7.50 - 2.50 = 25; customer_revenue: 50 and 20.
+    assert p.select("revenue", "customer_revenue", "aov").rows() == [(55.0, 50.0, 25.0), (25.0, 20.0, 20.0)]
+    # Anonymous: 5 + 7.50 - 2.50 = 10 of 80.
+    assert result.anonymous_revenue_share == 0.125
+    assert result.warnings == [
+        "12.5% of the revenue (10.00 of 80.00) is on lines without a customer id: revenue counts them; "
+        "customer_revenue and every per-customer figure do not"
+    ]
+    # Customer figures are those of the activity without the anonymous lines.
+    plain = kpi(DEFAULT_ENGINE.activity(tx, period="month"), period="month", as_of=tx.as_of, start=tx.first_date)
+    assert_frame_equal(p.drop("revenue"), plain.periods.drop("revenue"))
+    assert plain.warnings == [] and plain.anonymous_revenue_share is None

@@ -10,7 +10,7 @@ from analyses_data import TINY_AS_OF
 from polars.testing import assert_frame_equal
 
 from fidelcli.analyses.rfm import rfm, rfm_summary
-from fidelcli.analyses.segments import DEFAULT_SEGMENTS, segment_grid, validate_segments
+from fidelcli.analyses.segments import DEFAULT_SEGMENTS, default_segment_grid, scale_score, segment_grid, validate_segments
 from fidelcli.config import RfmThresholds, Segment
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.summary import DEFAULT_ENGINE
@@ -116,10 +116,70 @@ def test_rfm_fixed_thresholds_and_custom_map(tiny):
     assert result.segment_names == ["Top", "Autres", "Fresh"]
 
 
-def test_rfm_other_bins_without_map_has_no_segment(tiny):
-    result = rfm(_summary(tiny), as_of=TINY_AS_OF, bins=3)
-    assert result.customers.get_column("segment").null_count() == 4
-    assert result.warnings[0].startswith("segments are defined on a 5 x 5 grid: with --bins 3")
+def test_rfm_bins_4_fills_segments(tiny):
+    # Issue 11 item 7 (with --bins 4 every segment was empty). n = 4: score = 1 + floor(4 (rank - 1) / 4)
+    # = rank_min. R: C 1, D 2, A and B 3; F: C and D 1, B 3, A 4. 4-bin scores read as 5-bin ones:
+    # 1 -> 1, 2 -> 2, 3 -> 4, 4 -> 5 (the 5-bin band holding the middle of the band: 1 + floor(5 (s - 1/2) / 4)).
+    # A (R4, F5) and B (R4, F4): Loyal Customers; C (R1, F1) and D (R2, F1): Hibernating.
+    result = rfm(_summary(tiny), as_of=TINY_AS_OF, bins=4)
+    got = result.customers.select("customer_id", "r_score", "f_score", "segment")
+    expected = pl.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"], "r_score": [3, 3, 1, 2], "f_score": [4, 3, 1, 1],
+            "segment": ["Loyal Customers", "Loyal Customers", "Hibernating", "Hibernating"],
+        },
+        schema_overrides={"r_score": pl.Int8, "f_score": pl.Int8},
+    )
+    assert_frame_equal(got, expected)
+    assert result.notes == ["segments: the default 5 x 5 map, with the 4 scores read as 5-bin scores (1 -> 1, 2 -> 2, 3 -> 4, 4 -> 5)"]
+    assert result.warnings == ["1 customers with only returns (no purchase) are left out of the RFM"]
+
+
+@pytest.mark.parametrize("bins", range(2, 11))
+def test_every_customer_gets_a_segment_for_bins_2_to_10(bins):
+    from analyses_data import tx_frame
+
+    # 60 customers with 1..12 purchases ending on different days: every score of every bin count is used.
+    rows = [(f"c{i:02d}", (D("2024-01-01") + dt.timedelta(days=i + k)).isoformat(), 10.0 + i, False)
+            for i in range(60) for k in range(1 + i % 12)]
+    result = rfm(_summary(tx_frame(rows)), as_of=D("2024-04-01"), bins=bins)
+    df = result.customers
+    assert df.get_column("segment").null_count() == 0 and df.get_column("action").null_count() == 0
+    assert set(df.get_column("segment")) <= {s.name for s in DEFAULT_SEGMENTS}
+    grid = default_segment_grid(bins)
+    assert grid.height == bins * bins and grid.get_column("segment").null_count() == 0
+
+
+def test_bins_5_gives_exactly_the_default_map():
+    # The scaled map at 5 bins is the map itself (score s -> s), cell by cell.
+    assert [scale_score(s, 5) for s in range(1, 6)] == [1, 2, 3, 4, 5]
+    cells = ["r_score", "f_score"]
+    assert_frame_equal(default_segment_grid(5).sort(cells), segment_grid(DEFAULT_SEGMENTS, 5).sort(cells))
+    assert_frame_equal(default_segment_grid(5, lang="fr").sort(cells), segment_grid(DEFAULT_SEGMENTS, 5, lang="fr").sort(cells))
+    # From 3 bins on, the worst and best scores are the 5-bin 1 and 5; 2 bins are the 5-bin 2 and 4.
+    assert {b: (scale_score(1, b), scale_score(b, b)) for b in range(2, 11)} == {2: (2, 4), **{b: (1, 5) for b in range(3, 11)}}
+    assert [scale_score(s, 10) for s in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_no_money_column_gives_null_monetary_and_no_m_score(tiny):
+    # Issue 11 item 1: the TINY log without amounts. Recency and frequency scores as in
+    # test_rfm_tiny_quantile_scores; monetary is unknown (null, not 0), there is no M score, rfm_score
+    # is R and F, and the segments (from R and F) are the same.
+    result = rfm(_summary(tiny.drop("amount")), as_of=TINY_AS_OF)
+    df = result.customers
+    assert "m_score" not in df.columns
+    assert df.select("customer_id", "monetary", "rfm_score", "segment").rows() == [
+        ("A", None, "34", "Loyal Customers"), ("B", None, "33", "Need Attention"),
+        ("C", None, "11", "Hibernating"), ("D", None, "21", "Hibernating"),
+    ]
+    assert not result.has_money
+    assert result.warnings[-1].startswith("no amount column: monetary value is unknown (empty), so there is no M score")
+    assert result.thresholds.get_column("metric").unique(maintain_order=True).to_list() == ["recency", "frequency"]
+    summary = rfm_summary(result)
+    hib = summary.filter(pl.col("segment") == "Hibernating").row(0, named=True)
+    assert hib == {"segment": "Hibernating", "customers": 2, "share": 0.5, "revenue": None, "revenue_share": None,
+                   "recency": 6.5, "frequency": 1.0, "monetary": None}
+    assert summary.select("revenue", "revenue_share", "monetary").null_count().row(0) == (10, 10, 10)
 
 
 def test_rfm_summary_tiny(tiny):

@@ -116,3 +116,24 @@ def test_kpi_counts_add_up(raw):
     assert p.get_column("new_customers").sum() == summary.filter(pl.col("frequency") > 0).height
     assert round(p.get_column("revenue").sum() * 100) == summary.get_column("revenue_cents").sum()
     assert (p.get_column("returning_customers") >= 0).all()
+
+
+@PROPS
+@given(raw=logs, period=st.sampled_from(["week", "month", "quarter"]))
+def test_rates_are_bounded_and_never_nan(raw, period):
+    # Issue 11 items 1 and 5: every rate is in [0, 1] (customer_retention_rate included, whatever the
+    # comebacks), and no figure is NaN or infinite (an empty base gives null).
+    from fidelcli.analyses.kpi import kpi
+
+    if not _has_purchase(raw):
+        return
+    lf = tx_frame(_rows(raw))
+    result = kpi(DEFAULT_ENGINE.activity(lf, period=period), DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF)
+    p = result.periods
+    for rate in ("retention_rate", "churn_rate", "customer_retention_rate", "repeat_purchase_rate"):
+        values = p.get_column(rate).drop_nulls()
+        assert ((values >= 0) & (values <= 1)).all(), rate
+    frames = [p, result.comparison, *([result.yearly] if result.yearly is not None else [])]
+    for frame in frames:
+        floats = frame.select(pl.col(pl.Float64))
+        assert not floats.select(pl.any_horizontal(pl.all().is_nan() | pl.all().is_infinite()).any()).item()

@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import polars as pl
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from fidelcli.cli import options, render
 from fidelcli.cli.app import FidelGroup, app
+from fidelcli.errors import InputError
 
 IO = Path(__file__).parents[1] / "fixtures" / "io"
 
@@ -33,9 +36,21 @@ def crash() -> None:
     raise ZeroDivisionError("boom")
 
 
+@probe.command("leak")
+def leak(what: str) -> None:
+    """Raise an error whose message echoes personal values, as a reader or a library may."""
+    if what == "input":
+        raise InputError("'jean.dupont@example.com' is not a valid number", file="tx.csv", column="amount", row=3,
+                         hint="customer +33 6 12 34 56 78 wrote it")
+    if what == "polars":
+        raise pl.exceptions.ComputeError('conversion from `str` to `f64` failed in column \'amount\' for 1 out of 3 values: ["Jean Dupont"]')
+    raise ValueError("unexpected 'jean.dupont@example.com' from FR7630006000011234567890189")
+
+
 @probe.callback()
-def root(verbose: bool = typer.Option(False, "-v")) -> None:
+def root(verbose: bool = typer.Option(False, "-v"), show_values: bool = typer.Option(False, "--show-values")) -> None:
     render.settings.verbose = verbose
+    render.settings.show_values = show_values
     render.settings.quiet = False
     options.context.tables = []
     options.context.transactions = []
@@ -162,7 +177,7 @@ def test_unwritable_output_is_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["rfm", "-t", str(IO / "retail.csv"), "-o", str(blocker / "out.csv")])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-2:] == [
-        f"error: {blocker / 'out.csv'}: cannot write here: File exists",  # mkdir of the parent: a file is there
+        f"error: {blocker / 'out.csv'}: cannot write here: {blocker} is not a directory",  # the parent is a file
         "hint: choose a writable directory",
     ]
 
@@ -184,3 +199,68 @@ def test_a_reader_that_goes_away_is_not_an_error() -> None:
     for args in (["cohort", "--help"], ["--help"], ["rfm", "-t", str(sample), "--format", "csv"]):
         code, err = _into_closed_pipe(*args)
         assert code == 0 and b"error" not in err and b"Traceback" not in err, (args, err)
+
+
+# Personal values never reach stderr (SPEC section 3) unless --show-values ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("what", "code", "lines"),
+    [
+        ("input", 2, [
+            'error: tx.csv, column "amount", row 3: an email address is not a valid number',
+            "hint: customer <phone> wrote it",
+        ]),
+        ("polars", 2, [
+            "error: conversion from `str` to `f64` failed in column 'amount' for 1 out of 3 values: [a name]",
+            "hint: run `fidelcli validate` on the input to locate the bad rows",
+        ]),
+        ("bug", 3, [
+            "error: internal error (ValueError): unexpected an email address from <iban>",
+            "hint: this is a bug; please report it with the output of the same command with -v",
+        ]),
+    ],
+)
+def test_error_lines_are_scrubbed(what: str, code: int, lines: list[str]):
+    result = run("leak", what)
+    assert result.exit_code == code
+    assert last_lines(result) == lines
+
+
+def test_verbose_traceback_is_scrubbed_too():
+    result = run("-v", "leak", "bug")
+    assert result.exit_code == 3
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "jean.dupont" not in result.stderr and "FR76" not in result.stderr
+
+
+def test_show_values_prints_them():
+    result = run("--show-values", "leak", "input")
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        "error: tx.csv, column \"amount\", row 3: 'jean.dupont@example.com' is not a valid number",
+        "hint: customer +33 6 12 34 56 78 wrote it",
+    ]
+
+
+def test_analysis_error_names_the_row_not_the_value(tmp_path):
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,date,amount\nC1,2024-01-05,10\nC2,2024-01-06,jean.dupont@example.com\n")
+    result = CliRunner().invoke(app, ["rfm", "-t", str(path), "--format", "csv"])
+    assert result.exit_code == 2
+    assert last_lines(result) == [
+        'error: tx.csv, column "amount", row 2: an email address is not a valid number',
+        "hint: write numbers like 1234.56 or 1 234,56, or fix the value",
+    ]
+
+
+def test_warnings_are_scrubbed(capsys: pytest.CaptureFixture[str]):
+    render.settings.quiet, render.settings.show_values = False, False
+    render.warnings(["customer jean.dupont@example.com (06 12 34 56 78) has data after --as-of"])
+    assert capsys.readouterr().err == "warning: customer <email> (<phone>) has data after --as-of\n"
+    render.settings.show_values = True
+    try:
+        render.warn("jean.dupont@example.com")
+    finally:
+        render.settings.show_values = False
+    assert capsys.readouterr().err == "warning: jean.dupont@example.com\n"

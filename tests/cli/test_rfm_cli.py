@@ -131,3 +131,30 @@ def test_rfm_json_equals_library(sales):
         pl.col("first_purchase", "last_purchase").str.to_date(), pl.col("r_score", "f_score", "m_score").cast(pl.Int8)
     )
     assert_frame_equal(got, lib)
+
+
+def test_rfm_bins_4_fills_segments_cli(sales):
+    # Issue 11 item 7: segments as computed by hand in tests/analyses/test_rfm.py::test_rfm_bins_4_fills_segments.
+    result = run("rfm", "-t", str(sales), "--bins", "4", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    df = pl.read_csv(result.stdout.encode())
+    assert df.get_column("segment").to_list() == ["Loyal Customers", "Loyal Customers", "Hibernating", "Hibernating"]
+    assert (
+        "segments: the default 5 x 5 map, with the 4 scores read as 5-bin scores (1 -> 1, 2 -> 2, 3 -> 4, 4 -> 5)"
+        in result.stderr.splitlines()
+    )
+
+
+def test_rfm_without_amounts_has_empty_monetary_and_no_m_score(sales, tmp_path):
+    # Issue 11 item 1: the TINY log without its amount column; E's only row (a return) is now a plain
+    # purchase on 2024-01-07, since without amounts nothing marks it as a return.
+    log = tmp_path / "events.csv"
+    log.write_text("\n".join(line.rsplit(",", 1)[0] for line in CSV.strip().splitlines()) + "\n")
+    result = run("rfm", "-t", str(log), "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "customer_id,recency,frequency,monetary,first_purchase,last_purchase,tenure,r_score,f_score,rfm_score,segment,action"
+    assert all(line.split(",")[3] == "" for line in lines[1:])  # monetary: empty, never 0
+    assert "warning: no amount column: monetary value is unknown (empty), so there is no M score; rfm_score is made of R and F, and the segments come from R and F as always" in result.stderr.splitlines()
+    summary = json.loads(run("rfm", "-t", str(log), "--summary", "--format", "json").stdout)
+    assert {(r["revenue"], r["revenue_share"], r["monetary"]) for r in summary} == {(None, None, None)}

@@ -1,0 +1,152 @@
+"""KPIs from the optional inputs of `kpi()`: customer attributes (referrals, loyalty membership),
+surveys (NPS, CSAT, CES), marketing spend (CAC) and campaigns (open, click, conversion rates).
+
+Each function adds its columns to the per-period frame of `kpi()` (one row per period, or per period
+and group) and returns (frame, the columns it added, warnings). Definitions are in docs/metrics.md.
+Survey, spend and campaign rows are placed in the period of their own date.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fidelcli.errors import InputError
+from fidelcli.summary import Period, cents, period_start
+
+Added = tuple[pl.DataFrame, list[str], list[str]]
+
+
+def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    """num / den, null when the base is 0 (or null): never NaN nor inf."""
+    return pl.when(den != 0).then(num / den).otherwise(None)
+
+
+def _grouped(frame: pl.DataFrame, groups: pl.DataFrame | None) -> pl.DataFrame:
+    return frame.join(groups, on="customer_id", how="left") if groups is not None else frame
+
+
+def customer_kpis(
+    df: pl.DataFrame, customers: pl.DataFrame, *, act: pl.DataFrame, keys: list[str], period: Period, groups: pl.DataFrame | None
+) -> Added:
+    """Referral and membership KPIs from `customers` (customer_id, referred_by and/or loyalty_member),
+    on `act`: kpi()'s customer-period rows (active, new, revenue_cents; with the group column)."""
+    attrs = [c for c in ("referred_by", "loyalty_member") if c in customers.columns]
+    if not attrs:
+        return df, [], ["the customers table has neither referred_by nor loyalty_member: no referral or member KPIs"]
+    cust = customers.select("customer_id", *attrs).unique("customer_id", keep="first")
+    a = act.join(cust, on="customer_id", how="left")
+    aggs: dict[str, pl.Expr] = {}
+    active = pl.col("active")
+    if "referred_by" in attrs:
+        referred = pl.col("referred_by").is_not_null()
+        aggs |= {
+            "new_referred": (pl.col("new") & referred).sum().cast(pl.Int64),
+            "referred_active": (active & referred).sum().cast(pl.Int64),
+            "referred_cents": pl.col("revenue_cents").filter(referred & active).sum(),
+            "other_active": (active & ~referred).sum().cast(pl.Int64),
+            "other_cents": pl.col("revenue_cents").filter(~referred & active).sum(),
+        }
+    if "loyalty_member" in attrs:
+        member = pl.col("loyalty_member").fill_null(False)
+        aggs |= {
+            "members_active": (active & member).sum().cast(pl.Int64),
+            "member_cents": pl.col("revenue_cents").filter(member & active).sum(),
+            "non_member_cents": pl.col("revenue_cents").filter(~member & active).sum(),
+        }
+    df = df.join(a.group_by(keys).agg(**aggs), on=keys, how="left", nulls_equal=True).with_columns(pl.col(*aggs).fill_null(0))
+    added: list[str] = []
+    if "referred_by" in attrs:
+        df = df.with_columns(
+            referral_rate=ratio(pl.col("new_referred").cast(pl.Float64), pl.col("new_customers")),
+            referred_revenue_per_customer=ratio(pl.col("referred_cents") / 100, pl.col("referred_active")),
+            other_revenue_per_customer=ratio(pl.col("other_cents") / 100, pl.col("other_active")),
+        )
+        added += ["referral_rate", "referred_revenue_per_customer", "other_revenue_per_customer"]
+    if "loyalty_member" in attrs:
+        df = df.with_columns(
+            member_share=ratio(pl.col("members_active").cast(pl.Float64), pl.col("active_customers")),
+            member_revenue_per_customer=ratio(pl.col("member_cents") / 100, pl.col("members_active")),
+            non_member_revenue_per_customer=ratio(pl.col("non_member_cents") / 100, pl.col("active_customers") - pl.col("members_active")),
+        )
+        added += ["member_share", "member_revenue_per_customer", "non_member_revenue_per_customer"]
+    return df, added, []
+
+
+def survey_long(surveys: pl.DataFrame) -> pl.DataFrame:
+    """Surveys as customer_id, date, metric (nps/csat/ces), score, wide or long input alike."""
+    wide = [m for m in ("nps", "csat", "ces") if m in surveys.columns]
+    parts = [
+        surveys.select("customer_id", "date", metric=pl.lit(m), score=pl.col(m).cast(pl.Float64)) for m in wide
+    ]
+    if {"type", "score"} <= set(surveys.columns):
+        parts.append(
+            surveys.select(
+                "customer_id", "date", metric=pl.col("type").str.to_lowercase().str.strip_chars(), score=pl.col("score").cast(pl.Float64)
+            )
+        )
+    if not parts:
+        raise InputError("the surveys have no nps, csat or ces score", hint="map a score column: --map nps=COLUMN (or type and score)")
+    return pl.concat(parts).filter(pl.col("score").is_not_null(), pl.col("date").is_not_null())
+
+
+def survey_kpis(
+    df: pl.DataFrame, surveys: pl.DataFrame, *, act: pl.DataFrame, keys: list[str], period: Period, groups: pl.DataFrame | None
+) -> Added:
+    """NPS, CSAT and CES per period of the survey date."""
+    s = _grouped(survey_long(surveys).with_columns(period_start=period_start(pl.col("date"), period)), groups)
+    score, is_ = pl.col("score"), pl.col("metric")
+    nps, csat = score.filter(is_ == "nps"), score.filter(is_ == "csat")
+    sv = s.group_by(keys).agg(
+        nps_responses=nps.count().cast(pl.Int64),
+        # NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to 100.
+        nps=ratio(100 * ((nps >= 9).sum().cast(pl.Float64) - (nps <= 6).sum().cast(pl.Float64)), nps.count()),
+        csat_responses=csat.count().cast(pl.Int64),
+        csat=ratio((csat >= 4).sum().cast(pl.Float64), csat.count()),
+        csat_mean=csat.mean(),
+        ces_responses=score.filter(is_ == "ces").count().cast(pl.Int64),
+        ces=score.filter(is_ == "ces").mean(),
+    )
+    df = df.join(sv, on=keys, how="left", nulls_equal=True).with_columns(pl.col("nps_responses", "csat_responses", "ces_responses").fill_null(0))
+    return df, ["nps_responses", "nps", "csat_responses", "csat", "csat_mean", "ces_responses", "ces"], []
+
+
+def spend_kpis(
+    df: pl.DataFrame, spend: pl.DataFrame, *, act: pl.DataFrame, keys: list[str], period: Period, groups: pl.DataFrame | None
+) -> Added:
+    """Marketing spend and CAC (spend / new customers) per period of the spend date; not per group."""
+    if groups is not None:
+        return df, [], ["marketing spend is not split by group: CAC is left out of grouped KPIs"]
+    sp = spend.group_by(period_start(pl.col("period"), period).alias("period_start")).agg(spend_cents=cents(pl.col("spend").fill_null(0.0)).sum())
+    df = df.join(sp, on="period_start", how="left").with_columns(pl.col("spend_cents").fill_null(0))
+    df = df.with_columns(marketing_spend=pl.col("spend_cents") / 100, cac=ratio(pl.col("spend_cents") / 100, pl.col("new_customers")))
+    return df, ["marketing_spend", "cac"], []
+
+
+def campaign_kpis(
+    df: pl.DataFrame, campaigns: pl.DataFrame, *, act: pl.DataFrame, keys: list[str], period: Period, groups: pl.DataFrame | None
+) -> Added:
+    """Sends, open, click and conversion rates (of delivered) and cost per lead, per period of the send date."""
+    if "sent_at" not in campaigns.columns:
+        return df, [], ["the campaigns have no send date (sent_at): no campaign KPIs per period"]
+    c = campaigns.filter(pl.col("sent_at").is_not_null()).with_columns(period_start=period_start(pl.col("sent_at"), period))
+    c = _grouped(c, groups)
+
+    def flag(name: str) -> pl.Expr:
+        return pl.col(name).fill_null(False).sum().cast(pl.Int64) if name in c.columns else pl.lit(None, pl.Int64)
+
+    cg = c.group_by(keys).agg(
+        campaign_sent=pl.len().cast(pl.Int64),
+        delivered=flag("delivered") if "delivered" in c.columns else pl.len().cast(pl.Int64),
+        opened=flag("opened"),
+        clicked=flag("clicked"),
+        converted=flag("converted"),
+        cost_cents=cents(pl.col("cost").fill_null(0.0)).sum() if "cost" in c.columns else pl.lit(None, pl.Int64),
+    )
+    df = df.join(cg, on=keys, how="left", nulls_equal=True).with_columns(pl.col("campaign_sent").fill_null(0))
+    df = df.with_columns(
+        open_rate=ratio(pl.col("opened").cast(pl.Float64), pl.col("delivered")),
+        click_rate=ratio(pl.col("clicked").cast(pl.Float64), pl.col("delivered")),
+        conversion_rate=ratio(pl.col("converted").cast(pl.Float64), pl.col("delivered")),
+        cost_per_lead=ratio(pl.col("cost_cents") / 100, pl.col("converted")),
+    )
+    return df, ["campaign_sent", "open_rate", "click_rate", "conversion_rate", "cost_per_lead"], []

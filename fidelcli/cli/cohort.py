@@ -37,6 +37,7 @@ def _percent(matrix: pl.DataFrame) -> pl.DataFrame:
 
 
 @app.command("cohort")
+@options.read_options
 def cohort_cmd(
     transactions: options.TransactionsOpt = None,
     customers: options.CustomersOpt = None,

@@ -79,6 +79,7 @@ def customers_column(tbl: Table, customers: pl.DataFrame, by: str, *, segment: b
 
 
 @app.command("kpi")
+@options.read_options
 def kpi_cmd(
     transactions: options.TransactionsOpt = None,
     customers: options.CustomersOpt = None,

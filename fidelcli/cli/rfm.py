@@ -42,6 +42,7 @@ def thresholds_lines(result: RfmResult) -> list[str]:
 
 
 @app.command("rfm")
+@options.read_options
 def rfm_cmd(
     transactions: options.TransactionsOpt = None,
     maps: options.MapOpt = None,

@@ -16,6 +16,7 @@ from fidelcli.io.write import write_json
 
 
 @app.command("subscription")
+@options.read_options
 def subscription_cmd(
     subscriptions: Annotated[str | None, typer.Option("--subscriptions", help="Subscriptions: customer_id, start_date, end_date (empty = active), plan, price per period.", show_default=False)] = None,
     maps: options.MapOpt = None,

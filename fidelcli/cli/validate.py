@@ -79,6 +79,7 @@ def _verdict(report: Report, *, strict: bool) -> str:
 
 
 @app.command("validate")
+@options.read_options
 def validate_cmd(
     transactions: options.TransactionsOpt = None,
     customers: options.CustomersOpt = None,

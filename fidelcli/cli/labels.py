@@ -68,7 +68,7 @@ FR: dict[str, str] = {
     "expected_lifetime": "durée de vie attendue", "discounted_lifetime": "durée de vie actualisée", "period": "période",
     "low": "faible", "medium": "moyen", "high": "élevé", "plan": "formule", "price": "prix", "start_date": "début",
     "end_date": "fin", "kind": "type", "monetary_value_lower": "panier moyen (bas)", "clv_lower": "valeur vie client (bas)",
-    "clv_upper": "valeur vie client (haut)",
+    "clv_upper": "valeur vie client (haut)", "expected": "attendu", "role": "rôle", "table": "table", "files": "fichiers",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import textwrap
@@ -181,6 +182,8 @@ def _numeric_text(values: Sequence[str]) -> bool:
     if not shown:
         return False
     for v in shown:
+        if re.fullmatch(r"\d{4}-\d\d-\d\d", v):  # an ISO date made text
+            continue
         core = v.strip()
         for ch in "€$£¥%*\u202f\u00a0 ,.":
             core = core.replace(ch, "")
@@ -321,7 +324,7 @@ def mapping(values: Mapping[str, object], *, fmt: OutputFormat | None = None, ti
     show(headers, rows, [False, True], title=title, caption=None, more_rows=0, temporal=[False, False])
 
 
-def pseudonym_caption(keyed: bool) -> str:
+def pseudonym_caption(*, keyed: bool) -> str:
     """The note under a table of pseudonymised ids: whether they are stable across runs."""
     return labels.message("keyed pseudonyms" if keyed else "random pseudonyms", settings.lang)
 

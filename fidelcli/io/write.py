@@ -14,6 +14,7 @@ Faults never leave a partial or stale output and never destroy an input:
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import errno
 import hashlib
 import json
@@ -31,6 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from fidelcli.errors import InputError
+from fidelcli.io.rounding import round_frame, rounding_exprs
 
 FORMATS = ("csv", "parquet", "json", "jsonl", "xlsx")
 
@@ -297,26 +299,51 @@ def _plain(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(pl.col(c).map_elements(json.dumps, return_dtype=pl.String) for c in nested) if nested else df
 
 
+# A fixed creation date: XlsxWriter stamps the workbook with the time of writing otherwise, and the
+# same result would not give the same bytes (its zip entries are already dated 1980).
+_XLSX_CREATED = dt.datetime(1980, 1, 1)
+
+
+def _write_xlsx(df: pl.DataFrame, path: Path) -> None:
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(str(path)) as workbook:
+        workbook.set_properties({"created": _XLSX_CREATED})
+        df.write_excel(workbook, autofit=True)
+
+
 WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
     "csv": lambda df, p: _plain(df).write_csv(p),
     "parquet": lambda df, p: df.write_parquet(p),
     "json": lambda df, p: df.write_json(p),
     "jsonl": lambda df, p: df.write_ndjson(p),
-    "xlsx": lambda df, p: df.write_excel(p, autofit=True),
+    "xlsx": _write_xlsx,
 }
 
 
 def write_frame(df: pl.DataFrame, path: Path) -> Path:
-    """Write `df` to `path` in the format its extension names, atomically."""
+    """Write `df` to `path` in the format its extension names, atomically.
+
+    Numbers are written as `fidelcli.io.rounding.round_frame` rounds them (money to the cent, rates
+    to 6 decimals, whole counts as integers, NaN and infinities as null; docs/output.md), so that
+    identical inputs give identical bytes.
+    """
     fmt = format_of(path)
+    df = round_frame(df)
     with atomic_path(Path(path)) as tmp:
         WRITERS[fmt](df, tmp)
     return Path(path)
 
 
 def write_lazy(lf: pl.LazyFrame, path: Path) -> Path:
-    """Stream a lazy plan to `path` (csv, parquet, jsonl) without materialising it, atomically."""
+    """Stream a lazy plan to `path` (csv, parquet, jsonl) without materialising it, atomically.
+
+    Float columns are rounded by the kind their name says (`rounding_exprs`; counts stay floats).
+    """
     fmt = format_of(path)
+    schema = lf.collect_schema()
+    if any(t.is_float() for t in schema.dtypes()):
+        lf = lf.with_columns(rounding_exprs(schema))
     with atomic_path(Path(path)) as tmp:
         if fmt == "parquet":
             lf.sink_parquet(tmp)

@@ -158,7 +158,7 @@ def test_usage_errors_are_one_line_with_a_hint():
     result = CliRunner().invoke(app, ["rfm", "--no-such-option"])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "error: No such option: --no-such-option (Possible options: --transactions)",
+        "error: No such option: --no-such-option (Possible options: --no-color, --transactions)",
         "hint: see fidelcli rfm --help",
     ]
 

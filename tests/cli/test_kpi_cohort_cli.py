@@ -174,12 +174,16 @@ def test_kpi_terminal_view_formats_counts_and_rates(files, monkeypatch):
     result = run("--no-color", "kpi", "-t", str(sales), "--as-of", "2024-05-01", "--summary")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    # The view's cells are text, left-aligned under their header: cut each row where each header starts.
+    # Figures are right-aligned: each cell ends where its header ends (an empty cell ends in a space).
     start = next(i for i, line in enumerate(lines) if line.split()[:4] == ["kpi", "previous", "current", "delta"])
     header = lines[start]
-    c1, c2, c3 = (header.index(w) for w in ("previous", "current", "delta"))
+    ends = [header.index(w) + len(w) for w in ("previous", "current", "delta")]
     end = next(i for i in range(start + 2, len(lines)) if not lines[i].strip())
-    cells = {r[:c1].strip(): [r[c1:c2].strip(), r[c2:c3].strip(), r[c3:].strip()] for r in lines[start + 2:end]}
+
+    def cell(row: str, e: int) -> str:
+        return "" if row[e - 1] == " " else row[:e].split()[-1]
+
+    cells = {r.split()[0]: [cell(r, e) for e in ends] for r in lines[start + 2:end]}
     # April against March (see test_kpi.test_monthly_kpis_by_hand).
     assert cells["active_customers"] == ["2", "2", "0"]
     assert cells["revenue"] == ["65", "20", "-45"]

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from fidelcli.errors import InputError
 from fidelcli.io import write
+from fidelcli.io.rounding import NonFiniteValueWarning, column_kind, round_frame
 from fidelcli.io.write import (
     atomic_dir,
     atomic_path,
@@ -303,3 +305,72 @@ def test_check_writable_without_permission_as_any_user(tmp_path, monkeypatch):
     with pytest.raises(InputError) as err:
         check_writable(tmp_path / "out.csv")
     assert (err.value.message, err.value.hint) == (f"cannot write here: no permission to write in {tmp_path}", "choose a writable directory")
+
+
+# --------------------------------------------------------------------------------------------
+# Rounding at the boundary (issue 11, item 6; docs/output.md)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("revenue", "money"), ("customer_revenue", "money"), ("revenue_per_customer", "money"), ("amount", "money"),
+    ("monetary_value", "money"), ("clv", "money"), ("clv_upper", "money"), ("aov", "money"), ("expected_value", "money"),
+    ("marketing_spend", "money"), ("cost_per_lead", "money"), ("profit_per_customer", "money"),
+    ("revenue_share", "rate"), ("repeat_purchase_rate", "rate"), ("p_alive", "rate"), ("churn_probability", "rate"),
+    ("share", "rate"), ("retention", "rate"), ("csat", "rate"), ("3", "rate"),
+    ("customers", "count"), ("new_customers", "count"), ("nps_responses", "count"), ("orders", "count"), ("frequency", "count"),
+    ("clv_to_cac", "measure"), ("spend_frequency_correlation", "measure"), ("purchase_frequency", "measure"),
+    ("expected_purchases", "measure"), ("nps", "measure"), ("T", "measure"), ("log_likelihood", "measure"), ("value", "measure"),
+])
+def test_column_kind_by_name(name, kind):
+    assert column_kind(name) == kind
+
+
+def test_money_is_rounded_to_the_cent(tmp_path):
+    # 892.8000000000001 is what a sum of 0.1-steps gives in another order; cents are halved away from zero.
+    df = pl.DataFrame({"customer_id": ["a", "b"], "revenue": [892.8000000000001, 0.125], "p_alive": [0.035500000000000004, 1 / 3],
+                       "orders": [73.0, 2.0], "T": [156.42857142857142, 0.000123456789], "aov": [-0.001, None]})
+    path = write_frame(df, tmp_path / "out.csv")
+    assert path.read_text().splitlines() == [
+        "customer_id,revenue,p_alive,orders,T,aov",
+        "a,892.8,0.0355,73,156.428571,0.0",
+        "b,0.13,0.333333,2,0.000123457,",
+    ]
+    back = pl.read_parquet(write_frame(df, tmp_path / "out.parquet"))
+    assert back.schema["orders"] == pl.Int64 and back["revenue"].to_list() == [892.8, 0.13]
+
+
+def test_fractional_counts_keep_their_decimals():
+    df = round_frame(pl.DataFrame({"customers": [2.5, 1.0], "frequency": [13.456789123, 1.0]}))
+    assert df.to_dict(as_series=False) == {"customers": [2.5, 1.0], "frequency": [13.456789, 1.0]}
+
+
+def test_long_frame_rounds_each_row_by_its_kpi():
+    df = pl.DataFrame({"kpi": ["revenue", "repeat_purchase_rate", "active_customers", "purchase_frequency"],
+                       "previous": [29339.194999, 0.22905759162303665, 297.0, 1.2861952861952862],
+                       "delta": [4717.640000001, -0.020880000000000003, 25.0, 0.011940000000000001]})
+    assert round_frame(df).to_dict(as_series=False) == {
+        "kpi": ["revenue", "repeat_purchase_rate", "active_customers", "purchase_frequency"],
+        "previous": [29339.19, 0.229058, 297.0, 1.286195],
+        "delta": [4717.64, -0.02088, 25.0, 0.01194],
+    }
+
+
+def test_non_finite_values_are_written_as_null_and_flagged(tmp_path):
+    df = pl.DataFrame({"customer_id": ["a", "b", "c"], "clv": [float("nan"), float("inf"), 1.5]})
+    # Under the suite's filterwarnings = error, a NaN reaching a file is a failing test: a bug.
+    with pytest.raises(NonFiniteValueWarning):
+        write_frame(df, tmp_path / "bug.csv")
+    with pytest.warns(NonFiniteValueWarning, match="column 'clv': 2 value"):
+        path = write_frame(df, tmp_path / "out.json")
+    assert json.loads(path.read_text()) == [{"customer_id": "a", "clv": None}, {"customer_id": "b", "clv": None},
+                                            {"customer_id": "c", "clv": 1.5}]
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet", "json", "jsonl", "xlsx"])
+def test_same_frame_same_bytes(tmp_path, ext):
+    df = pl.DataFrame({"customer_id": ["a", "b"], "revenue": [892.8000000000001, 3.0], "p_alive": [0.5, 0.25]})
+    first = write_frame(df, tmp_path / f"a.{ext}").read_bytes()
+    # A second later (xlsx stamps its creation time), with the last bit of the sums different.
+    time.sleep(1.1 if ext == "xlsx" else 0)
+    noisy = df.with_columns(revenue=pl.Series([892.8, 3.0000000000000004]))
+    assert write_frame(noisy, tmp_path / f"b.{ext}").read_bytes() == first

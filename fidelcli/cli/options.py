@@ -66,34 +66,59 @@ EncodingOpt = Annotated[
     Literal["utf8", "cp1252", "utf16"] | None,
     typer.Option("--encoding", help="Encoding of text inputs, when the detection from the first MiB is wrong (cp1252: Windows/Excel).", show_default=False),
 ]
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter", help="Separator of text inputs, when the sniffing is wrong: one character (';', '|'), '\\t', 'space', "
+        "or 'whitespace' (runs of spaces and tabs).", show_default=False,
+    ),
+]
+NoHeaderOpt = Annotated[
+    bool,
+    typer.Option("--no-header", help="Text inputs have no header line: map their columns by number, e.g. --map customer_id=1."),
+]
 
 
 @dataclass
 class ReadSettings:
-    """How inputs are read (`--ragged`, `--sheet`, `--encoding`), for every input of the command."""
+    """How inputs are read (`--ragged`, `--sheet`, `--encoding`, `--delimiter`, `--no-header`), for every
+    input of the command."""
 
     ragged: Literal["error", "skip"] = "error"
     sheet: str | None = None
     encoding: Literal["utf8", "cp1252", "utf16"] | None = None
+    delimiter: str | None = None
+    header: bool = True
 
 
-_READ_OPTIONS = {"read_ragged": RaggedOpt, "read_sheet": SheetOpt, "read_encoding": EncodingOpt}
+_READ_OPTIONS = {
+    "read_ragged": RaggedOpt, "read_sheet": SheetOpt, "read_encoding": EncodingOpt, "read_delimiter": DelimiterOpt,
+    "read_no_header": NoHeaderOpt,
+}
+_READ_DEFAULTS = {"read_no_header": False}
 
 
 def read_options(command: Callable[..., object]) -> Callable[..., object]:
-    """Decorator giving a command the shared reading options --ragged, --sheet and --encoding.
+    """Decorator giving a command the shared reading options --ragged, --sheet, --encoding, --delimiter
+    and --no-header.
 
     Put it under `@app.command(...)`; `table()` and `transactions()` then read every input with them.
     """
 
     @functools.wraps(command)
     def wrapper(*args: object, read_ragged: str | None = None, read_sheet: str | None = None, read_encoding: str | None = None,
-                **kwargs: object) -> object:
-        context.read = ReadSettings(ragged=read_ragged or "error", sheet=read_sheet, encoding=read_encoding)  # type: ignore[arg-type]
+                read_delimiter: str | None = None, read_no_header: bool = False, **kwargs: object) -> object:
+        context.read = ReadSettings(
+            ragged=read_ragged or "error", sheet=read_sheet, encoding=read_encoding, delimiter=read_delimiter,  # type: ignore[arg-type]
+            header=not read_no_header,
+        )
         return command(*args, **kwargs)
 
     signature = inspect.signature(command, eval_str=True)  # the command's module may postpone annotations
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=opt) for name, opt in _READ_OPTIONS.items()]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_READ_DEFAULTS.get(name), annotation=opt)
+        for name, opt in _READ_OPTIONS.items()
+    ]
     wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {**command.__annotations__, **_READ_OPTIONS}
     return wrapper
@@ -210,7 +235,8 @@ def table(
     kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, strict: bool = True
 ) -> Table | None:
     """Scan an input kind from the flag, else from `[inputs]` of the config, with the command's
-    reading options (`read_options`); malformed rows skipped with --ragged skip are said on stderr."""
+    reading options (`read_options`); which source column became which field, and malformed rows
+    skipped with --ragged skip, are said on stderr (once per table)."""
     cfg = config()
     source = source or getattr(cfg.inputs, kind)
     if source is None:
@@ -224,8 +250,10 @@ def table(
     tbl = scan_table(
         source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict,
         show_values=render.settings.show_values, ragged=read.ragged, sheet=read.sheet, encoding=read.encoding,
+        delimiter=read.delimiter, header=read.header,
     )
     context.tables.append(tbl)
+    render.info(tbl.mapping_text())
     if tbl.warnings:
         render.warnings(tbl.warnings)
     return tbl

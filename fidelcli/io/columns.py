@@ -2,6 +2,14 @@
 
 Synonyms are compared after normalisation (lowercase, accents removed, only letters and digits),
 so `Customer ID`, `customer_id`, `CustomerID` and `N° client` all match as written below.
+
+Money in transactions: a line total (`amount`, `total`, `sales_value`, `montant_ttc`...) is the amount.
+A bare price (`Price`, `prix`, `tarif`) is a unit price when the file has a quantity column (Online
+Retail II: amount = Quantity x Price), and the amount otherwise (CDNOW, apparelTrans: one price per
+purchase). With a quantity and no line total, two price-like columns (`UnitPrice` and `Price`), or one
+whose name says neither (`Sale Price`, `prix_ttc`), are refused: `--map` says which is which.
+CDNOW's `CDs` (`number_of_cds`) counts the items of a purchase whose dollar value is already the
+total: it is not a quantity synonym, so that CDNOW's `Price` stays the amount.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ def _f(name: str, type_: FieldType, synonyms: str = "", *, required: bool = Fals
 
 _CUSTOMER_ID = (
     "customer_id, customerid, customer, customer_number, customer_no, client_id, clientid, client, cust, cust_id, "
-    "id, user_id, userid, member_id, household_id, account_id, id_client, idclient, n_client, n° client, no_client, "
+    "id, user_id, userid, member_id, household_id, household, account_id, id_client, idclient, n_client, n° client, no_client, "
     "numero_client, num_client, code_client, identifiant_client, ref_client"
 )
 
@@ -46,11 +54,12 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("date", "date", "date, order_date, invoice_date, invoicedate, purchase_date, transaction_date, "
            "transaction_timestamp, timestamp, datetime, created_at, date_achat, date d'achat, date_commande, "
            "date_de_commande, date_facture, date_vente, date_transaction", required=True),
-        _f("amount", "number", "amount, total, total_amount, sales, sales_value, revenue, value, price, net_amount, "
-           "order_total, spend, amount_paid, montant, montant_ttc, montant ttc, montant_ht, total_ttc, ca, "
-           "chiffre_affaires, prix_total, valeur"),
-        _f("quantity", "number", "quantity, qty, units, quantite, qte, nb_articles, cds"),
-        _f("unit_price", "number", "unit_price, unitprice, price_per_unit, prix_unitaire, pu, prix unitaire"),
+        _f("amount", "number", "amount, total, total_amount, line_total, line_amount, sales, sales_value, revenue, value, "
+           "dollar_value, net_amount, order_total, spend, amount_paid, total_price, montant, montant_ttc, montant ttc, "
+           "montant_ht, montant_total, total_ttc, ca, chiffre_affaires, prix_total, valeur"),
+        _f("quantity", "number", "quantity, qty, units, quantite, qte, nb_articles"),
+        # A bare price (the last three) is the amount when there is no quantity: see `_money`.
+        _f("unit_price", "number", "unit_price, unitprice, price_per_unit, prix_unitaire, pu, price, prix, tarif"),
         _f("order_id", "id", "order_id, orderid, order, invoice, invoice_no, invoiceno, invoice_number, basket_id, "
            "transaction_id, receipt_id, ticket, ticket_id, num_commande, numero_commande, n° commande, commande, "
            "n° facture, numero_facture, facture"),
@@ -159,13 +168,37 @@ def parse_map_options(items: list[str] | None) -> dict[str, str]:
     return result
 
 
+# A bare price: the amount without a quantity column, a unit price with one (see `_money`).
+_BARE_PRICES = {"price", "prix", "tarif"}
+# The first line of a file without a header: numbers, dates, times (`00001`, `19970101`, `29.33`).
+_DATA_LIKE = re.compile(r"^[+-]?[\d.,/:\- ]*\d[\d.,/:\- ]*$")
+
+
+def looks_like_data(columns: list[str]) -> bool:
+    """True when every column name is a number or a date: the first line is data, not a header."""
+    return bool(columns) and all(_DATA_LIKE.match(c.strip()) for c in columns)
+
+
+def column_number(column: str, columns: list[str], *, field: str, file: str | None) -> str:
+    """The source column of a positional `--map field=N` (N from 1)."""
+    n = int(column)
+    if not 1 <= n <= len(columns):
+        raise MappingError(
+            f"--map {field}={column}: the file has {len(columns)} column{'s' * (len(columns) != 1)}", file=file,
+            hint=f"number columns from 1 to {len(columns)}",
+        )
+    return columns[n - 1]
+
+
 def resolve_columns(
-    columns: list[str], kind: str, *, explicit: dict[str, str] | None = None, file: str | None = None
+    columns: list[str], kind: str, *, explicit: dict[str, str] | None = None, file: str | None = None, positional: bool = False
 ) -> dict[str, str]:
     """Map canonical fields to source columns.
 
-    Explicit `--map` entries win; other fields are matched by synonym. A required field with no match,
-    or a field matched by two columns, raises `MappingError` listing the candidate columns.
+    Explicit `--map` entries win: a column's name, or its number from 1 (`--map customer_id=1`, for a
+    file read with `--no-header`: `positional`); other fields are matched by synonym. A required field
+    with no match, a field matched by two columns, or a money column that is neither clearly a line total
+    nor clearly a unit price (see the module's docstring) raises `MappingError` listing the candidates.
 
     Returns
     -------
@@ -189,13 +222,16 @@ def resolve_columns(
             )
         if column not in columns:
             matches = by_norm.get(normalize(column), [])
-            if len(matches) != 1:
+            if column.strip().isdigit() and not matches:
+                column = column_number(column.strip(), columns, field=field, file=file)
+            elif len(matches) != 1:
                 raise MappingError(
                     f"--map {field}={column}: no such column",
                     file=file,
-                    hint=f"columns are: {', '.join(map(quoted, columns))}",
+                    hint=f"columns are: {', '.join(map(quoted, columns))}, or give a column's number from 1",
                 )
-            column = matches[0]
+            else:
+                column = matches[0]
         mapping[field] = column
 
     taken = set(mapping.values())
@@ -215,15 +251,56 @@ def resolve_columns(
                 mapping[f.name] = found[0]
                 taken.add(found[0])
                 break
+    if kind == "transactions":
+        _money(mapping, columns, explicit=explicit, file=file)
 
     missing = [f.name for f in spec if f.required and f.name not in mapping]
     if missing:
         field = missing[0]
         free = [c for c in columns if c not in taken]
         guesses = difflib.get_close_matches(field, free, n=3, cutoff=0.3) or free
+        if positional:
+            hint = f"name it by number with --map {field}=N (columns are numbered from 1 to {len(columns)})"
+        elif looks_like_data(columns):
+            hint = f"the first line looks like data, not a header: pass --no-header and map columns by number, e.g. --map {field}=1"
+        else:
+            hint = f"name it with --map {field}=COLUMN"
         raise MappingError(
             f"no column for required field {field!r} of {kind}; candidates: {', '.join(map(quoted, guesses)) or 'none'}",
             file=file,
-            hint=f"name it with --map {field}=COLUMN",
+            hint=hint,
         )
     return mapping
+
+
+def _price_like(column: str) -> bool:
+    name = normalize(column)
+    return any(word in name for word in ("price", "prix", "tarif"))
+
+
+def _money(mapping: dict[str, str], columns: list[str], *, explicit: dict[str, str], file: str | None) -> None:
+    """Settle which transaction column is the line amount and which the unit price (SPEC section 1:
+    with a quantity column, a price-like column is a unit price unless it is explicitly a line total).
+
+    Without a quantity, a bare price (`Price`) is the amount. With a quantity and no line total, every
+    other price-like column is a second candidate unit price: refused, as is a price-like column whose
+    name says neither (`Sale Price`)."""
+    price = mapping.get("unit_price")
+    bare = price is not None and "unit_price" not in explicit and normalize(price) in _BARE_PRICES
+    if "quantity" not in mapping:
+        if bare and "amount" not in mapping:
+            mapping["amount"] = mapping.pop("unit_price")
+        return
+    if "amount" in mapping or "unit_price" in explicit:
+        return
+    others = [c for c in columns if c not in mapping.values() and _price_like(c)]
+    if not others:
+        return
+    candidates = ([price] if price is not None else []) + others
+    which = f"columns {', '.join(map(quoted, candidates))}" if len(candidates) > 1 else f"column {quoted(candidates[0])}"
+    name = candidates[0] if re.fullmatch(r"[\w.-]+", candidates[0]) else f'"{candidates[0]}"'
+    raise MappingError(
+        f"with a quantity column ({quoted(mapping['quantity'])}), {which} may be a unit price or a line total",
+        file=file,
+        hint=f"say which: --map unit_price={name} (amount = quantity x unit price) or --map amount={name} (a line total)",
+    )

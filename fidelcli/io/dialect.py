@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,10 @@ from fidelcli.errors import InputError
 
 SAMPLE_BYTES = 1 << 20  # 1 MiB is plenty to see the header and thousands of rows
 DELIMITERS = (",", ";", "\t", "|")
+# Fields separated by runs of spaces or tabs (CDNOW's master file, fixed-width-like exports): not a
+# character but a separator of its own, sniffed when no delimiter splits the lines.
+WHITESPACE = "whitespace"
+_RUNS = re.compile(r"[ \t]+")
 # No row of a table export is this long; the csv module refuses fields over it, and so do we.
 MAX_LINE_BYTES = 128 * 1024
 
@@ -43,6 +48,8 @@ class Dialect:
     bom: bool
     separator: str
     header: tuple[str, ...] = ()
+    # False with `--no-header`: the first line is data, and `header` holds `column_1`, `column_2`...
+    has_header: bool = True
 
 
 def open_binary(path: Path) -> io.BufferedIOBase:
@@ -143,8 +150,16 @@ def _field_counts(lines: list[str], sep: str) -> list[int]:
         return counts
 
 
+def whitespace_fields(line: str) -> list[str]:
+    """The fields of a whitespace-separated line (runs of spaces and tabs; ends trimmed)."""
+    text = line.strip(" \t\r\ufeff")
+    return _RUNS.split(text) if text else []
+
+
 def detect_separator(text: str) -> str:
-    """The delimiter that splits the sample's lines into the same number (> 1) of fields."""
+    """The delimiter that splits the sample's lines into the same number (> 1) of fields; `WHITESPACE`
+    when none splits the first line but runs of spaces and tabs split most lines as they split it (the
+    others are then reported as malformed rows)."""
     lines = text.splitlines()[:200]
     if len(lines) > 1 and len(text) >= SAMPLE_BYTES - 4:
         lines = lines[:-1]  # the last line of a cut sample may be partial
@@ -157,22 +172,43 @@ def detect_separator(text: str) -> str:
         score = (consistent, counts[0])
         if score > best_score:
             best, best_score = sep, score
+    if best_score == (0, 0):
+        counts = [len(f) for f in map(whitespace_fields, lines) if f]
+        if counts and counts[0] >= 2 and sum(c == counts[0] for c in counts) > len(counts) / 2:
+            return WHITESPACE
     return best
 
 
-def parse_header(text: str, separator: str, *, file: str) -> tuple[str, ...]:
-    """The column names of the first record of `text`."""
+def delimiter_option(text: str) -> str:
+    """The separator that `--delimiter` names: one character (`;`), `\\t` or `tab`, `space` (one space
+    per field), or `whitespace` (runs of spaces and tabs). Raises `InputError` for anything else."""
+    named = {"\\t": "\t", "tab": "\t", "space": " ", "whitespace": WHITESPACE}
+    sep = named.get(text.lower(), text) if len(text) != 1 else text
+    if sep == WHITESPACE or (len(sep) == 1 and sep not in "\"\r\n"):
+        return sep
+    raise InputError(
+        f"--delimiter expects one character, \\t, space or whitespace, got {text!r}",
+        hint="e.g. --delimiter ';', --delimiter '\\t' or --delimiter whitespace",
+    )
+
+
+def parse_header(text: str, separator: str, *, file: str, has_header: bool = True) -> tuple[str, ...]:
+    """The column names of the first record of `text` (without a header: `column_1`, `column_2`... as
+    many as the first record has fields)."""
     first_line = text.split("\n", 1)[0]
     if len(first_line.encode("utf-8", "replace")) > MAX_LINE_BYTES or ("\n" not in text and len(text) >= SAMPLE_BYTES // 2):
         raise InputError(
             "the first line is longer than 128 KiB: not the header of a table", file=file,
             hint="export the table as CSV with one header line",
         )
-    try:
-        row = next(csv.reader(io.StringIO(text), delimiter=separator), [])
-    except csv.Error:
-        row = first_line.rstrip("\r").split(separator)
-    return tuple(row)
+    if separator == WHITESPACE:
+        row = whitespace_fields(first_line)
+    else:
+        try:
+            row = next(csv.reader(io.StringIO(text), delimiter=separator), [])
+        except csv.Error:
+            row = first_line.rstrip("\r").split(separator)
+    return tuple(row) if has_header else tuple(f"column_{i}" for i in range(1, len(row) + 1))
 
 
 def _refuse_binary(sample: bytes, text: str, encoding: FileEncoding, file: str) -> None:
@@ -187,11 +223,12 @@ def _refuse_binary(sample: bytes, text: str, encoding: FileEncoding, file: str) 
         )
 
 
-def sniff(path: Path, *, encoding: Encoding | None = None) -> Dialect:
+def sniff(path: Path, *, encoding: Encoding | None = None, delimiter: str | None = None, has_header: bool = True) -> Dialect:
     """Encoding, BOM, delimiter and header of a text table, from its first MiB.
 
-    `encoding` (`--encoding`) overrides the detection. Raises `InputError` for an empty file, binary
-    data, or a first line that cannot be a header.
+    `encoding` (`--encoding`) and `delimiter` (`--delimiter`, see `delimiter_option`) override the
+    detection; `has_header=False` (`--no-header`): the first line is data. Raises `InputError` for an
+    empty file, binary data, or a first line that cannot be a header.
     """
     file = path.name
     sample = read_sample(path)
@@ -202,7 +239,8 @@ def sniff(path: Path, *, encoding: Encoding | None = None) -> Dialect:
     _refuse_binary(sample, text, enc, file)
     if not text.strip():
         raise InputError("the file is empty", file=file, hint="export the table again")
-    separator = detect_separator(text)
-    if separator == "," and ".tsv" in (x.lower() for x in path.suffixes) and "," not in text.split("\n", 1)[0]:
+    separator = delimiter_option(delimiter) if delimiter is not None else detect_separator(text)
+    if delimiter is None and separator == "," and ".tsv" in (x.lower() for x in path.suffixes) and "," not in text.split("\n", 1)[0]:
         separator = "\t"
-    return Dialect(encoding=enc, bom=bom, separator=separator, header=parse_header(text, separator, file=file))
+    header = parse_header(text, separator, file=file, has_header=has_header)
+    return Dialect(encoding=enc, bom=bom, separator=separator, header=header, has_header=has_header)

@@ -29,7 +29,7 @@ from fidelcli.io.columns import Field, fields, resolve_columns
 from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.sources import TEXT_SUFFIXES, display, open_source
 from fidelcli.io.text import Ragged
-from fidelcli.privacy.mask import scrub, shown
+from fidelcli.privacy.mask import masked, personal_kind, scrub, shown
 
 __all__ = ["TEXT_SUFFIXES", "Table", "read_failure", "scan_raw", "scan_table"]
 
@@ -78,6 +78,43 @@ class Table:
     warnings: list[str] = field(default_factory=list)
     # The format of each date field parsed from text, for the hints.
     date_formats: dict[str, str] = field(default_factory=dict)
+    # False for a text file read with `--no-header`: its columns are `column_1`, `column_2`...
+    header: bool = True
+
+    def _named(self, column: str, *, quote: bool) -> str:
+        """A source column as the mapping names it: `"Customer ID"` (`quote`), or `column 1` in a file
+        without a header; a name that is itself personal data (an email...) is masked."""
+        if not self.header and re.fullmatch(r"column_\d+", column):
+            return f"column {column.removeprefix('column_')}"
+        if not self.show_values and personal_kind(column) in ("email", "phone", "iban"):
+            return masked(column)
+        return f'"{column}"' if quote else column
+
+    def _described(self, *, quote: bool) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self.kind):
+            if f.name in self.mapping:
+                out[f.name] = self._named(self.mapping[f.name], quote=quote)
+            elif f.name == "amount" and self._derived_amount():
+                q, p = (self._named(self.mapping[n], quote=quote) for n in ("quantity", "unit_price"))
+                out[f.name] = f"{q} x {p}"
+        return out
+
+    def sources(self) -> dict[str, str]:
+        """{field: where its values come from}, in the order of the input's fields: a source column
+        (`Customer ID`, `column 1` without a header), or `Quantity x Price` for an amount computed as
+        quantity x unit price. `validate` reports it as the input's `columns`."""
+        return self._described(quote=False)
+
+    def mapping_text(self) -> str:
+        """The line that says which source column became which field, e.g.
+        `sales.csv: columns: customer_id <- "Customer ID", date <- "InvoiceDate", amount <- "Quantity" x "Price"`
+        (a computed amount stands for its quantity and unit price, which are not listed again)."""
+        described = self._described(quote=True)
+        if self._derived_amount():
+            described = {k: v for k, v in described.items() if k not in ("quantity", "unit_price")}
+        parts = [f"{name} <- {source}" for name, source in described.items()]
+        return f"{self.file}: columns: {', '.join(parts)}" if parts else f"{self.file}: no column mapped"
 
     @property
     def lf(self) -> pl.LazyFrame:
@@ -173,13 +210,14 @@ class Table:
 
 
 def scan_raw(
-    source: str | Path, *, encoding: Encoding | None = None, sheet: str | None = None, ragged: Ragged = "error"
+    source: str | Path, *, encoding: Encoding | None = None, sheet: str | None = None, ragged: Ragged = "error",
+    delimiter: str | None = None, header: bool = True,
 ) -> pl.LazyFrame:
     """The source's own columns, lazily: text files as all-text columns, typed formats as they are.
 
     A text file's structure is checked first (one streaming pass over its lines): see `scan_table`.
     """
-    return open_source(source, encoding=encoding, sheet=sheet, ragged=ragged).frame
+    return open_source(source, encoding=encoding, sheet=sheet, ragged=ragged, delimiter=delimiter, header=header).frame
 
 
 _DATE_LIKE = re.compile(r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{8}|\d{1,2}[/.-]\d{1,2}[/.-](\d{4}|\d{2}))$")
@@ -241,9 +279,8 @@ def _field_expr(
                 raise read_failure(exc, file, show_values=show_values) from None
             fmt = V.infer_date_format(values, column=src, file=file, full_max=full, show_values=show_values)
         fmt = fmt or "%Y-%m-%d"
-        part = V.date_part_length(values) if values else None
         parse = V.date_value if f.type == "date" else V.datetime_value
-        return Parser(lambda strict: parse(src, fmt, part_length=part, strict=strict), lambda v: V.year_ok(v, years)), True, fmt
+        return Parser(lambda strict: parse(src, fmt, strict=strict), lambda v: V.year_ok(v, years)), True, fmt
     if f.type == "number":
         if not text:
             return Parser(lambda strict: pl.col(src).cast(pl.Float64), V.number_ok), True, None
@@ -268,6 +305,8 @@ def scan_table(
     ragged: Ragged = "error",
     sheet: str | None = None,
     encoding: Encoding | None = None,
+    delimiter: str | None = None,
+    header: bool = True,
 ) -> Table:
     """Map and parse a source as an input `kind` (transactions, customers, surveys, ...).
 
@@ -285,6 +324,11 @@ def scan_table(
         left out and counted in `Table.warnings` (`"skip"`; rows named later count the rows kept).
     sheet: a workbook's sheet, by name or number from 1 (default: the first).
     encoding: a text file's encoding, when the detection from its first MiB is wrong.
+    delimiter: a text file's separator, when the sniffing is wrong: one character (`;`, `\t`, ` `), or
+        `"whitespace"` (runs of spaces and tabs). Sniffed by default, whitespace included.
+    header: False when a text file's first line is data: its columns are then `column_1`, `column_2`...
+        and `columns` maps fields to them or to their numbers (`{"customer_id": "1"}`).
+    `source` may be `-`: standard input, spooled to a temporary file (named `<stdin>` in messages).
 
     Raises
     ------
@@ -295,14 +339,14 @@ def scan_table(
     table itself stays lazy.
     """
     file = display(source)
-    opened = open_source(source, encoding=encoding, sheet=sheet, ragged=ragged)
+    opened = open_source(source, encoding=encoding, sheet=sheet, ragged=ragged, delimiter=delimiter, header=header)
     raw = opened.frame
     try:
         schema = raw.collect_schema()
     except _READ_ERRORS as exc:
         raise read_failure(exc, file, show_values=show_values) from None
     try:
-        mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file)
+        mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file, positional=not header)
     except MappingError as exc:
         if sheet is None and len(opened.sheets) > 1:
             others = ", ".join(map(repr, opened.sheets))
@@ -357,4 +401,5 @@ def scan_table(
     return Table(
         kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed, unparsed=unparsed,
         strict_exprs=strict_exprs, staged=staged, show_values=show_values, warnings=list(opened.warnings), date_formats=formats,
+        header=header,
     )

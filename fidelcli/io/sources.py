@@ -1,4 +1,5 @@
-"""Open a source (file, glob, directory, database URI) as a lazy frame of its own columns.
+"""Open a source (file, glob, directory, database URI, `-` for standard input) as a lazy frame of its
+own columns.
 
 Every problem met here is an `InputError` naming the file: a path that does not exist, a glob that
 matches nothing, files of a directory that disagree on their columns or types, a workbook that is
@@ -7,8 +8,14 @@ not one (or whose table is on another sheet), a Parquet file that is not one.
 
 from __future__ import annotations
 
+import atexit
 import glob as globmod
+import gzip
+import shutil
 import sqlite3
+import sys
+import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -16,12 +23,14 @@ from urllib.parse import parse_qs, urlparse
 import polars as pl
 
 from fidelcli.errors import InputError
-from fidelcli.io.dialect import Encoding
+from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.text import Ragged, same_columns, scan_text
 from fidelcli.privacy.mask import scrub
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 DATA_SUFFIXES = TEXT_SUFFIXES | {".parquet", ".xlsx"}
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
 @dataclass
@@ -38,8 +47,60 @@ class Source:
 
 
 def display(source: str | Path) -> str:
-    """How a source is named in messages: a file's name, a URI without its query."""
+    """How a source is named in messages: a file's name, a URI without its query, `<stdin>`."""
+    if str(source) == STDIN:
+        return STDIN_NAME
     return Path(source).name if not str(source).count("://") else str(source).split("?")[0]
+
+
+# Standard input spooled once per stream: {id: (stream, file)}; the stream is kept so its id is not reused.
+_SPOOLED: dict[int, tuple[object, Path]] = {}
+
+
+def spool_stdin() -> Path:
+    """Copy standard input to a temporary file named `<stdin>` (removed at exit), in bounded chunks,
+    and return it; a gzip stream is decompressed. The same stream is spooled once.
+
+    Raises `InputError` when standard input is a terminal (nothing was piped).
+    """
+    stream = sys.stdin
+    if id(stream) in _SPOOLED and _SPOOLED[id(stream)][0] is stream:
+        return _SPOOLED[id(stream)][1]
+    if stream is None or stream.isatty():
+        raise InputError(
+            "standard input is a terminal, not a table", file=STDIN_NAME, hint="pipe a file into the command: cat sales.csv | fidelcli rfm -t -"
+        )
+    tmp = tempfile.mkdtemp(prefix="fidelcli-stdin-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    out = Path(tmp) / STDIN_NAME
+    source = getattr(stream, "buffer", stream)
+    try:
+        with open(out, "wb") as dst:
+            head = source.read(2)
+            if isinstance(head, str):  # a text stream without a buffer (tests)
+                head = head.encode("utf-8")
+                dst.write(head + source.read().encode("utf-8"))
+            elif head == b"\x1f\x8b":
+                with tempfile.TemporaryFile(dir=tmp) as packed:
+                    packed.write(head)
+                    shutil.copyfileobj(source, packed, 1 << 22)
+                    packed.seek(0)
+                    with gzip.open(packed, "rb") as unpacked:
+                        shutil.copyfileobj(unpacked, dst, 1 << 22)
+            else:
+                dst.write(head)
+                shutil.copyfileobj(source, dst, 1 << 22)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise read_error(exc, STDIN_NAME) from None
+    _SPOOLED[id(stream)] = (stream, out)
+    return out
+
+
+def stdin_kind(path: Path) -> str:
+    """The format of spooled standard input, from its first bytes: Parquet, a workbook, else text."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return ".parquet" if head == b"PAR1" else ".xlsx" if head == b"PK\x03\x04" else ".csv"
 
 
 def suffix(path: Path) -> str:
@@ -73,17 +134,25 @@ def list_files(source: Path | str) -> list[Path]:
 
 
 def open_source(
-    source: str | Path, *, encoding: Encoding | None = None, sheet: str | None = None, ragged: Ragged = "error"
+    source: str | Path, *, encoding: Encoding | None = None, sheet: str | None = None, ragged: Ragged = "error",
+    delimiter: str | None = None, header: bool = True,
 ) -> Source:
     """The source's own columns, lazily: text files as all-text columns, typed formats as they are.
 
-    `encoding`, `ragged`: for delimited text files; `sheet`: for workbooks (a name, or a number from 1).
+    `encoding`, `ragged`, `delimiter`, `header`: for delimited text files (see `scan_text`); `sheet`: for
+    workbooks (a name, or a number from 1). `-` is standard input, spooled to a temporary file.
     """
     s = str(source)
     if "://" in s:
+        if delimiter is not None or not header:
+            raise InputError("--delimiter and --no-header are for text files", file=display(s), hint="leave them out for a database")
         return Source(_scan_database(s))
-    files = list_files(source)
-    kinds = {suffix(p) for p in files}
+    if s == STDIN:
+        files = [spool_stdin()]
+        kinds = {stdin_kind(files[0])}
+    else:
+        files = list_files(source)
+        kinds = {suffix(p) for p in files}
     if len(kinds) > 1:
         raise InputError(f"mixed file types {sorted(kinds)}", file=display(s), hint="point to files of one format")
     kind = kinds.pop()
@@ -91,12 +160,14 @@ def open_source(
         raise InputError("--sheet is for Excel workbooks (.xlsx)", file=display(s), hint="leave --sheet out for this input")
     if encoding is not None and kind not in TEXT_SUFFIXES:
         raise InputError("--encoding is for text files (csv, tsv, txt)", file=display(s), hint="leave --encoding out for this input")
+    if (delimiter is not None or not header) and kind not in TEXT_SUFFIXES:
+        raise InputError("--delimiter and --no-header are for text files (csv, tsv, txt)", file=display(s), hint="leave them out for this input")
     if kind == ".parquet":
         return Source(_scan_parquet(files, hive=Path(s).is_dir()))
     if kind == ".xlsx":
         return _read_workbooks(files, sheet)
     if kind in TEXT_SUFFIXES:
-        frame, separator, warnings = scan_text(files, encoding=encoding, ragged=ragged)
+        frame, separator, warnings = scan_text(files, encoding=encoding, ragged=ragged, delimiter=delimiter, header=header)
         return Source(frame, text=True, separator=separator, warnings=warnings)
     raise InputError(f"unsupported file type {kind or '(none)'!r}", file=display(s), hint="use csv, tsv, txt, gz, parquet or xlsx")
 

@@ -5,7 +5,11 @@ must split into the header's fields: a row with an extra or a missing field, a l
 another delimiter, a line over 128 KiB or an invalid UTF-8 byte is found by one streaming pass over
 the file's lines (`pl.scan_lines`, counting delimiters outside quotes: no Python loop over rows), and
 is an error naming its row, or with `ragged="skip"` a row left out and counted in a warning.
-Row numbers are 1-based data rows: row 1 is the first line after the header.
+Row numbers are 1-based data rows: row 1 is the first line after the header (the first line of a
+file read without a header).
+
+Whitespace-separated files (fields separated by runs of spaces and tabs, no quoting) are split by
+expressions over `pl.scan_lines`, lazily: Polars' CSV reader takes a one-character separator only.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import polars as pl
 
 from fidelcli.errors import InputError
 from fidelcli.io import values as V
-from fidelcli.io.dialect import DELIMITERS, MAX_LINE_BYTES, Dialect, Encoding, open_binary, read_error, sniff
+from fidelcli.io.dialect import DELIMITERS, MAX_LINE_BYTES, WHITESPACE, Dialect, Encoding, open_binary, read_error, sniff
 from fidelcli.privacy.mask import scrub
 
 Ragged = Literal["error", "skip"]
@@ -119,18 +123,23 @@ def malformed_rows(path: Path, dialect: Dialect, *, every: bool = False) -> Malf
     n, sep = len(dialect.header), dialect.separator
     line = pl.col("line")
     size = line.str.len_bytes()
-    suspect = (
-        pl.scan_lines(path)
-        .with_row_index("row")  # 0: the header line, so data rows are 1-based
-        .filter((pl.col("row") > 0) & ((size > MAX_LINE_BYTES) | ((line.str.count_matches(sep, literal=True) != n - 1) & (size > 0))))
-    )
-    bad = suspect.select(
-        "row",
-        fields=line.str.replace_all(r'"[^"]*"', "").str.count_matches(sep, literal=True) + 1,
-        size=size,
-        odd=line.str.count_matches('"', literal=True) % 2 == 1,
-        text=line.str.slice(0, 4096),
-    ).filter(pl.col("odd") | (pl.col("fields") != n) | (pl.col("size") > MAX_LINE_BYTES))
+    lines = pl.scan_lines(path).with_row_index("row", offset=0 if dialect.has_header else 1)  # the header is row 0
+    if sep == WHITESPACE:
+        stripped = line.str.strip_chars(_BLANKS)
+        fields = stripped.str.count_matches(r"[ \t]+") + 1
+        suspect = lines.filter((pl.col("row") > 0) & ((size > MAX_LINE_BYTES) | ((fields != n) & (stripped.str.len_bytes() > 0))))
+        bad = suspect.select("row", fields=fields, size=size, odd=pl.lit(False), text=line.str.slice(0, 4096))
+    else:
+        suspect = lines.filter(
+            (pl.col("row") > 0) & ((size > MAX_LINE_BYTES) | ((line.str.count_matches(sep, literal=True) != n - 1) & (size > 0)))
+        )
+        bad = suspect.select(
+            "row",
+            fields=line.str.replace_all(r'"[^"]*"', "").str.count_matches(sep, literal=True) + 1,
+            size=size,
+            odd=line.str.count_matches('"', literal=True) % 2 == 1,
+            text=line.str.slice(0, 4096),
+        ).filter(pl.col("odd") | (pl.col("fields") != n) | (pl.col("size") > MAX_LINE_BYTES))
     found = _collect(
         bad.select(
             count=pl.len(), multiline=pl.col("odd").any(), rows=(pl.col("row") if every else pl.col("row").head(SHOWN_ROWS)).implode(),
@@ -153,8 +162,8 @@ def _malformed_records(path: Path, dialect: Dialect, *, every: bool) -> Malforme
     n = len(dialect.header)
     names = [f"c{i}" for i in range(n)]
     records = pl.scan_csv(
-        path, has_header=False, skip_rows=1, separator=dialect.separator, schema=dict.fromkeys([*names, "extra"], pl.String),
-        missing_columns="insert", truncate_ragged_lines=True,
+        path, has_header=False, skip_rows=1 if dialect.has_header else 0, separator=dialect.separator,
+        schema=dict.fromkeys([*names, "extra"], pl.String), missing_columns="insert", truncate_ragged_lines=True,
     ).with_row_index("row", offset=1)
     others = "".join(re.escape(d) for d in DELIMITERS if d != dialect.separator)
     changed = pl.all_horizontal(pl.col(c).is_null() for c in names[1:]) & pl.col("c0").str.contains(f"[{others}]") if n > 1 else pl.lit(False)
@@ -244,15 +253,38 @@ def same_columns(names: Sequence[str], first: Sequence[str], *, file: str, first
     )
 
 
+_BLANKS = " \t\r\ufeff"
+
+
+def scan_whitespace(path: Path, dialect: Dialect, *, skip: Sequence[int] = ()) -> pl.LazyFrame:
+    """A whitespace-separated UTF-8 file as all-text columns named by `dialect.header`, lazily: each
+    line's ends trimmed, its runs of spaces and tabs made one tab, then split. A blank line is a row of
+    nulls (as Polars' CSV reader reads it), so row numbers stay those of the lines; `skip`: data rows
+    to leave out (`ragged="skip"`)."""
+    lines = pl.scan_lines(path).with_row_index("__fidelcli_row", offset=0 if dialect.has_header else 1)
+    lines = lines.filter(pl.col("__fidelcli_row") > 0)
+    if skip:
+        lines = lines.filter(~pl.col("__fidelcli_row").is_in(list(skip)))
+    split = pl.col("line").str.strip_chars(_BLANKS).str.replace_all(r"[ \t]+", "\t").str.split("\t")
+    nulls = [v for v in V.NULL_VALUES if v]
+    columns = []
+    for i, name in enumerate(dialect.header):
+        value = pl.col("__fidelcli_fields").list.get(i, null_on_oob=True)
+        columns.append(pl.when((value != "") & ~value.is_in(nulls)).then(value).alias(name))
+    return lines.select(split.alias("__fidelcli_fields")).select(columns)
+
+
 def scan_text(
-    files: list[Path], *, encoding: Encoding | None = None, ragged: Ragged = "error"
+    files: list[Path], *, encoding: Encoding | None = None, ragged: Ragged = "error", delimiter: str | None = None, header: bool = True,
 ) -> tuple[pl.LazyFrame, str, list[str]]:
     """Scan delimited text files lazily, every column as text, after checking their structure.
 
+    `delimiter` (`--delimiter`: a character, or `whitespace`) overrides the sniffing; `header=False`
+    (`--no-header`): the first line is data, and the columns are `column_1`, `column_2`...
     Returns the frame (columns in the first file's order), the first file's delimiter, and warnings
     (malformed rows skipped with `ragged="skip"`). Raises `InputError` naming the file (and the row).
     """
-    dialects = [sniff(p, encoding=encoding) for p in files]
+    dialects = [sniff(p, encoding=encoding, delimiter=delimiter, has_header=header) for p in files]
     for p, d in zip(files, dialects):
         duplicate_columns(d.header, file=p.name)
         same_columns(d.header, dialects[0].header, file=p.name, first_file=files[0].name)
@@ -273,11 +305,19 @@ def scan_text(
         warnings.append(bad.warning(p.name))
     options = dict(infer_schema=False, null_values=V.NULL_VALUES)
     first = dialects[0]
-    if all(d.separator == first.separator and d.header == first.header for d in dialects) and not any(skips):
+    names = list(first.header)
+    if not first.has_header:
+        # Polars names header-less columns from 0; ours count from 1, as `--map field=1` does.
+        options = dict(has_header=False, schema=dict.fromkeys(names, pl.String), null_values=V.NULL_VALUES)
+    whitespace = any(d.separator == WHITESPACE for d in dialects)
+    if not whitespace and all(d.separator == first.separator and d.header == first.header for d in dialects) and not any(skips):
         # Extra fields would raise (a safety net: the check above found none).
         return pl.scan_csv([str(p) for p in paths], separator=first.separator, **options), first.separator, warnings  # type: ignore[arg-type]
     frames = []
     for path, d, skip in zip(paths, dialects, skips):
+        if d.separator == WHITESPACE:
+            frames.append(scan_whitespace(path, d, skip=skip))
+            continue
         lf = pl.scan_csv(str(path), separator=d.separator, truncate_ragged_lines=bool(skip), **options)  # type: ignore[arg-type]
         if skip:
             lf = lf.with_row_index("__fidelcli_row", offset=1).filter(~pl.col("__fidelcli_row").is_in(skip)).drop("__fidelcli_row")

@@ -39,6 +39,12 @@ _COMPACT = re.compile(r"^\d{8}$")
 _DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})([/.-])(\d{4}|\d{2})$")
 _DATE_PART = r"^\s*([^\sT]+)"
 _TIME_PART = r"[T\s](\d{1,2}:\d{2}(?::\d{2})?)"
+# A strptime directive of a time of day (`%M` is minutes, `%m` months).
+_TIME_DIRECTIVE = re.compile(r"%[-_0^#]?[HIklMSTRrXcfpPzZs]")
+# A date format of digits and separators only (every inferred one): its date part has no space or T.
+_NUMERIC_DATE = re.compile(r"^(?:%[-_0]?[YyCmdjGgUuVWw]|[-/.,_])+$")
+_TRAILING_TIME = r"(?:T|\s+)\d{1,2}:\d{2}.*$"
+_MAX_TEXT = 1 << 20
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _NUMBER_JUNK = r"[\s'€$£¥]|EUR|USD|GBP|CHF"
@@ -145,20 +151,6 @@ def full_scan_max(lf: pl.LazyFrame, column: str) -> tuple[int, int]:
     return int(row["a"][0] or 0), int(row["b"][0] or 0)
 
 
-def date_part_length(values: Sequence[str]) -> int | None:
-    """0 when every value is a bare date; L when every value's date part has length L (then a time
-    follows); None otherwise. Lets the parser slice instead of running a regex on every row."""
-    parts = date_part(values)
-    if len(parts) != len(values):
-        return None
-    if all(p == v for p, v in zip(parts, values)):
-        return 0
-    lengths = {len(p) for p in parts}
-    if len(lengths) == 1 and all(v[len(p)] in " T" for p, v in zip(parts, values) if len(v) > len(p)):
-        return lengths.pop()
-    return None
-
-
 def bounded(value: pl.Expr, ok: pl.Expr, *, strict: bool) -> pl.Expr:
     """`value` where `ok` holds (or is null), else null; with `strict`, raise where it does not.
 
@@ -182,44 +174,57 @@ def year_ok(value: pl.Expr, years: tuple[int, int] = YEARS) -> pl.Expr:
     return value.dt.year().is_between(years[0], years[1], closed="left")
 
 
-def date_expr(
-    column: str, fmt: str, *, part_length: int | None = None, strict: bool = False, years: tuple[int, int] = YEARS
-) -> pl.Expr:
+def has_time(fmt: str) -> bool:
+    """True when a strptime format reads a time of day too (`%m/%d/%Y %H:%M`), not only a date."""
+    return _TIME_DIRECTIVE.search(fmt) is not None
+
+
+def date_expr(column: str, fmt: str, *, strict: bool = False, years: tuple[int, int] = YEARS) -> pl.Expr:
     """Parse the date part of a text column with `fmt`; a year outside `years` is a failure.
 
     `strict=True` raises on the first value that does not parse (analyses: never a silent null);
     `strict=False` gives null (validate, and the diagnosis of which row failed). Both read values alike.
     """
-    day = date_value(column, fmt, part_length=part_length, strict=strict)
+    day = date_value(column, fmt, strict=strict)
     return bounded(day, year_ok(day, years), strict=strict)
 
 
-def date_value(column: str, fmt: str, *, part_length: int | None = None, strict: bool = False) -> pl.Expr:
-    """`date_expr` without the bound on the year."""
+def date_value(column: str, fmt: str, *, strict: bool = False) -> pl.Expr:
+    """`date_expr` without the bound on the year.
+
+    Every width the format allows is read: `1/4/2011` and `12/10/2010` alike (Polars' strptime reads
+    one or two digits for `%d %m %H %M`), with or without a time after the date (a space or a `T`),
+    the time itself with or without seconds. The date part ends at the first space or `T` of the value:
+    never at a width seen in a sample (`12/1/2010 8:26` then `12/10/2010 9:33` would cut the year).
+    A format with a time (`%m/%d/%Y %H:%M`) reads the whole value.
+    """
     col = pl.col(column)
-    if part_length == 0:
-        part = col
-    elif part_length:
-        part = col.str.slice(0, part_length)
+    if has_time(fmt):
+        return col.str.strip_chars().str.to_datetime(fmt, strict=strict, time_unit="us").dt.replace_time_zone(None).dt.date()
+    if _NUMERIC_DATE.match(fmt):
+        # Only digits and separators in the date: its part ends at the first space or T (fast, no regex
+        # replace over every row).
+        part = col.str.head(col.str.find(r"[ T]").fill_null(_MAX_TEXT))
     else:
-        part = col.str.extract(_DATE_PART, 1)
+        # Month names, spaces (`05 Jan 2024`): remove a trailing time instead.
+        part = col.str.replace(_TRAILING_TIME, "").str.strip_chars()
     return part.str.to_date(fmt, strict=strict)
 
 
-def datetime_expr(
-    column: str, fmt: str, *, part_length: int | None = None, strict: bool = False, years: tuple[int, int] = YEARS
-) -> pl.Expr:
-    """Parse a text date with an optional time (`HH:MM` or `HH:MM:SS`) into a Datetime."""
-    value = datetime_value(column, fmt, part_length=part_length, strict=strict)
+def datetime_expr(column: str, fmt: str, *, strict: bool = False, years: tuple[int, int] = YEARS) -> pl.Expr:
+    """Parse a text date with an optional time (`H:MM` or `HH:MM:SS`) into a Datetime."""
+    value = datetime_value(column, fmt, strict=strict)
     return bounded(value, year_ok(value, years), strict=strict)
 
 
-def datetime_value(column: str, fmt: str, *, part_length: int | None = None, strict: bool = False) -> pl.Expr:
-    """`datetime_expr` without the bound on the year."""
+def datetime_value(column: str, fmt: str, *, strict: bool = False) -> pl.Expr:
+    """`datetime_expr` without the bound on the year (a format with a time reads the whole value)."""
+    if has_time(fmt):
+        return pl.col(column).str.strip_chars().str.to_datetime(fmt, strict=strict, time_unit="us").dt.replace_time_zone(None)
     time = pl.col(column).str.extract(_TIME_PART, 1)
     time = pl.when(time.str.len_chars() <= 5).then(time + ":00").otherwise(time)
     t = time.str.to_time("%H:%M:%S", strict=False).fill_null(pl.time(0))
-    return date_value(column, fmt, part_length=part_length, strict=strict).dt.combine(t)
+    return date_value(column, fmt, strict=strict).dt.combine(t)
 
 
 def infer_decimal_comma(values: Sequence[str], *, separator: str = ",") -> bool:
@@ -332,8 +337,9 @@ def out_of_bounds(value: object, kind: str, *, fmt: str | None = None, years: tu
         if isinstance(value, (dt.date, dt.datetime)):
             year = value.year
         elif fmt is not None and date_part([str(value)]):
+            text = str(value).strip() if has_time(fmt) else date_part([str(value)])[0]
             try:
-                year = dt.datetime.strptime(date_part([str(value)])[0], fmt).year
+                year = dt.datetime.strptime(text, fmt).year
             except ValueError:
                 return None
         else:

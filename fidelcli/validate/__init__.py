@@ -163,8 +163,9 @@ def validate(
         try:
             info, found = check_table(table, as_of=reference, examples=examples, customer_ids=customer_ids)
         except _READ_ERRORS as exc:
-            info, found = FileInfo(kind=kind, file=table.file, columns=dict(table.mapping)), [_unreadable(exc, table)]
-        files.append(info)
+            info, found = FileInfo(kind=kind, file=table.file), [_unreadable(exc, table)]
+        # Where each field comes from, as the mapping line says it: `column 1`, `Quantity x Price`.
+        files.append(info.model_copy(update={"columns": table.sources()}))
         findings += found
     for p in problems:
         if (p.kind, p.file) not in {(f.kind, f.file) for f in files}:

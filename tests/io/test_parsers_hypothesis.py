@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from fidelcli.errors import FidelError, InputError
 from fidelcli.io import values as V
-from fidelcli.io.dialect import DELIMITERS, detect_separator, sniff
+from fidelcli.io.dialect import DELIMITERS, WHITESPACE, detect_separator, sniff
 from fidelcli.io.read import scan_table
 
 PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,7 +46,7 @@ def test_sniff_answers_or_raises_an_input_error(data):
             dialect = sniff(path)
         except InputError:
             return
-        assert dialect.separator in DELIMITERS
+        assert dialect.separator in (*DELIMITERS, WHITESPACE)
 
 
 @FEW
@@ -71,7 +71,6 @@ def test_inference_answers_or_raises_an_input_error(values, separator):
     V.infer_decimal_comma(values, separator=separator)
     V.is_plain_numeric(values)
     V.needs_full_scan(values)
-    V.date_part_length(values)
     try:
         fmt = V.infer_date_format(values, column="date", file="t.csv")
     except InputError:
@@ -135,7 +134,23 @@ def test_dates_round_trip(days, fmt, time):
         assert "ambiguous" in exc.message
         assert all(d.day <= 12 for d in days)
         return
-    assert parse(texts, V.date_expr("v", inferred, part_length=V.date_part_length(texts))) == days
+    assert parse(texts, V.date_expr("v", inferred)) == days
+
+
+# Exports write day, month and hour without zero padding (`1/4/2011 9:05`): every width reads alike.
+UNPADDED = ["%-m/%-d/%Y", "%-d/%-m/%Y", "%Y-%-m-%-d", "%-d.%-m.%Y"]
+
+
+@PROPS
+@given(times=st.lists(st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2199, 12, 31)), min_size=1, max_size=8),
+       fmt=st.sampled_from(UNPADDED), time=st.sampled_from(["", " %-H:%M", " %-H:%M:%S", " %H:%M", "T%H:%M:%S"]))
+def test_unpadded_dates_and_times_round_trip(times, fmt, time):
+    times = [t.replace(microsecond=0, second=t.second if "%S" in time else 0) for t in times]
+    texts = [t.strftime(fmt + time) for t in times]
+    padded = fmt.replace("%-", "%")
+    assert parse(texts, V.date_expr("v", padded)) == [t.date() for t in times]
+    expected = times if time else [dt.datetime.combine(t.date(), dt.time()) for t in times]
+    assert parse(texts, V.datetime_expr("v", padded)) == expected
 
 
 @PROPS

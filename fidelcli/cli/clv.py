@@ -22,7 +22,7 @@ from fidelcli.io.write import write_json
 
 if TYPE_CHECKING:
     from fidelcli.analyses.clv import ClvResult
-    from fidelcli.analyses.holdout import HoldoutReport
+    from fidelcli.analyses.clv.holdout import HoldoutReport
 
 # The models (SciPy) are imported by the functions that use them, so other commands start fast.
 PSEUDONYM_KEY_ENV = "FIDELCLI_PSEUDONYM_KEY"
@@ -86,6 +86,7 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
         "model": fit.purchase.name,
         "customers": _count(result.totals["customers"]),
         "time_unit": result.summary.time_unit,
+        **({"occasion": result.summary.occasion} if result.summary.occasion else {}),
         "horizon": str(result.options.horizon),
         "annual_discount_rate": result.options.discount_rate,
         "converged": bool(fit.purchase.converged_),
@@ -104,7 +105,8 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
     quality["high_potential_customers"] = _count(totals["high_potential_customers"])
     render.mapping(quality, fmt=fmt, title="Summary")
     if report is not None:
-        render.mapping({k: v if isinstance(v, int) else round(v, 4) for k, v in report.metrics.items()}, fmt=fmt, title="Holdout: predicted vs actual purchases")
+        render.mapping({k: v if v is None or isinstance(v, int) else round(v, 4) for k, v in report.metrics.items()}, fmt=fmt,
+                       title="Holdout: predicted vs actual purchases")
         render.frame(report.by_frequency, fmt=fmt, title="Holdout by calibration frequency (means per customer)")
         if report.tracking.height:
             # Every 4th week and the last one: the full weekly series is in --plots DIR.
@@ -118,18 +120,20 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
 
 
 @app.command("clv")
+@options.read_options
 def clv_cmd(
     transactions: options.TransactionsOpt = None,
-    summary: Annotated[str | None, typer.Option("--summary", help="Per-customer summary table instead of transactions: frequency, recency, T (or periods), optional monetary_value, weight.", show_default=False)] = None,
+    summary: Annotated[str | None, typer.Option("--summary", help="Per-customer summary table instead of transactions: frequency, recency, T (or periods), optional monetary_value, weight.", show_default=False, callback=options.input_file)] = None,
     maps: options.MapOpt = None,
     date_format: options.DateFormatOpt = None,
     as_of: options.AsOfOpt = None,
     start: options.StartOpt = None,
     end: options.EndOpt = None,
     returns: options.ReturnsOpt = None,
+    occasion: options.OccasionOpt = None,
     calibration_end: Annotated[dt.datetime | None, typer.Option("--calibration-end", formats=options.DATE, help="Fit on purchases up to this day (included) and report the holdout after it.", show_default=False)] = None,
     time_unit: Annotated[Literal["day", "week", "month", "year"] | None, typer.Option("--time-unit", help="Time unit of the model (default week; a month is 365.25/12 days; for BG/BB the period of the summary).", show_default=False)] = None,
-    model: Annotated[Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"], typer.Option("--model", help="Purchase model; auto fits each applicable one and keeps the lowest BIC on the calibration data.")] = "auto",
+    model: Annotated[Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"], typer.Option("--model", help="Purchase model; auto fits each applicable one and keeps the lowest holdout error with --calibration-end, else the lowest BIC (the simplest when BICs differ by less than 2).")] = "auto",
     horizon: Annotated[str | None, typer.Option("--horizon", help="Prediction horizon with its unit: 12m, 52w, 365d, 1y (default 12m).", show_default=False)] = None,
     discount_rate: Annotated[float | None, typer.Option("--discount-rate", help="Annual discount rate (default 0.1), converted to the model's period.", show_default=False)] = None,
     margin: Annotated[str | None, typer.Option("--margin", help="Margin rate (0.3 or 30%), or 'column' for the transactions' margin/cost column (default 1: revenue).", show_default=False)] = None,
@@ -140,8 +144,8 @@ def clv_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     top: Annotated[int, typer.Option("--top", min=0, help="Top customers shown (pseudonymised).")] = 10,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write the charts (PNG) into this directory.", show_default=False)] = None,
-    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the fitted models as JSON.", show_default=False)] = None,
-    load_model: Annotated[Path | None, typer.Option("--load-model", help="Predict with models saved by --save-model instead of fitting.", show_default=False)] = None,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the fitted models as JSON.", show_default=False, callback=options.output_file)] = None,
+    load_model: Annotated[Path | None, typer.Option("--load-model", help="Predict with models saved by --save-model instead of fitting.", show_default=False, callback=options.input_file)] = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
     lang: options.LangOpt = None,
@@ -153,7 +157,10 @@ def clv_cmd(
     expected_purchases, expected_value, clv, value_tier, ...) goes to -o FILE, or to stdout as
     CSV/JSON with --format csv|json or when piped. Top customers are shown as a short keyed hash
     (HMAC-SHA256, key from FIDELCLI_PSEUDONYM_KEY, else a random key per run), never as raw ids. Defaults can be set in the
-    clv table of fidelcli.toml: time_unit, horizon, discount_rate, margin, lifetime.
+    clv table of fidelcli.toml: time_unit, horizon, discount_rate, margin, lifetime. Purchase occasions
+    are shopping days (--occasion day, the default: several orders on one day are one purchase);
+    returns are netted against spend as rfm nets them (--returns). A degenerate fit is never used:
+    auto moves to the next model, a named model exits 2.
 
     Example: fidelcli clv -t sales.csv --calibration-end 2024-06-30 --horizon 12m --discount-rate 0.1 --margin 0.3 -o clv.csv
     """
@@ -187,6 +194,8 @@ def clv_cmd(
     cal = calibration_end.date() if calibration_end else None
     discrete = model == "bgbb" or (loaded is not None and loaded[0].purchase.name == "bgbb")
     if summary is not None:
+        if occasion is not None:
+            raise ConfigError("--occasion applies to transactions, not a summary table", hint="drop --occasion or use -t FILE")
         if cal is not None:
             raise ConfigError("--calibration-end needs transactions, not a summary table", hint="drop --calibration-end or use -t FILE")
         if opts.margin is None:
@@ -194,9 +203,11 @@ def clv_cmd(
         with render.progress(f"reading {summary}"):
             smry = _load_summary_file(summary, time_unit=unit, discrete=None if model == "auto" and loaded is None else discrete)
     else:
-        tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end)
+        occ = occasion or "day"  # BTYD models count shopping days (Fader, Hardie & Lee 2005)
+        tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end,
+                                  occasion=occ)
         with render.progress("summarising purchases"):
-            smry = summary_from_transactions(tx, calibration_end=cal, time_unit=unit, discrete=discrete)  # type: ignore[arg-type]
+            smry = summary_from_transactions(tx, calibration_end=cal, time_unit=unit, discrete=discrete, occasion=occ)  # type: ignore[arg-type]
             if opts.margin is None:
                 # From the calibration only (the summary's calibration end: a BG/BB one is moved back
                 # to the end of the last complete period), so the holdout does not leak into the CLV.
@@ -208,10 +219,14 @@ def clv_cmd(
         result = clv_analysis(smry, model=model, penalizer=penalizer, options=opts, fit=loaded[0] if loaded else None)
         report = None
         if smry.has_holdout:
-            from fidelcli.analyses.holdout import holdout_report
+            from fidelcli.analyses.clv.holdout import holdout_report
 
             report = holdout_report(result.fit.purchase, smry)
     render.warnings(result.warnings)
+    for note in result.fit.notes:
+        render.info(note)
+    if report is not None:
+        render.warnings(report.warnings)
     if not result.fit.purchase.converged_:
         render.warn(f"{result.fit.purchase.name}: the optimiser did not report convergence; check the parameters or try --penalizer 0.01")
     if save_model is not None:

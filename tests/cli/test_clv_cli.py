@@ -38,7 +38,7 @@ def test_cdnow_per_customer_csv_and_model_file(tmp_path: Path) -> None:
     one = df.filter(pl.col("customer_id") == "1").row(0, named=True)
     # Hardie's BG/NBD note: x = 2, t_x = 30.43, T = 38.86 -> 1.226 purchases in the next 39 weeks.
     assert one["expected_purchases"] == pytest.approx(1.226, abs=5e-4)
-    assert one["monetary_value"] == pytest.approx(22.345)  # (29.73 + 14.96) / 2, first purchase excluded
+    assert one["monetary_value"] == 22.35  # (29.73 + 14.96) / 2 = 22.345, first purchase excluded; money to the cent
     # stdout (piped / --format csv) is the same per-customer table
     assert_frame_equal(pl.read_csv(r.stdout.encode(), schema_overrides={"customer_id": pl.String}), df)
     doc = json.loads(model.read_text())
@@ -64,7 +64,7 @@ def test_terminal_view_shows_fit_holdout_and_pseudonymised_top(tmp_path: Path) -
     assert r.exit_code == 0, r.stderr
     out = r.stdout
     assert re.search(r"\| bgnbd \| r \| 0\.24\d* \|", out)  # r = 0.2426 (FHL 2005), however many digits are shown
-    assert "| customers | 2,357 |" in out and "| actual_total | 1,882.00 |" in out
+    assert "| customers | 2,357 |" in out and "| actual_total | 1,882 |" in out
     assert "| mae |" in out and "| rmse |" in out and "| correlation |" in out
     assert "| 7+ | 64 |" in out  # 64 customers with 7 or more repeat purchases in calibration
     assert "cust-" not in out  # never raw ids on the terminal
@@ -184,7 +184,7 @@ def test_margin_column_does_not_leak_the_holdout(tmp_path: Path) -> None:
     by_column = invoke(*base, "--margin", "column")
     by_rate = invoke(*base, "--margin", "25%")
     assert by_column.exit_code == 0 and by_rate.exit_code == 0, by_column.stderr + by_rate.stderr
-    assert_frame_equal(pl.read_csv(by_column.stdout.encode()), pl.read_csv(by_rate.stdout.encode()), check_exact=False, rel_tol=1e-6)
+    assert_frame_equal(pl.read_csv(by_column.stdout.encode()), pl.read_csv(by_rate.stdout.encode()), check_exact=False, abs_tol=0.01)
 
 
 def test_weighted_summary_keeps_weight_and_counts_customers() -> None:

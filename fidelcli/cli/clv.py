@@ -116,7 +116,8 @@ def _show(result: ClvResult, report: HoldoutReport | None, fmt: Any, *, top: int
                          title="Cumulative repeat purchases, actual vs expected (every 4th week)")
     from fidelcli.analyses.clv import top_customers
 
-    render.frame(top_customers(c, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)")
+    render.frame(top_customers(c, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)",
+                 caption=render.pseudonym_caption(keyed=bool(os.environ.get(PSEUDONYM_KEY_ENV))))
 
 
 @app.command("clv")

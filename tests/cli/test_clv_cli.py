@@ -56,7 +56,8 @@ def test_cdnow_per_customer_csv_and_model_file(tmp_path: Path) -> None:
     assert_frame_equal(pl.read_csv(out2, schema_overrides={"customer_id": pl.String}), df)
 
 
-def test_terminal_view_shows_fit_holdout_and_pseudonymised_top(tmp_path: Path) -> None:
+def test_terminal_view_shows_fit_holdout_and_pseudonymised_top(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FIDELCLI_PSEUDONYM_KEY", raising=False)
     src = tmp_path / "tx.csv"
     pl.read_csv(CDNOW).with_columns(Id=pl.format("cust-{}-x", pl.col("Id"))).write_csv(src)
     r = invoke("clv", "-t", str(src), "--calibration-end", "1997-09-30", "--model", "bgnbd", "--format", "markdown",
@@ -68,6 +69,8 @@ def test_terminal_view_shows_fit_holdout_and_pseudonymised_top(tmp_path: Path) -
     assert "| mae |" in out and "| rmse |" in out and "| correlation |" in out
     assert "| 7+ | 64 |" in out  # 64 customers with 7 or more repeat purchases in calibration
     assert "cust-" not in out  # never raw ids on the terminal
+    # FIDELCLI_PSEUDONYM_KEY is not set here: the caption says the pseudonyms change at every run.
+    assert "ids: hashes with a key drawn for this run (FIDELCLI_PSEUDONYM_KEY is not set)" in out
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         "expected_purchases_matrix.png", "holdout_by_frequency.png", "holdout_tracking.png", "p_alive_matrix.png"]
     assert r.stderr.splitlines()[-1] == f"wrote 4 charts to {tmp_path / 'plots'}"

@@ -10,7 +10,8 @@ Example
 from fidelcli.churn.drivers import churn_drivers
 from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features
 from fidelcli.churn.labels import parse_horizon, purchase_labels, shift, subscription_labels
-from fidelcli.churn.model import ChurnReport, Metrics, TrainResult, evaluate, train_churn
+from fidelcli.churn.metrics import Metrics, evaluate
+from fidelcli.churn.model import ChurnReport, TrainResult, train_churn
 from fidelcli.churn.modelfile import ChurnModel
 from fidelcli.churn.score import DEFAULT_BANDS, ScoreResult, band_summary, check_bands, score_churn
 

@@ -4,6 +4,11 @@ Each sign is a rule on one or two features with a strength (1 = at the rule's th
 further past it) and a sentence with the customer's own numbers. A customer's drivers are the three
 strongest signs that apply, strongest first (ties keep the order below); none applies -> null.
 Only signs whose features were computed are considered.
+
+A customer the model puts at high risk always gets a driver (`required`): when no sign applies (a
+steady customer who rarely buys, a recent one-time buyer), driver_1 describes their purchase
+rhythm with their own numbers ("2 purchases in 326 days (one every 299 days on average), the last
+27 days ago"): true of them, and the figures a high risk then rests on, though not a warning sign.
 """
 
 from __future__ import annotations
@@ -59,7 +64,23 @@ def _signs(columns: set[str]) -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
     return out
 
 
-def churn_drivers(features: pl.LazyFrame | pl.DataFrame, *, n: int = 3) -> pl.LazyFrame:
+def _rhythm(columns: set[str]) -> pl.Expr | None:
+    """The customer's purchase rhythm in words (always true, not a warning sign): the driver of last resort."""
+    if not {"frequency", "recency_days"} <= columns:
+        return None
+    c = pl.col
+    several = pl.format("{} purchases", c("frequency"))
+    # each part only when its number is known (pl.format of a null is null)
+    if "tenure_days" in columns:
+        several = pl.when(c("tenure_days").is_not_null()).then(pl.format("{} in {} days", several, c("tenure_days"))).otherwise(several)
+    if "ipt_mean_days" in columns:
+        ipt = c("ipt_mean_days").round(0).cast(pl.Int64, strict=False)
+        several = pl.when(ipt.is_not_null()).then(pl.format("{} (one every {} days on average)", several, ipt)).otherwise(several)
+    return (pl.when(c("frequency") == 1).then(pl.format("only one purchase so far, {} days ago", c("recency_days")))
+            .otherwise(pl.format("{}, the last {} days ago", several, c("recency_days"))))
+
+
+def churn_drivers(features: pl.LazyFrame | pl.DataFrame, *, n: int = 3, required: pl.Series | None = None) -> pl.LazyFrame:
     """The `n` strongest warning signs per customer, in plain words.
 
     Parameters
@@ -68,13 +89,22 @@ def churn_drivers(features: pl.LazyFrame | pl.DataFrame, *, n: int = 3) -> pl.La
         A churn feature frame (`churn_features(...).frame`).
     n
         Number of drivers.
+    required
+        Booleans, one per row: customers who must get a driver (those at high risk). When no sign
+        applies to one of them, driver_1 is their purchase rhythm (needs frequency and recency_days).
 
     Returns
     -------
     LazyFrame: customer_id, driver_1 .. driver_n (text, null when fewer signs apply), in input order.
     """
     frame = features.lazy().collect() if isinstance(features, pl.LazyFrame) else features
-    signs = _signs(set(frame.columns))
+    columns = set(frame.columns)
+    signs = _signs(columns)
+    rhythm = _rhythm(columns) if required is not None else None
+    if rhythm is not None:
+        # a sign that applies only where no other does, to the customers who need a driver
+        need = pl.Series("required", required, dtype=pl.Boolean).fill_null(False)
+        signs.append((pl.lit(need), pl.lit(0.0), rhythm))
     if not signs:
         return frame.lazy().select("customer_id", *[pl.lit(None, dtype=pl.String).alias(f"driver_{i + 1}") for i in range(n)])
     strength = frame.select(
@@ -82,6 +112,10 @@ def churn_drivers(features: pl.LazyFrame | pl.DataFrame, *, n: int = 3) -> pl.La
         for i, (applies, s, _) in enumerate(signs)
     ).to_numpy()
     strength = np.where(np.isnan(strength), -np.inf, strength)
+    if rhythm is not None:
+        # the rhythm only when nothing else applies: otherwise it is not a driver
+        last = strength[:, -1]
+        strength[:, -1] = np.where(np.isfinite(strength[:, :-1]).any(axis=1), -np.inf, last)
     # strongest first; a stable sort keeps the rule order between equal strengths
     order = np.argsort(-strength, axis=1, kind="stable")[:, :n]
     top = np.take_along_axis(strength, order, axis=1)

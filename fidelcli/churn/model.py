@@ -1,21 +1,22 @@
-"""Churn model: time-based training and validation, calibration, and a model file that is pure data.
+"""Churn model: time-based training and validation, a choice of model, and a model file that is pure data.
 
-Training (`train_churn`) works with a time split. The model is fitted on the features at the
+Training (`train_churn`) works with a time split. The candidates are fitted on the features at the
 cutoffs one and two horizons before the validation cutoff, each labelled by the horizon after it
 (so with labels observed up to the validation cutoff at most), then validated on the features at the
 validation cutoff with the labels of the horizon after it: the validation customers' futures were
-never seen in training. It is compared with a logistic regression and with two simple baselines
-(recency alone, BG/NBD P(alive)). The model kept is refitted the same way on the latest labelled
-cutoff.
+never seen in training. Two candidates, a logistic regression and gradient-boosted trees, are
+compared with three baselines: a logistic regression on recency, frequency, monetary value and
+tenure (the honest baseline, what an analyst fits by hand on an RFM table), recency alone and
+BG/NBD P(alive). The candidate that validates best (AUC; the simpler one unless the other is better
+by more than one standard error) is refitted the same way on the latest labelled cutoff and saved.
 
 The model and its file (JSON data, checked against a schema when loaded, never code) are in
-`fidelcli.churn.modelfile`.
+`fidelcli.churn.modelfile`; the metrics in `fidelcli.churn.metrics`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import platform
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,38 +27,40 @@ from pydantic import BaseModel
 
 from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features, feature_names, has_amounts
 from fidelcli.churn.labels import parse_horizon, purchase_labels, shift, subscription_labels
+from fidelcli.churn.linear import Linear
+from fidelcli.churn.metrics import (
+    CalibrationRow, Metrics, Placements, auc_difference, auc_placements, calibration_table, evaluate,
+)
 from fidelcli.churn.modelfile import ChurnModel, spend_features
 from fidelcli.churn.trees import export_hgb
 from fidelcli.clean import Transactions
 from fidelcli.errors import FitError
 
 Calibration = Literal["sigmoid", "isotonic"]
-
-
-# ----------------------------------------------------------------------------------------- metrics
-class Metrics(BaseModel):
-    """Classification quality on one set of customers (churned = positive class)."""
-
-    customers: int
-    churn_rate: float
-    auc: float | None
-    pr_auc: float | None
-    brier: float
-    top_decile_lift: float | None
-    top_decile_capture: float | None
-
-
-class CalibrationRow(BaseModel):
-    """One decile of predicted probability: how many customers, mean predicted, observed churn rate."""
-
-    decile: int
-    customers: int
-    mean_predicted: float
-    observed: float
+Candidate = Literal["logistic_regression", "gradient_boosting"]
+# simplest first: a candidate is saved only when it validates better than every simpler one by
+# more than one standard error (the "one standard error rule", Hastie, Tibshirani & Friedman,
+# The Elements of Statistical Learning, 2nd ed., section 7.10)
+CANDIDATES: tuple[Candidate, ...] = ("logistic_regression", "gradient_boosting")
+# the model file's `kind` of each candidate
+KINDS = {"logistic_regression": "logistic_regression", "gradient_boosting": "gradient_boosted_trees"}
+SELECTION_METRIC = "auc"
+BASELINES = ("rfm_logistic", "recency", "p_alive")
+# the honest baseline's features (those the data provides: no monetary value without amounts)
+RFM_FEATURES = ("recency_days", "frequency", "monetary", "tenure_days")
+NAMES = {"logistic_regression": "logistic regression", "gradient_boosting": "gradient boosting",
+         "rfm_logistic": "the RFM logistic baseline", "recency": "recency alone", "p_alive": "P(alive)"}
+IDENTITY = {"method": "sigmoid", "a": 1.0, "b": 0.0}
 
 
 class ChurnReport(BaseModel):
-    """What `churn train` measured."""
+    """What `churn train` measured.
+
+    `metrics` holds the candidates (`logistic_regression`, `gradient_boosting`) and the baselines
+    (`rfm_logistic`, `recency`, `p_alive` when fitted) on the validation customers. The gains are the
+    saved model's AUC minus the baseline's; `auc_gain_std_errors` their DeLong standard errors, by
+    the name of the model compared. `beats_baselines`: a positive gain over every baseline.
+    """
 
     horizon: str
     train_cutoff: dt.date
@@ -73,51 +76,18 @@ class ChurnReport(BaseModel):
     validation_customers: int
     final_rows: int
     metrics: dict[str, Metrics]
+    saved_model: Candidate
+    selection_metric: Literal["auc"]
+    selection: str
+    rfm_features: list[str]
+    auc_gain_vs_rfm_logistic: float | None
     auc_gain_vs_recency: float | None
     auc_gain_vs_p_alive: float | None
+    auc_gain_std_errors: dict[str, float | None]
+    beats_rfm_logistic: bool | None
     beats_baselines: bool | None
     calibration_table: list[CalibrationRow]
     warnings: list[str]
-
-
-def _f(v: float) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
-
-
-def evaluate(y: np.ndarray, score: np.ndarray, prob: np.ndarray | None = None) -> Metrics:
-    """AUC, PR-AUC, Brier score (of `prob`, default `score`), lift and capture rate in the top decile.
-
-    The top decile is the 10 % of customers (rounded up) with the highest score; ties are broken by
-    row order (customers are sorted by id). Lift = churn rate in it / overall churn rate; capture =
-    share of all churners found in it.
-    """
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-
-    y = np.asarray(y, dtype=int)
-    prob = score if prob is None else prob
-    n = y.size
-    rate = float(y.mean()) if n else math.nan
-    both = 0 < y.sum() < n
-    auc = roc_auc_score(y, score) if both else math.nan
-    pr = average_precision_score(y, score) if both else math.nan
-    k = math.ceil(n / 10)
-    top = np.argsort(-score, kind="stable")[:k]
-    hits = float(y[top].sum())
-    lift = (hits / k) / rate if k and rate > 0 else math.nan
-    capture = hits / y.sum() if y.sum() > 0 else math.nan
-    return Metrics(customers=n, churn_rate=rate, auc=_f(auc), pr_auc=_f(pr), brier=float(brier_score_loss(y, np.clip(prob, 0, 1))),
-                   top_decile_lift=_f(lift), top_decile_capture=_f(capture))
-
-
-def calibration_table(y: np.ndarray, prob: np.ndarray) -> list[CalibrationRow]:
-    """Customers split in ten equal groups by predicted probability: mean predicted vs observed."""
-    order = np.argsort(prob, kind="stable")
-    rows = []
-    for i, idx in enumerate(np.array_split(order, 10), start=1):
-        if idx.size:
-            rows.append(CalibrationRow(decile=i, customers=int(idx.size), mean_predicted=float(prob[idx].mean()),
-                                       observed=float(np.asarray(y)[idx].mean())))
-    return rows
 
 
 # --------------------------------------------------------------------------------------- training
@@ -137,6 +107,12 @@ def _calibration_rows(ids: pl.Series, seed: int) -> np.ndarray:
     return ids.to_frame().join(held, on="customer_id", how="left", maintain_order="left")["held"].to_numpy()
 
 
+def _two_classes(y: np.ndarray, file: str | None) -> None:
+    if len(np.unique(y)) < 2:
+        raise FitError(f"every training customer has the same label ({'churned' if y[0] else 'active'}), nothing to learn",
+                       file=file, hint="use a longer history, another --cutoff or another --horizon")
+
+
 def _fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calibration: Calibration, features: list[str],
                file: str | None = None) -> ChurnModel:
     """Boosted trees on 80 % of the customers, calibration map on the other 20 % (seeded split)."""
@@ -145,9 +121,7 @@ def _fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calib
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    if len(np.unique(y)) < 2:
-        raise FitError(f"every training customer has the same label ({'churned' if y[0] else 'active'}), nothing to learn",
-                       file=file, hint="use a longer history, another --cutoff or another --horizon")
+    _two_classes(y, file)
     calib = _calibration_rows(ids, seed)
     if len(np.unique(y[calib])) < 2 or len(np.unique(y[~calib])) < 2:
         calib = np.zeros(y.size, dtype=bool)  # too few customers to hold some out: calibrate in-sample
@@ -178,6 +152,79 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray) -> Any:
 
     return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                          LogisticRegression(max_iter=2000)).fit(X, y)
+
+
+def _fit_linear(X: np.ndarray, y: np.ndarray, *, features: list[str], file: str | None = None) -> ChurnModel:
+    """The logistic regression as a model (its own probabilities: maximum likelihood needs no calibration map)."""
+    _two_classes(y, file)
+    return ChurnModel(features=features, baseline=0.0, trees=[], calibration=dict(IDENTITY),
+                      linear=Linear.from_pipeline(_fit_logistic(X, y), X))
+
+
+def choose_model(metrics: dict[str, Metrics], places: dict[str, Placements | None]) -> tuple[Candidate, str]:
+    """The candidate to save, and why, in one sentence.
+
+    The metric is the validation AUC: it measures the whole ranking (the risk bands split every
+    customer, not only the top), and it does not depend on the churn rate, which moves between
+    cutoffs and data sets (84 % on CDNOW, where PR-AUC can only range from 0.84 to 1). The simplest
+    candidate is kept unless a more complex one beats it by more than one standard error of the
+    paired AUC difference (`places`: DeLong placements of each candidate's validation scores): a
+    smaller gain is a tie on this validation sample.
+    """
+    aucs: dict[str, float] = {c: a for c in CANDIDATES if (a := metrics[c].auc) is not None}
+    if len(aucs) < len(CANDIDATES):
+        return CANDIDATES[0], (f"{NAMES[CANDIDATES[0]]} saved: every validation customer has the same label, so no AUC "
+                               f"compares the models; the simpler one is kept")
+
+    def se(a: str, b: str) -> float:
+        pa, pb = places[a], places[b]
+        return auc_difference(pa, pb)[1] if pa is not None and pb is not None else 0.0
+
+    best = max(CANDIDATES, key=lambda c: aucs[c])  # max keeps the first (simplest) of equal values
+    simpler = CANDIDATES[:CANDIDATES.index(best)]
+    for c in simpler:
+        if aucs[best] - aucs[c] <= (s := se(best, c)):
+            return c, (f"{NAMES[c]} saved: validation AUC {aucs[c]:.4f} vs {NAMES[best]} {aucs[best]:.4f}, "
+                       f"a difference within one standard error ({s:.4f}): the simpler model is kept")
+    others = ", ".join(f"{NAMES[c]} {aucs[c]:.4f}" for c in CANDIDATES if c != best)
+    if not simpler:
+        return best, f"{NAMES[best]} saved: the best validation AUC ({aucs[best]:.4f}; {others})"
+    runner_up = max(simpler, key=lambda c: aucs[c])
+    return best, (f"{NAMES[best]} saved: the best validation AUC ({aucs[best]:.4f}; {others}), "
+                  f"{aucs[best] - aucs[runner_up]:+.4f} over {NAMES[runner_up]}, more than one standard error "
+                  f"({se(best, runner_up):.4f})")
+
+
+def compare(saved: str, metrics: dict[str, Metrics], places: dict[str, Placements | None],
+            rfm: list[str]) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, bool | None], list[str]]:
+    """The saved model against every other model: AUC gains, their standard errors, verdicts, warnings.
+
+    Returns gains and standard errors by the name of the model compared (the other candidate and
+    the baselines); `{"rfm_logistic": gain > 0, "all": a positive gain over every baseline}` (None
+    when an AUC is missing); and the warning when the saved model does not clearly beat the RFM
+    logistic baseline (no gain, or a gain within one standard error), which it must to be worth it.
+    """
+    gains: dict[str, float | None] = {}
+    std_errors: dict[str, float | None] = {}
+    for other in metrics:
+        if other != saved:
+            a, b = metrics[saved].auc, metrics[other].auc
+            gains[other] = None if a is None or b is None else a - b
+            pa, pb = places[saved], places[other]
+            std_errors[other] = auc_difference(pa, pb)[1] if pa is not None and pb is not None else None
+    known = [g for b in BASELINES if b in gains and (g := gains[b]) is not None]
+    g_rfm, se_rfm = gains["rfm_logistic"], std_errors["rfm_logistic"]
+    beats = {"rfm_logistic": None if g_rfm is None else g_rfm > 0,
+             "all": None if len(known) < len([b for b in BASELINES if b in gains]) else all(g > 0 for g in known)}
+    words = f"the RFM logistic baseline ({', '.join(rfm)})"
+    notes = []
+    if g_rfm is not None and g_rfm <= 0:
+        notes.append(f"the saved model ({NAMES[saved]}) does not beat {words}: validation AUC "
+                     f"{metrics[saved].auc:.4f} vs {metrics['rfm_logistic'].auc:.4f}")
+    elif g_rfm is not None and se_rfm is not None and g_rfm <= se_rfm:
+        notes.append(f"the saved model ({NAMES[saved]}) beats {words} by only {g_rfm:+.4f} AUC, within one "
+                     f"standard error ({se_rfm:.4f}): no clear gain over it")
+    return gains, std_errors, beats, notes
 
 
 @dataclass
@@ -250,12 +297,14 @@ def train_churn(
     seed: int = 0,
     occasions: pl.LazyFrame | None = None,
 ) -> TrainResult:
-    """Train, validate and refit a churn model with a time split.
+    """Train, validate, choose and refit a churn model with a time split.
 
     Let C be `cutoff` and H the horizon. Training uses the features at C - H with the label
-    "no purchase in (C - H, C]"; validation the features at C with the label "no purchase in
-    (C, C + H]". When the data does not reach C + H, both move one horizon earlier and the report
-    says so. The final model is refitted on the latest labelled cutoff (the validation one).
+    "no purchase in (C - H, C]" (and at C - 2H); validation the features at C with the label "no
+    purchase in (C, C + H]". When the data does not reach C + H, both move one horizon earlier and
+    the report says so. The candidate that validates best (`choose_model`: AUC, the simpler one
+    unless the other is better by more than one standard error) is refitted on the latest labelled
+    cutoffs (the validation one and the one before) and returned.
 
     Parameters
     ----------
@@ -280,8 +329,10 @@ def train_churn(
 
     Returns
     -------
-    TrainResult with the model (ready to save) and a ChurnReport (metrics of the boosted model,
-    the logistic regression and the baselines on the validation customers, calibration table).
+    TrainResult with the model (ready to save) and a ChurnReport (metrics of both candidates and
+    the three baselines on the validation customers, the choice, the saved model's AUC gains over
+    the baselines with their standard errors, the saved model's calibration table). A warning says
+    when the saved model does not clearly beat the RFM logistic baseline.
 
     Raises
     ------
@@ -331,42 +382,49 @@ def train_churn(
     left_out, notes = _left_out(features, [train_fs.frame, final_fs.frame], amounts=amounts)
     features = [f for f in features if f not in left_out]
     warnings += notes
-    eval_model = _fit_trees(_matrix(train_fs.frame, features), y_train, train_fs.frame["customer_id"], seed=seed,
-                            calibration=calibration, features=features, file=file)
-    Xv = eval_model.matrix(valid_fs.frame)
-    p_gb = eval_model.predict_proba(Xv)
-    raw_gb = eval_model.raw(Xv)
-    Xt = _matrix(train_fs.frame, features)
-    lr = _fit_logistic(Xt, y_train)
-    p_lr = lr.predict_proba(Xv)[:, 1]
-    rec_idx = features.index("recency_days")
-    rec_lr = _fit_logistic(Xt[:, [rec_idx]], y_train)
-    metrics = {
-        "gradient_boosting": evaluate(y_valid, raw_gb, p_gb),
-        "logistic_regression": evaluate(y_valid, p_lr),
-        "recency": evaluate(y_valid, Xv[:, rec_idx], rec_lr.predict_proba(Xv[:, [rec_idx]])[:, 1]),
+    Xt, Xv = _matrix(train_fs.frame, features), _matrix(valid_fs.frame, features)
+    trees = _fit_trees(Xt, y_train, train_fs.frame["customer_id"], seed=seed, calibration=calibration, features=features, file=file)
+    linear = _fit_linear(Xt, y_train, features=features, file=file)
+    # (ranking score, probability) on the validation customers; the trees rank by their raw log-odds
+    p_lr = linear.predict_proba(Xv)
+    scores: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "gradient_boosting": (trees.raw(Xv), trees.predict_proba(Xv)),
+        "logistic_regression": (p_lr, p_lr),
     }
+    # baselines, fitted on the same training matrix (columns of it)
+    rfm = [f for f in RFM_FEATURES if f in features]
+    cols = [features.index(f) for f in rfm]
+    p_rfm = _fit_linear(Xt[:, cols], y_train, features=rfm).predict_proba(Xv[:, cols])
+    scores["rfm_logistic"] = (p_rfm, p_rfm)
+    rec = [features.index("recency_days")]
+    scores["recency"] = (Xv[:, rec[0]], _fit_linear(Xt[:, rec], y_train, features=["recency_days"]).predict_proba(Xv[:, rec]))
     if "p_alive" in valid_fs.frame.columns:
-        metrics["p_alive"] = evaluate(y_valid, 1.0 - valid_fs.frame["p_alive"].to_numpy())
+        p_dead = 1.0 - valid_fs.frame["p_alive"].to_numpy()
+        scores["p_alive"] = (p_dead, p_dead)
+    metrics = {name: evaluate(y_valid, rank, prob) for name, (rank, prob) in scores.items()}
+    places = {name: auc_placements(y_valid, rank) for name, (rank, _) in scores.items()}
+    saved, selection = choose_model(metrics, places)
 
-    def gain(base: str) -> float | None:
-        a, b = metrics["gradient_boosting"].auc, metrics[base].auc if base in metrics else None
-        return None if a is None or b is None else a - b
-
-    g_rec, g_pa = gain("recency"), gain("p_alive")
-    beats = None if g_rec is None else (g_rec > 0 and (g_pa is None or g_pa > 0))
+    gains, std_errors, beats, notes = compare(saved, metrics, places, rfm)
+    warnings += notes
 
     # final model: the same recipe on the latest labelled cutoff
-    final = _fit_trees(_matrix(final_fs.frame, features), y_final, final_fs.frame["customer_id"], seed=seed,
-                       calibration=calibration, features=features, file=file)
+    Xf = _matrix(final_fs.frame, features)
+    if saved == "gradient_boosting":
+        final = _fit_trees(Xf, y_final, final_fs.frame["customer_id"], seed=seed, calibration=calibration, features=features, file=file)
+        how = f"{calibration}: fitted on a seeded 20% of the customers held out from the trees"
+    else:
+        final = _fit_linear(Xf, y_final, features=features, file=file)
+        how = f"none: the logistic regression's own probabilities (--calibration {calibration} applies to the trees)"
     report = ChurnReport(
         horizon=horizon, train_cutoff=train_cut, validation_cutoff=valid_cut, final_cutoff=valid_cut, data_end=data_end,
-        validation=note,
-        calibration=f"{calibration}: fitted on a seeded 20% of the customers held out from the trees",
+        validation=note, calibration=how,
         features=features, train_rows=int(y_train.size), validation_customers=int(y_valid.size), final_rows=int(y_final.size),
         train_cutoffs=train_cuts, final_cutoffs=final_cuts, metrics=metrics,
-        auc_gain_vs_recency=g_rec, auc_gain_vs_p_alive=g_pa, beats_baselines=beats,
-        calibration_table=calibration_table(y_valid, p_gb), warnings=warnings,
+        saved_model=saved, selection_metric=SELECTION_METRIC, selection=selection, rfm_features=rfm,
+        auc_gain_vs_rfm_logistic=gains["rfm_logistic"], auc_gain_vs_recency=gains["recency"], auc_gain_vs_p_alive=gains.get("p_alive"),
+        auc_gain_std_errors=std_errors, beats_rfm_logistic=beats["rfm_logistic"], beats_baselines=beats["all"],
+        calibration_table=calibration_table(y_valid, scores[saved][1]), warnings=warnings,
     )
     final.metadata = {
         "versions": _versions(),
@@ -381,6 +439,9 @@ def train_churn(
         "metrics": {k: v.model_dump() for k, v in metrics.items()},
         "hgb_params": HGB_PARAMS,
         "features_left_out": left_out,
+        "saved_model": saved,
+        "selection_metric": SELECTION_METRIC,
+        "selection": selection,
     }
     return TrainResult(model=final, report=report)
 

@@ -1,8 +1,9 @@
 """The churn model and its file: JSON data, checked against a schema before use, never code.
 
 A model file is `{"format": "fidelcli-churn-model", "format_version": 1, "sha256": ..., "body":
-{"metadata": {...}, "model": {...}}}`: the gradient-boosted trees as arrays of numbers, the
-calibration as two numbers (or a table), and a SHA-256 of the body. Loading reads it with
+{"metadata": {...}, "model": {...}}}`: the model as numbers (`"kind": "gradient_boosted_trees"`:
+the trees as arrays; `"kind": "logistic_regression"`: medians, means, standard deviations and
+coefficients), the calibration as two numbers (or a table), and a SHA-256 of the body. Loading reads it with
 `fidelcli.io.jsonfile.read_json` (size, depth, finite numbers, integer length), checks the format,
 the version and the hash, then validates the body against the Pydantic models below (no unknown
 field, finite numbers only, bounded lengths, every tree index in range) before anything is built
@@ -23,6 +24,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from fidelcli.churn.features import NON_FEATURES
+from fidelcli.churn.linear import Linear
 from fidelcli.churn.trees import Tree, raw_scores
 from fidelcli.errors import ConfigError, InputError, ModelFileError
 from fidelcli.io.jsonfile import read_json, schema_problem
@@ -57,6 +59,7 @@ class Strict(BaseModel):
 
 
 Text = Annotated[str, StringConstraints(max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=2_000)]
 DateText = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Index = Annotated[int, Field(ge=0)]
 
@@ -120,6 +123,33 @@ class TreesDoc(Strict):
         return self
 
 
+class LogisticDoc(Strict):
+    """A logistic regression (see `fidelcli.churn.linear.Linear`): one number per feature in each list."""
+
+    kind: Literal["logistic_regression"]
+    features: Annotated[list[Text], Field(min_length=1, max_length=MAX_FEATURES)]
+    medians: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    lower: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    upper: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    center: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    scale: Annotated[list[Annotated[float, Field(gt=0.0)]], Field(max_length=MAX_FEATURES)]
+    coef: Annotated[list[float], Field(max_length=MAX_FEATURES)]
+    intercept: float
+    calibration: Annotated[SigmoidDoc | IsotonicDoc, Field(discriminator="method")]
+
+    @model_validator(mode="after")
+    def _one_per_feature(self) -> LogisticDoc:
+        if len(set(self.features)) != len(self.features) or set(self.features) & set(NON_FEATURES):
+            raise ValueError("features must be distinct feature names (not customer_id or a purchase date)")
+        n = len(self.features)
+        for name in ("medians", "lower", "upper", "center", "scale", "coef"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} numbers for {n} features")
+        if any(lo > hi for lo, hi in zip(self.lower, self.upper, strict=True)):
+            raise ValueError("a feature's training range has lower > upper")
+        return self
+
+
 class SavedBGNBD(Strict):
     """The BG/NBD fit behind the P(alive) feature (`BGNBD.to_dict`)."""
 
@@ -161,6 +191,10 @@ class MetadataDoc(Strict):
     hgb_params: Annotated[dict[Text, bool | int | float | None], Field(max_length=50)]
     # features the training data could not provide (e.g. spend without amounts), with the reason
     features_left_out: Annotated[dict[Text, Text], Field(max_length=MAX_FEATURES)] = {}
+    # which candidate was saved and why (files written before the choice existed hold trees)
+    saved_model: Literal["gradient_boosting", "logistic_regression"] | None = None
+    selection_metric: Literal["auc"] | None = None
+    selection: LongText | None = None
 
 
 class BodyDoc(Strict):
@@ -168,10 +202,20 @@ class BodyDoc(Strict):
     model: TreesDoc
 
 
+class LogisticBodyDoc(Strict):
+    metadata: MetadataDoc
+    model: LogisticDoc
+
+
+# the body's schema by model kind (chosen before validating, so errors point at body.model.<field>)
+BODIES: dict[str, type[BodyDoc] | type[LogisticBodyDoc]] = {"gradient_boosted_trees": BodyDoc, "logistic_regression": LogisticBodyDoc}
+
+
 # ----------------------------------------------------------------------------------------- model
 @dataclass
 class ChurnModel:
-    """A fitted churn model: gradient-boosted trees on `features`, then a calibration map.
+    """A fitted churn model on `features`: gradient-boosted trees (`baseline`, `trees`) or a logistic
+    regression (`linear`; then `trees` is empty), then a calibration map.
 
     `calibration` is {"method": "sigmoid", "a": .., "b": ..} (p = 1 / (1 + exp(-(a * raw + b))))
     or {"method": "isotonic", "x": [...], "y": [...]} (piecewise-linear on the uncalibrated probability).
@@ -183,6 +227,12 @@ class ChurnModel:
     calibration: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     file: str | None = field(default=None, compare=False)  # the file it was loaded from, named in errors
+    linear: Linear | None = None
+
+    @property
+    def kind(self) -> Literal["gradient_boosted_trees", "logistic_regression"]:
+        """The model file's `kind`."""
+        return "logistic_regression" if self.linear is not None else "gradient_boosted_trees"
 
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """The feature matrix of `frame` in the model's column order (nulls become NaN).
@@ -196,7 +246,9 @@ class ChurnModel:
         return frame.select(pl.col(f).cast(pl.Float64) for f in self.features).to_numpy(order="c").astype(np.float64, copy=False)
 
     def raw(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated log-odds of churn (the boosted trees' sum)."""
+        """Uncalibrated log-odds of churn (the boosted trees' sum, or the logistic regression's linear predictor)."""
+        if self.linear is not None:
+            return self.linear.raw(X)
         blocks = [X[i:i + 131_072] for i in range(0, X.shape[0], 131_072)] or [X]
         with ThreadPoolExecutor(max_workers=2) as pool:
             parts = list(pool.map(lambda b: raw_scores(b, self.baseline, self.trees, block=16_384), blocks))
@@ -209,16 +261,12 @@ class ChurnModel:
     # -- file
     def to_dict(self) -> dict[str, Any]:
         """The model file's document (see the module docstring)."""
-        body = {
-            "metadata": self.metadata,
-            "model": {
-                "kind": "gradient_boosted_trees",
-                "features": self.features,
-                "baseline": self.baseline,
-                "trees": [t.to_dict() for t in self.trees],
-                "calibration": self.calibration,
-            },
-        }
+        if self.linear is not None:
+            model = {"kind": self.kind, "features": self.features, **self.linear.to_dict(), "calibration": self.calibration}
+        else:
+            model = {"kind": self.kind, "features": self.features, "baseline": self.baseline,
+                     "trees": [t.to_dict() for t in self.trees], "calibration": self.calibration}
+        body = {"metadata": self.metadata, "model": model}
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "sha256": digest(body), "body": body}
 
     def save(self, path: Path) -> None:
@@ -272,8 +320,13 @@ class ChurnModel:
         if not isinstance(body, dict) or doc["sha256"] != digest(body):
             raise ModelFileError("model file was modified after it was written (SHA-256 mismatch)", file=file,
                                  hint="use the file written by churn train, or train again")
+        model = body.get("model")
+        kind = model.get("kind") if isinstance(model, dict) else None
+        if isinstance(kind, str) and kind not in BODIES:
+            raise ModelFileError(f"content outside the {WHAT}'s schema at body.model.kind: unknown model kind {kind[:50]!r} "
+                                 f"(this fidelcli reads {' and '.join(BODIES)})", file=file, hint=RETRAIN_HINT)
         try:
-            checked = BodyDoc.model_validate(body)
+            checked = BODIES.get(kind, BodyDoc).model_validate(body)  # type: ignore[arg-type]
         except ValidationError as exc:
             raise ModelFileError(schema_problem(exc, WHAT, root="body"), file=file, hint=RETRAIN_HINT) from None
         m = checked.model
@@ -284,6 +337,10 @@ class ChurnModel:
                 BGNBD.from_dict(checked.metadata.p_alive_model.model_dump())
             except ConfigError as exc:
                 raise ModelFileError(f"invalid P(alive) model in the {WHAT}: {exc.message}", file=file, hint=RETRAIN_HINT) from None
+        if isinstance(m, LogisticDoc):
+            linear = Linear.from_dict(m.model_dump())
+            return cls(features=list(m.features), baseline=0.0, trees=[], calibration=m.calibration.model_dump(),
+                       metadata=body["metadata"], file=file, linear=linear)
         try:
             trees = [Tree.from_dict(t.model_dump(), len(m.features)) for t in m.trees]
         except InputError as exc:  # the schema checks the same: kept as a second line of defence

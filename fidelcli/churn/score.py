@@ -42,6 +42,11 @@ def check_bands(bands: dict[str, float] | list[float]) -> dict[str, float]:
     return out
 
 
+def high_risk(bands: dict[str, float]) -> float:
+    """Lowest probability of the high-risk bands: the band named "high" and those above it, else the top band."""
+    return bands.get("high", list(bands.values())[-1])
+
+
 def _band_expr(prob: pl.Expr, bands: dict[str, float]) -> pl.Expr:
     """Name of the highest band whose lowest probability the value reaches."""
     names = list(bands)
@@ -90,7 +95,7 @@ def score_churn(
     Returns
     -------
     ScoreResult whose frame has customer_id, churn_probability, risk_band, driver_1, driver_2,
-    driver_3; sorted by customer_id.
+    driver_3; sorted by customer_id. Every customer in a high-risk band (`high_risk`) has a driver_1.
 
     Raises
     ------
@@ -127,8 +132,9 @@ def score_churn(
     scored = frame.with_columns(churn_probability=pl.Series(prob, dtype=pl.Float64)).with_columns(
         risk_band=_band_expr(pl.col("churn_probability"), bands)
     )
+    required = scored["churn_probability"] >= high_risk(bands)
     out = scored.lazy().select("customer_id", "churn_probability", "risk_band").join(
-        churn_drivers(scored.lazy()), on="customer_id", how="left", maintain_order="left"
+        churn_drivers(scored, required=required), on="customer_id", how="left", maintain_order="left"
     ).collect()
     return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings)
 

@@ -54,6 +54,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 
 
 @churn_app.command("train")
+@options.read_options
 def train_cmd(
     model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False, callback=options.output_file)],
     transactions: options.TransactionsOpt = None,
@@ -133,7 +134,7 @@ def _verdict(rep: ChurnReport) -> str:
     gains = {b: g for b, g in (("rfm_logistic", rep.auc_gain_vs_rfm_logistic), ("recency", rep.auc_gain_vs_recency),
                                ("p_alive", rep.auc_gain_vs_p_alive)) if g is not None}
     ses = rep.auc_gain_std_errors
-    listed = ", ".join(f"{short[b]} {g:+.3f}" + (f" (standard error {ses[b]:.3f})" if ses.get(b) is not None else "")
+    listed = ", ".join(f"{short[b]} {g:+.4f}" + (f" (standard error {ses[b]:.4f})" if ses.get(b) is not None else "")
                        for b, g in gains.items())
     unclear = [short[b] for b, g in gains.items() if ses.get(b) is not None and g <= ses[b]]  # type: ignore[operator]
     if not rep.beats_baselines:
@@ -155,6 +156,7 @@ def _bands(flag: str | None, cfg: dict[str, Any]) -> dict[str, float] | list[flo
 
 
 @churn_app.command("score")
+@options.read_options
 def score_cmd(
     model: Annotated[Path, typer.Option("--model", help="Model file written by churn train.", callback=options.input_file)],
     transactions: options.TransactionsOpt = None,

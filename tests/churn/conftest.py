@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -16,7 +18,7 @@ from refdata import reference_path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from churn_sim import simulate  # noqa: E402
+from churn_sim import linear_truth, simulate, simulate_rule  # noqa: E402
 
 # CDNOW 1/10 cohort (tests/reference/, or ../shared/data beside the checkout)
 CDNOW = reference_path("clvtools_cdnow.csv")
@@ -47,6 +49,28 @@ def sim_model_file(sim_result: TrainResult, tmp_path_factory: pytest.TempPathFac
     """`sim_result`'s model, saved."""
     path = tmp_path_factory.mktemp("model") / "churn.json"
     sim_result.model.save(path)
+    return path
+
+
+def train_rule_shop(folder: Path, truth: Callable[..., np.ndarray], *, seed: int = 0, amounts: bool = True) -> TrainResult:
+    """A model trained on `simulate_rule(3000, truth, seed=seed)` (validation at its last cutoff, 90 days, seed 0)."""
+    tx, cutoff = simulate_rule(3000, truth, seed=seed)
+    path = folder / "tx.parquet"
+    (tx if amounts else tx.drop("amount")).write_parquet(path)
+    return train_churn(load(path).lf, data_end=cutoff + dt.timedelta(days=90), cutoff=cutoff, horizon="90d", seed=0)
+
+
+@pytest.fixture(scope="session")
+def linear_result(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """Churn linear in recency, frequency and tenure (seed 0): the logistic regression is saved."""
+    return train_rule_shop(tmp_path_factory.mktemp("linear"), linear_truth)
+
+
+@pytest.fixture(scope="session")
+def linear_model_file(linear_result: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`linear_result`'s model (a logistic regression), saved."""
+    path = tmp_path_factory.mktemp("linear_model") / "churn.json"
+    linear_result.model.save(path)
     return path
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
@@ -20,11 +21,20 @@ def test_train_then_score(sim_files: tuple[Path, pl.DataFrame], tmp_path: Path) 
                               "--model-out", str(model), "--report", str(report), "--format", "csv"])
     assert res.exit_code == 0, res.stderr
     table = pl.read_csv(res.stdout.encode())
-    assert table["model"].to_list() == ["gradient_boosting", "logistic_regression", "recency", "p_alive"]
+    assert table["model"].to_list() == ["gradient_boosting", "logistic_regression", "rfm_logistic", "recency", "p_alive"]
+    assert table["role"].to_list() == ["saved", "candidate", "baseline", "baseline", "baseline"]
     rep = json.loads(report.read_text())
-    assert rep["validation_cutoff"] == "2024-09-30" and rep["beats_baselines"] is True
-    assert table.filter(pl.col("model") == "gradient_boosting")["auc"].item() == rep["metrics"]["gradient_boosting"]["auc"]
-    assert "gradient boosting beats the baselines: AUC gain vs recency +" in res.stderr
+    assert rep["validation_cutoff"] == "2024-09-30" and rep["beats_baselines"] is True and rep["saved_model"] == "gradient_boosting"
+    assert json.loads(model.read_text())["body"]["model"]["kind"] == "gradient_boosted_trees"
+    # the printed table (rounded by the output layer) shows the report's figures
+    assert table.filter(pl.col("model") == "gradient_boosting")["auc"].item() == pytest.approx(
+        rep["metrics"]["gradient_boosting"]["auc"], abs=5e-7)
+    assert rep["selection"] in res.stderr.splitlines()
+    gains = {b: (rep[f"auc_gain_vs_{b}"], rep["auc_gain_std_errors"][b]) for b in ("rfm_logistic", "recency", "p_alive")}
+    assert all(g > se for g, se in gains.values())  # figures in docs/churn.md: +0.022, +0.025, +0.227
+    assert ("gradient boosting (saved) beats the baselines: AUC gain vs "
+            + ", ".join(f"{name} {g:+.4f} (standard error {se:.4f})" for name, (g, se) in
+                        zip(("RFM logistic", "recency", "P(alive)"), gains.values(), strict=True))) in res.stderr.splitlines()
 
     out = tmp_path / "scores.csv"
     res = runner.invoke(app, ["churn", "score", "-t", tx, "--model", str(model), "--as-of", "2025-01-01",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 import pytest
+from conftest import CDNOW, load
 from polars.testing import assert_frame_equal
 
-from fidelcli.churn import check_bands, churn_drivers
-from fidelcli.churn.score import _band_expr
+from fidelcli.churn import check_bands, churn_drivers, score_churn, train_churn
+from fidelcli.churn.score import _band_expr, high_risk
 from fidelcli.errors import ConfigError
 
 
@@ -40,6 +43,53 @@ def test_drivers_by_hand() -> None:
         "driver_3": ["0 orders in the last 90 days vs 2 in the 90 before", None, None, None, None],
     })
     assert_frame_equal(got, expected)
+
+
+def test_high_risk_customers_without_a_sign_get_their_purchase_rhythm() -> None:
+    features = pl.DataFrame({
+        "customer_id": ["new", "slow", "slow-low-risk", "lapsed", "no-interval"],
+        "frequency": [1, 2, 2, 1, 3],
+        "recency_days": [12, 27, 27, 120, 5],
+        "tenure_days": [12, 326, 326, 120, 40],
+        "ipt_mean_days": [None, 299.0, 299.0, None, None],
+        "recency_ratio": [None, 27 / 299, 27 / 299, None, None],
+    })
+    got = churn_drivers(features, required=pl.Series([True, True, False, True, True])).collect()
+    expected = pl.DataFrame({
+        "customer_id": ["new", "slow", "slow-low-risk", "lapsed", "no-interval"],
+        # no sign applies: one purchase < 30 days ago, several purchases within their usual interval
+        "driver_1": ["only one purchase so far, 12 days ago",
+                     "2 purchases in 326 days (one every 299 days on average), the last 27 days ago",
+                     None,  # not at high risk: no driver rather than a description
+                     "only one purchase, 120 days ago",  # a sign applies: the rhythm is not added
+                     "3 purchases in 40 days, the last 5 days ago"],
+        "driver_2": [None] * 5,
+        "driver_3": [None] * 5,
+    }, schema_overrides={"driver_2": pl.String, "driver_3": pl.String})
+    assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize(("bands", "lowest"), [
+    ([0.3, 0.6], 0.6), ([0.2, 0.5, 0.8], 0.5), ({"calm": 0.0, "alert": 0.8}, 0.8), ([0.5], 0.5),
+])
+def test_high_risk_is_the_high_band_and_above(bands: object, lowest: float) -> None:
+    assert high_risk(check_bands(bands)) == lowest  # type: ignore[arg-type]
+
+
+def test_every_high_band_customer_has_a_driver() -> None:
+    """CDNOW: 84 % churn within 90 days, so steady customers who rarely buy are at high risk without any warning sign."""
+    if CDNOW is None:
+        pytest.skip("CDNOW data not available")
+    tx = load(CDNOW)
+    model = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), seed=0).model
+    scored = score_churn(load(CDNOW, as_of=dt.date(1998, 1, 1)), model, cutoff=dt.date(1997, 12, 31)).frame
+    high = scored.filter(pl.col("risk_band") == "high")
+    assert high.height > 1000 and high["driver_1"].null_count() == 0
+    # not vacuous: some of them have no warning sign, and get their purchase rhythm
+    rhythm = high.filter(pl.col("driver_1").str.contains(r"^\d+ purchases in \d+ days|^only one purchase so far"))
+    assert rhythm.height > 50 and rhythm["driver_2"].null_count() == rhythm.height
+    # below the high band a customer with no sign keeps no driver
+    assert scored.filter(pl.col("risk_band") != "high")["driver_1"].null_count() > 0
 
 
 def test_drivers_without_any_sign_column() -> None:

@@ -60,7 +60,8 @@ def test_beats_both_baselines_on_the_simulated_shop(sim_result: TrainResult) -> 
     rep = sim_result.report
     assert (rep.train_cutoffs, rep.validation_cutoff) == ([dt.date(2024, 7, 2), dt.date(2024, 4, 3)], CUT)
     m = rep.metrics
-    assert set(m) == {"gradient_boosting", "logistic_regression", "recency", "p_alive"}
+    assert set(m) == {"gradient_boosting", "logistic_regression", "rfm_logistic", "recency", "p_alive"}
+    assert rep.saved_model == "gradient_boosting"
     assert rep.auc_gain_vs_recency == pytest.approx(m["gradient_boosting"].auc - m["recency"].auc)
     assert rep.auc_gain_vs_recency > 0.01 and rep.auc_gain_vs_p_alive > 0.01 and rep.beats_baselines
     assert "p_alive" in rep.features and rep.warnings == []
@@ -123,7 +124,8 @@ def test_model_file_is_json_with_metadata(sim_model_file: Path) -> None:
     assert meta["horizon"] == "90d" and meta["cutoffs"]["validation"] == "2024-09-30"
     assert set(meta["versions"]) >= {"fidelcli", "scikit-learn", "polars", "numpy"}
     assert meta["features"] == doc["body"]["model"]["features"] and meta["p_alive_model"]["name"] == "bgnbd"
-    assert set(meta["metrics"]) == {"gradient_boosting", "logistic_regression", "recency", "p_alive"}
+    assert set(meta["metrics"]) == {"gradient_boosting", "logistic_regression", "rfm_logistic", "recency", "p_alive"}
+    assert (meta["saved_model"], meta["selection_metric"], doc["body"]["model"]["kind"]) == ("gradient_boosting", "auc", "gradient_boosted_trees")
 
 
 def test_tampered_model_file_is_refused(sim_model_file: Path, tmp_path: Path) -> None:

@@ -250,7 +250,8 @@ def test_saved_model_loads_and_scores_identically(sim_files: tuple[Path, pl.Data
     assert res.exit_code == 0, res.stderr
     tx = load(sim_files[0], as_of=dt.date(2024, 12, 31))
     in_memory = score_churn(tx, sim_result.model, cutoff=dt.date(2024, 12, 30)).frame
-    assert_frame_equal(pl.read_parquet(out), in_memory)
+    # written files round probabilities to 6 decimals (fidelcli.io.rounding): half a unit of the 6th decimal apart at most
+    assert_frame_equal(pl.read_parquet(out), in_memory, rel_tol=0, abs_tol=5e-7 + 1e-15)
 
 
 # ------------------------------------------------------------------- training without amounts
@@ -352,3 +353,53 @@ def test_nobody_to_score_names_the_file(sim_files: tuple[Path, pl.DataFrame], si
         "error: transactions.parquet: no customer has a purchase on or before 2021-12-31: nobody to score",
         "hint: use a later --as-of",
     ]
+
+
+# ------------------------------------------------------------------ a saved logistic regression
+def test_logistic_model_file_scores_through_the_cli(sim_files: tuple[Path, pl.DataFrame], linear_result: TrainResult,
+                                                    linear_model_file: Path, tmp_path: Path) -> None:
+    body = json.loads(linear_model_file.read_text(encoding="utf-8"))["body"]
+    assert body["model"]["kind"] == "logistic_regression" and body["metadata"]["saved_model"] == "logistic_regression"
+    n = len(body["model"]["features"])
+    assert all(len(body["model"][k]) == n for k in ("medians", "lower", "upper", "center", "scale", "coef"))
+    out = tmp_path / "scores.parquet"
+    res = score(sim_files[0], linear_model_file, "--as-of", "2024-12-31", "-o", str(out))
+    assert res.exit_code == 0, res.stderr
+    tx = load(sim_files[0], as_of=dt.date(2024, 12, 31))
+    in_memory = score_churn(tx, linear_result.model, cutoff=dt.date(2024, 12, 30)).frame
+    assert_frame_equal(pl.read_parquet(out), in_memory, rel_tol=0, abs_tol=5e-7 + 1e-15)  # files round to 6 decimals
+
+
+BAD_LINEAR: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "zero-scale": (lambda m: m["scale"].__setitem__(0, 0.0), "at body.model.scale[0]: input should be greater than 0"),
+    "short-coef": (lambda m: m["coef"].pop(), "at body.model: coef has {m} numbers for {n} features"),
+    "crossed-bounds": (lambda m: m.update(lower=[v + 1e9 for v in m["upper"]]), "at body.model: a feature's training range has lower > upper"),
+    "tree-field": (lambda m: m.update(trees=[]), "at body.model.trees: extra inputs are not permitted"),
+    "unknown-kind": (lambda m: m.update(kind="neural_net"), "at body.model.kind: unknown model kind 'neural_net' "
+                                                            "(this fidelcli reads gradient_boosted_trees and logistic_regression)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LINEAR))
+def test_bad_logistic_model_is_refused(case: str, linear_model_file: Path) -> None:
+    edit, message = BAD_LINEAR[case]
+    doc = json.loads(linear_model_file.read_text(encoding="utf-8"))
+    n = len(doc["body"]["model"]["features"])
+    edit(doc["body"]["model"])
+    doc = rehashed(doc)  # a crafted file: the hash matches, the content does not
+    with pytest.raises(ModelFileError) as exc:
+        ChurnModel.from_dict(doc, file="m.json")
+    assert exc.value.message.startswith(f"content outside the churn model file's schema {message.format(n=n, m=n - 1)}")
+
+
+def test_model_files_written_before_the_choice_still_load(sim_model_file: Path, sim_files: tuple[Path, pl.DataFrame]) -> None:
+    """Files of the first format 1 (boosted trees, no saved_model / selection fields) load and score as before."""
+    doc = json.loads(sim_model_file.read_text(encoding="utf-8"))
+    for key in ("saved_model", "selection_metric", "selection"):
+        del doc["body"]["metadata"][key]
+    doc["body"]["metadata"]["metrics"].pop("rfm_logistic")
+    old = ChurnModel.from_dict(rehashed(doc), file="old.json")
+    assert old.kind == "gradient_boosted_trees"
+    tx = load(sim_files[0])
+    assert_frame_equal(score_churn(tx, old, cutoff=dt.date(2024, 12, 30)).frame,
+                       score_churn(tx, ChurnModel.load(sim_model_file), cutoff=dt.date(2024, 12, 30)).frame)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-from numpy.typing import ArrayLike
-from scipy.special import betaln, gammaln, logsumexp
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
 
 from fidelcli.errors import FitError, InputError
 from fidelcli.models._fit import (
@@ -27,6 +27,7 @@ from fidelcli.models._fit import (
     discount_sum,
     weighted_mean,
 )
+from fidelcli.models.numerics import EPS, beta_expectation, log1m, log_poch
 
 
 def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
@@ -37,16 +38,21 @@ def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
     L = B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n)/B(gamma,delta)
         + sum_{i=0}^{n-t_x-1} B(alpha+x, beta+t_x-x+i)/B(alpha,beta)
                               B(gamma+1, delta+t_x+i)/B(gamma,delta)
+
+    The Beta ratios have whole shifts, so they are written with rising factorials,
+    B(a+i, b+j)/B(a, b) = (a)_i (b)_j / (a+b)_(i+j) (`log_poch`): no difference of two large
+    log-Beta values, which keeps the accuracy when the parameters are huge.
     """
     alpha, beta, gamma, delta = params
-    bab, bgd = betaln(alpha, beta), betaln(gamma, delta)
-    l_alive = betaln(alpha + x, beta + n - x) - bab + betaln(gamma, delta + n) - bgd
+    lp_x = log_poch(alpha, x)
+    l_alive = (lp_x + log_poch(beta, n - x) - log_poch(alpha + beta, n)
+               + log_poch(delta, n) - log_poch(gamma + delta, n))
     k = int(np.max(n - t_x)) if x.size else 0
     i = np.arange(max(k, 1), dtype=float)[None, :]
     valid = i < (n - t_x)[:, None]
-    ii = np.where(valid, i, 0.0)
-    terms = (betaln(alpha + x[:, None], beta + t_x[:, None] - x[:, None] + ii) - bab
-             + betaln(gamma + 1.0, delta + t_x[:, None] + ii) - bgd)
+    ti = t_x[:, None] + np.where(valid, i, 0.0)
+    terms = (lp_x[:, None] + log_poch(beta, ti - x[:, None]) - log_poch(alpha + beta, ti)
+             + np.log(gamma) + log_poch(delta, ti) - log_poch(gamma + delta, ti + 1.0))
     terms = np.where(valid, terms, -np.inf)
     all_terms = np.concatenate([l_alive[:, None], terms], axis=1)
     return l_alive, logsumexp(all_terms, axis=1)
@@ -141,23 +147,31 @@ class BGBB(FittedModel):
         xa, ta, na, _ = check_bgbb_data(x, t_x, n, None)
         alpha, beta, gamma, delta = p = self._theta()
         l_alive, ll = bgbb_parts(p, xa, ta, na)
-        shift = betaln(gamma, delta + na + 1) - betaln(gamma, delta + na)
-        return np.exp(l_alive + shift - ll)
+        # B(gamma, delta+n+1)/B(gamma, delta+n) = (delta+n)/(gamma+delta+n): a log1p <= 0, and
+        # l_alive <= ll (ll is a log-sum-exp over terms including l_alive), so P(alive) <= 1.
+        shift = np.log1p(-gamma / (gamma + delta + na))
+        return np.exp(np.minimum(l_alive - ll, 0.0) + shift)
 
     def _expected(self, n_star: FloatArray, x: FloatArray, t_x: FloatArray,
                   n: FloatArray) -> FloatArray:
         """E[X(n, n+n*) | x, t_x, n] (FHS 2010, the conditional expectation):
         1/L B(alpha+x+1, beta+n-x)/B(alpha,beta) delta/(gamma-1) Gamma(gamma+delta)/Gamma(1+delta)
-        [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)].
+        [Gamma(1+delta+n)/Gamma(gamma+delta+n) - Gamma(1+delta+n+n*)/Gamma(gamma+delta+n+n*)],
+
+        evaluated as P(alive at n) E[p | x, n] sum_{k=1}^{n*} E[(1-theta)^k | alive at n]: the
+        same expression regrouped into factors that stay within [0, 1], [0, 1] and [0, n*]
+        (`bgbb_future_alive`), so nothing overflows when gamma and delta are huge.
         """
         alpha, beta, gamma, delta = p = self._theta()
         shape = np.broadcast_shapes(np.shape(n_star), np.shape(x), np.shape(t_x), np.shape(n))
-        xb, tb, nb, sb = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, n, n_star))
-        _, ll = bgbb_parts(p, xb, tb, nb)
-        log_front = (betaln(alpha + xb + 1, beta + nb - xb) - betaln(alpha, beta)
-                     + gammaln(gamma + delta) - gammaln(1 + delta) - ll)
-        out = np.exp(log_front) * delta * _gamma_ratio_diff(gamma, delta, nb, sb)
-        return out.reshape(shape)
+        hist = np.broadcast_shapes(np.shape(x), np.shape(t_x), np.shape(n))
+        xb, tb, nb = (np.broadcast_to(v, hist).ravel() for v in (x, t_x, n))
+        l_alive, ll = bgbb_parts(p, xb, tb, nb)
+        # P(alive at n) E[p | x, n]; B(alpha+x+1, beta+n-x)/B(alpha+x, beta+n-x) = (alpha+x)/(alpha+beta+n)
+        front = np.exp(np.minimum(l_alive - ll, 0.0)) * (alpha + xb) / (alpha + beta + nb)
+        front = np.broadcast_to(front.reshape(hist), shape)
+        future = bgbb_future_alive(gamma, delta, np.broadcast_to(n, shape), np.broadcast_to(n_star, shape))
+        return front * future
 
     def expected_purchases(self, n_star: ArrayLike, x: ArrayLike, t_x: ArrayLike,
                            n: ArrayLike) -> FloatArray:
@@ -168,13 +182,11 @@ class BGBB(FittedModel):
 
     def expected_purchases_new(self, n: ArrayLike) -> FloatArray:
         """E[X(n)] of a new customer (FHS 2010, E(X(n))): alpha/(alpha+beta) delta/(gamma-1)
-        [1 - Gamma(gamma+delta) Gamma(1+delta+n) / (Gamma(gamma+delta+n) Gamma(1+delta))]."""
+        [1 - Gamma(gamma+delta) Gamma(1+delta+n) / (Gamma(gamma+delta+n) Gamma(1+delta))], i.e.
+        E[p] sum_{k=1}^{n} E[(1-theta)^k] (`bgbb_future_alive` after 0 opportunities)."""
         alpha, beta, gamma, delta = self._theta()
         na = check_values(n, "n")
-        zero = np.zeros_like(na)
-        gd = gammaln(gamma + delta) - gammaln(1 + delta)
-        return alpha / (alpha + beta) * delta * np.exp(gd) * _gamma_ratio_diff(
-            gamma, delta, zero, na)
+        return alpha / (alpha + beta) * bgbb_future_alive(gamma, delta, np.zeros_like(na), na)
 
     def discounted_expected_transactions(self, x: ArrayLike, t_x: ArrayLike, n: ArrayLike, *,
                                          horizon: int, discount_rate_per_period: float,
@@ -187,12 +199,40 @@ class BGBB(FittedModel):
                             discount_rate_per_period=discount_rate_per_period, step=float(step))
 
 
-def _gamma_ratio_diff(gamma: float, delta: float, n: FloatArray, n_star: FloatArray
+def bgbb_future_alive(gamma: float, delta: float, n: FloatArray, n_star: FloatArray
                       ) -> FloatArray:
-    """[G(1+d+n)/G(g+d+n) - G(1+d+n+n*)/G(g+d+n+n*)] / (g-1), in log space; the g = 1 limit
-    is sum_{j=n}^{n+n*-1} 1/(1+d+j) ~ digamma difference, reached continuously by nudging g."""
-    if abs(gamma - 1.0) < 1e-7:
-        gamma = 1.0 + 1e-7
-    u1 = gammaln(1 + delta + n) - gammaln(gamma + delta + n)
-    u2 = gammaln(1 + delta + n + n_star) - gammaln(gamma + delta + n + n_star)
-    return np.exp(u1) * -np.expm1(u2 - u1) / (gamma - 1.0)
+    """M = sum_{k=1}^{n*} E[(1-theta)^k], theta ~ Beta(gamma, delta+n): the expected number of the
+    next n* opportunities at which a customer alive at opportunity n is still alive (broadcasts).
+
+    Closed form (FHS 2010, the bracket of the conditional expectation):
+        M = (delta+n)/(gamma-1) [1 - Gamma(gamma+delta+n) Gamma(1+delta+n+n*)
+                                     / (Gamma(1+delta+n) Gamma(gamma+delta+n+n*))],
+    with the gamma ratio R from `log_poch` and 1 - R = -expm1(log R). log R is a difference of two
+    log rising factorials that nearly cancel when gamma is close to 1 or delta is huge (delta >> n*
+    gamma); where that difference keeps fewer than ~10 significant digits, M is instead the Beta
+    expectation E[(1-theta) (1 - (1-theta)^n*) / theta] by quadrature (`beta_expectation`), whose
+    integrand lies in [0, n*]. The gamma = 1 limit needs no special case.
+    """
+    n, n_star = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(n_star, dtype=float))
+    shape = n.shape
+    n, n_star = n.ravel(), n_star.ravel()
+    lp_a = log_poch(1.0 + delta + n, n_star)
+    lp_b = log_poch(gamma + delta + n, n_star)
+    log_r = lp_a - lp_b
+    rel_error = 8.0 * EPS * (np.abs(lp_a) + np.abs(lp_b)) / np.maximum(np.abs(log_r), 1e-300)
+    ok = (rel_error < 1e-10) & (n_star > 0)
+    gm1 = gamma - 1.0 if gamma != 1.0 else 1.0  # gamma = 1 gives log R = 0: never `ok`
+    out = np.where(ok, (delta + n) / gm1 * -np.expm1(np.where(ok, log_r, 0.0)), 0.0)
+    out = np.clip(out, 0.0, n_star)
+    redo = ~ok & (n_star > 0)
+    if redo.any():
+        ns = n_star[redo]
+
+        def alive_count(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
+            k = ns[rows, None]
+            tiny = p < 1e-200  # (1 - (1-p)^k) / p -> k
+            ratio = -np.expm1(k * log1m(p, q)) / np.where(tiny, 1.0, p)
+            return q * np.where(tiny, k, ratio)
+
+        out[redo] = beta_expectation(alive_count, gamma, delta + n[redo])
+    return out.reshape(shape)

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
 from fidelcli.models._fit import (
     FloatArray,
@@ -20,6 +20,7 @@ from fidelcli.models._fit import (
     check_purchase_data,
     weighted_mean,
 )
+from fidelcli.models.numerics import EPS, graded_nodes, log1mexp
 
 
 def _log1mexp(d: FloatArray) -> FloatArray:
@@ -167,6 +168,99 @@ def pnbd_loglik_grad(params: FloatArray, d: PairedData) -> tuple[float, FloatArr
     return total, grad
 
 
+def pnbd_log_dead_odds(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+                       ) -> FloatArray:
+    """log R, R = P(dead at T | x, t_x, T) / P(alive at T | x, t_x, T), so P(alive) = 1/(1+R).
+
+    Given lambda and mu the likelihood is lambda^x e^-(lambda+mu)T (alive at T) plus the integral
+    of lambda^x mu e^-(lambda+mu)tau over the death time tau in (t_x, T]; integrating the rates
+    over their Gammas (Fader-Hardie 2005 note, the likelihood) gives
+
+        R = s int_{t_x}^T ((alpha+T)/(alpha+tau))^(r+x) ((beta+T)/(beta+tau))^s dtau/(beta+tau),
+
+    0 when t_x = T. Closed form: R = s/(r+s+x) A_0 (alpha+T)^(r+x) (beta+T)^s with A_0 from the
+    2F1 terms (`log_a0_term`). Kept where 2F1 is finite and within its bounds
+    [1, 1/(1-z)], 1 - z >= 1e-3 (scipy's 2F1(1, b; c; z) loses digits closer to z = 1, e.g. when
+    alpha/beta or beta/alpha is huge) and the estimated rounding error of log R, from the large
+    terms that cancel (r+s+x) log(alpha+T) ... and from A_0 = term(t_x) - term(T), is below 1e-9.
+    Elsewhere the integral itself is computed in log space (`pnbd_log_dead_odds_quadrature`).
+    """
+    x, t_x, T = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(t_x, dtype=float),
+                                    np.asarray(T, dtype=float))
+    shape = x.shape
+    x, t_x, T = x.ravel(), np.minimum(t_x, T).ravel(), T.ravel()
+    log_r, ok = _pnbd_log_dead_odds_closed(params, x, t_x, T)
+    redo = ~ok
+    if redo.any():
+        log_r[redo] = pnbd_log_dead_odds_quadrature(params, x[redo], t_x[redo], T[redo])
+    return log_r.reshape(shape)
+
+
+def _a0_log_term(params: FloatArray, x: FloatArray, t: FloatArray
+                 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """`log_a0_term` without its failure modes: (value, its rounding scale, trusted)."""
+    r, alpha, s, beta = params
+    big_a = r + s + x
+    if alpha >= beta:
+        big_b, lo, hi = s + 1.0, beta, alpha
+    else:
+        big_b, lo, hi = r + x, alpha, beta
+    c = big_a + 1.0
+    log_1mz = np.log(lo + t) - np.log(hi + t)  # 1 - z_t = (lo + t)/(hi + t), never 0
+    z = (hi - lo) / (hi + t)
+    f = hyp2f1(1.0, c - big_b, c, z)
+    ok = (np.exp(log_1mz) >= _PNBD_MIN_1MZ) & (f >= 1.0 - 1e-12) & (f * np.exp(log_1mz) <= 1.0 + 1e-12)
+    log_f = np.log(np.where(ok, f, 1.0))
+    lead = big_a * np.log(hi + t)
+    value = (1.0 - big_b) * log_1mz + log_f - lead
+    scale = np.abs(lead) + np.abs((1.0 - big_b) * log_1mz) + np.abs(log_f)
+    return value, scale, ok
+
+
+def _pnbd_log_dead_odds_closed(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+                               ) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Closed form of `pnbd_log_dead_odds` and where it can be trusted."""
+    r, alpha, s, beta = params
+    lt_tx, scale_tx, ok_tx = _a0_log_term(params, x, t_x)
+    lt_T, scale_T, ok_T = _a0_log_term(params, x, T)
+    d = lt_T - lt_tx  # A_0 = e^lt_tx (1 - e^d) > 0 needs d < 0
+    live = (d < 0.0) & ok_tx & ok_T
+    d_safe = np.where(live, d, -1.0)
+    alive_terms = (r + x) * np.log(alpha + T) + s * np.log(beta + T)
+    log_r = (np.log(s) - np.log(r + s + x) + lt_tx + log1mexp(d_safe) + alive_terms)
+    # Rounding error of log R: the big terms cancel, and log(1 - e^d) amplifies the error of d
+    # by e^d / (1 - e^d).
+    amplify = -1.0 / np.expm1(np.minimum(d_safe, -1e-300))
+    error = 4.0 * EPS * (scale_tx + np.abs(alive_terms) + (scale_T + scale_tx) * amplify)
+    ok = live & (error <= 1e-9)
+    same = t_x >= T  # no time to die unseen: R = 0
+    return np.where(same, -np.inf, np.where(ok, log_r, 0.0)), ok | same
+
+
+def pnbd_log_dead_odds_quadrature(params: FloatArray, x: FloatArray, t_x: FloatArray,
+                                  T: FloatArray) -> FloatArray:
+    """log R of `pnbd_log_dead_odds` by quadrature of its integral, for t_x < T.
+
+    The log integrand psi(tau) = (r+x) log1p((T-tau)/(alpha+tau)) + s log1p((T-tau)/(beta+tau))
+    - log(beta+tau) is convex and decreasing, steepest at t_x where it falls on the scale
+    1/((r+x)/(alpha+t_x) + (s+1)/(beta+t_x)); a Gauss-Legendre rule graded towards t_x
+    (`graded_nodes`) resolves that layer and every slower scale up to T, and the sum is a
+    log-sum-exp, so R may be astronomically large or small.
+    """
+    r, alpha, s, beta = params
+    length = T - t_x
+    layer = 1.0 / ((r + x) / (alpha + t_x) + (s + 1.0) / (beta + t_x))
+    d, e, w = graded_nodes(length, layer)
+    tau_a = alpha + t_x[:, None] + d
+    tau_b = beta + t_x[:, None] + d
+    psi = ((r + x)[:, None] * np.log1p(e / tau_a) + s * np.log1p(e / tau_b) - np.log(tau_b)
+           + np.log(np.maximum(w, np.finfo(float).tiny)))
+    return np.log(s) + logsumexp(psi, axis=1)
+
+
+_PNBD_MIN_1MZ = 1e-3  # closer to z = 1, pnbd_log_dead_odds integrates instead of using 2F1
+
+
 class ParetoNBD(PurchaseModel):
     """Pareto/NBD model. Parameters r, alpha (purchase rate), s, beta (lifetime).
 
@@ -203,12 +297,12 @@ class ParetoNBD(PurchaseModel):
         return pnbd_loglik(params, x, t_x, T)
 
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-        pre, l_alive, l_dead = pnbd_parts(self._theta(), x, t_x, T)
-        return np.exp(l_alive - np.logaddexp(l_alive, l_dead))
+        return expit(-pnbd_log_dead_odds(self._theta(), x, t_x, T))
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """P(alive | x, t_x, T) = the "alive at T" term over the whole likelihood (Fader-Hardie
-        2005 note, the P(alive) expression)."""
+        2005 note, the P(alive) expression), i.e. 1 / (1 + R) with R from
+        `pnbd_log_dead_odds`."""
         xa, ta, Ta, _ = check_purchase_data(x, t_x, T, None)
         return self._p_alive(xa, ta, Ta)
 
@@ -217,15 +311,18 @@ class ParetoNBD(PurchaseModel):
         """E[Y(t) | x, t_x, T] (Fader-Hardie 2005 note, the conditional expectation;
         Schmittlein et al. 1987):
         (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive),
-        written with expm1/log1p so that s = 1 is the continuous limit."""
+        written with expm1/log1p so that s = 1 is the continuous limit. It lies in
+        [0, (r+x) t/(alpha+T) P(alive)] (no purchase after death). P(alive) is computed once per
+        history, not once per t."""
         r, alpha, s, beta = self._theta()
-        shape = np.broadcast_shapes(np.shape(t), np.shape(x), np.shape(t_x), np.shape(T))
-        xb, txb, Tb = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, T))
-        tb = np.broadcast_to(t, shape).ravel()
-        pa = self._p_alive(xb, np.minimum(txb, Tb), Tb)
+        hist = np.broadcast_shapes(np.shape(x), np.shape(t_x), np.shape(T))
+        xh, txh, Th = (np.broadcast_to(v, hist).ravel() for v in (x, t_x, T))
+        pa = self._p_alive(xh, np.minimum(txh, Th), Th).reshape(hist)
+        shape = np.broadcast_shapes(np.shape(t), hist)
+        xb, Tb, tb, pab = (np.broadcast_to(v, shape) for v in (x, T, t, pa))
         u = np.log1p(tb / (beta + Tb))
-        out = (r + xb) * (beta + Tb) / (alpha + Tb) * _expm1_ratio(s - 1.0, u) * pa
-        return out.reshape(shape)
+        out = (r + xb) * (beta + Tb) / (alpha + Tb) * _expm1_ratio(s - 1.0, u)
+        return np.clip(out, 0.0, (r + xb) * tb / (alpha + Tb)) * pab
 
     def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] of a new customer (Schmittlein et al. 1987):

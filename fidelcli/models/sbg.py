@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, hyp2f1
 
 from fidelcli.errors import ConfigError, FitError, InputError
@@ -25,6 +25,10 @@ from fidelcli.models._fit import (
     check_weights,
     compress,
 )
+from fidelcli.models.numerics import beta_expectation, log_poch
+
+# Beyond this beta + n, scipy's 2F1(1, beta+n+1; alpha+beta+n+1; z) is replaced by quadrature.
+_HYP2F1_TRUSTED = 1e4
 
 
 def sbg_loglik(params: FloatArray, durations: FloatArray, censored: FloatArray,
@@ -172,19 +176,18 @@ class SBG(FittedModel):
 
     def survival(self, t: ArrayLike) -> FloatArray:
         """S(t) = B(alpha, beta+t)/B(alpha, beta): share of a cohort active after t periods
-        (Fader & Hardie 2007, S(t))."""
+        (Fader & Hardie 2007, S(t)); computed as (beta)_t / (alpha+beta)_t with `log_poch`."""
         alpha, beta = self._theta()
-        ta = check_values(t, "t")
-        return np.exp(betaln(alpha, beta + ta) - betaln(alpha, beta))
+        return np.exp(sbg_log_survival(alpha, beta, check_values(t, "t")))
 
     def churn_probability(self, t: ArrayLike) -> FloatArray:
         """P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta): probability that a new customer churns
-        in period t >= 1 (Fader & Hardie 2007, P(T = t))."""
+        in period t >= 1 (Fader & Hardie 2007, P(T = t)), i.e. alpha/(alpha+beta+t-1) S(t-1)."""
         alpha, beta = self._theta()
         ta = check_values(t, "t")
         if (ta < 1).any():
             raise InputError("churn periods start at 1", column="t")
-        return np.exp(betaln(alpha + 1, beta + ta - 1) - betaln(alpha, beta))
+        return alpha / (alpha + beta + ta - 1) * np.exp(sbg_log_survival(alpha, beta, ta - 1))
 
     def retention_rate(self, t: ArrayLike) -> FloatArray:
         """r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1): share of the customers active at
@@ -198,13 +201,14 @@ class SBG(FittedModel):
     def expected_lifetime(self, *, discount_rate: float = 0.0) -> float:
         """Discounted expected lifetime of a new customer, in periods, counting the first period
         undiscounted: DEL = sum_{t>=0} S(t)/(1+d)^t = 2F1(1, beta; alpha+beta; 1/(1+d))
-        (Fader & Hardie 2010, DEL). With d = 0 it is E[T] = (alpha+beta-1)/(alpha-1), infinite
-        when alpha <= 1."""
+        (Fader & Hardie 2010, DEL), i.e. 1 + DERL(n = 0)/(1+d). With d = 0 it is
+        E[T] = (alpha+beta-1)/(alpha-1), infinite when alpha <= 1 (the mean of the Beta-geometric
+        lifetime does not exist)."""
         alpha, beta = self._theta()
         d = _check_rate(discount_rate)
         if d == 0.0:
             return float((alpha + beta - 1) / (alpha - 1)) if alpha > 1 else float("inf")
-        return float(hyp2f1(1.0, beta, alpha + beta, 1.0 / (1.0 + d)))
+        return float(1.0 + sbg_derl(alpha, beta, np.zeros(1), d)[0] / (1.0 + d))
 
     def discounted_expected_residual_lifetime(self, periods_survived: ArrayLike, *,
                                              discount_rate: float) -> FloatArray:
@@ -215,8 +219,9 @@ class SBG(FittedModel):
         DERL(d | alpha, beta, n) = B(alpha, beta+n+1)/B(alpha, beta+n)
                                    2F1(1, beta+n+1; alpha+beta+n+1; 1/(1+d))
 
-        With d = 0 it is the expected number of further renewals, (beta+n)/(alpha-1). Multiply by
-        the margin per period for the residual value of the customer.
+        (see `sbg_derl`). With d = 0 it is the expected number of further renewals,
+        (beta+n)/(alpha-1), infinite when alpha <= 1. Multiply by the margin per period for the
+        residual value of the customer.
         """
         alpha, beta = self._theta()
         d = _check_rate(discount_rate)
@@ -225,10 +230,50 @@ class SBG(FittedModel):
             if alpha <= 1:
                 return np.full(n.shape, np.inf)
             return (beta + n) / (alpha - 1)
-        ratio = np.exp(betaln(alpha, beta + n + 1) - betaln(alpha, beta + n))
-        return ratio * hyp2f1(1.0, beta + n + 1, alpha + beta + n + 1, 1.0 / (1.0 + d))
+        return sbg_derl(alpha, beta, n, d)
 
 
+def sbg_log_survival(alpha: float, beta: float, t: FloatArray) -> FloatArray:
+    """log S(t) = log B(alpha, beta+t) - log B(alpha, beta) = log (beta)_t - log (alpha+beta)_t
+    (Fader & Hardie 2007, S(t)), capped at 0: rising factorials keep the accuracy when alpha and
+    beta are huge, where two log-Beta values of ~1e13 would cancel."""
+    return np.minimum(log_poch(beta, t) - log_poch(alpha + beta, t), 0.0)
+
+
+def sbg_derl(alpha: float, beta: float, n: FloatArray, d: float) -> FloatArray:
+    """DERL(d | alpha, beta, n) for d > 0 (Fader & Hardie 2010, DERL):
+
+        (beta+n)/(alpha+beta+n) 2F1(1, beta+n+1; alpha+beta+n+1; z),  z = 1/(1+d),
+
+    which is E[(1-theta) / (1 - (1-theta) z)] over theta ~ Beta(alpha, beta+n), the churn
+    probability of a customer who renewed n times (sum over k >= 0 of z^k E[(1-theta)^(k+1)]).
+    The integrand lies in [0, 1/(1-z)], so the value is at least (beta+n)/(alpha+beta+n) (the
+    k = 0 term), at most (1+d)/d and, when alpha > 1, at most the undiscounted (beta+n)/(alpha-1).
+    Rows where scipy's 2F1 leaves these bounds or is not finite, or where its parameters are large
+    (2F1 summed near z = 1 with parameters beyond 1e4 loses digits), are computed by quadrature over
+    the Beta (`beta_expectation`) instead.
+    """
+    n = np.asarray(n, dtype=float)
+    shape = n.shape
+    n = n.ravel()
+    z = 1.0 / (1.0 + d)
+    one_minus_z = d / (1.0 + d)
+    first = (beta + n) / (alpha + beta + n)
+    closed = first * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, z)
+    upper = np.full(n.shape, 1.0 / one_minus_z)
+    if alpha > 1.0:
+        upper = np.minimum(upper, (beta + n) / (alpha - 1.0))
+    ok = (np.isfinite(closed) & (closed >= first * (1 - 1e-12)) & (closed <= upper * (1 + 1e-12))
+          & (beta + n <= _HYP2F1_TRUSTED))
+    out = np.where(ok, np.clip(closed, first, upper), 0.0)
+    if not ok.all():
+
+        def discounted_renewals(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
+            return q / (one_minus_z + z * p)
+
+        redo = ~ok
+        out[redo] = beta_expectation(discounted_renewals, alpha, beta + n[redo])
+    return out.reshape(shape)
 def _check_rate(d: float) -> float:
     if not (isinstance(d, int | float) and np.isfinite(d) and d >= 0):
         raise ConfigError(f"discount rate must be a number >= 0, found {d!r}",

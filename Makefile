@@ -26,6 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 # The main job on sample_data/: validate, then every analysis.
 run: $(VENV)/.installed
+	mkdir -p $(OUT)
 	$(BIN)/fidelcli validate -t sample_data/transactions.csv -c sample_data/customers.csv
 	$(BIN)/fidelcli rfm -t sample_data/transactions.csv --summary
 	$(BIN)/fidelcli kpi -t sample_data/transactions.csv -c sample_data/customers.csv --period month

@@ -8,7 +8,6 @@ not one (or whose table is on another sheet), a Parquet file that is not one.
 
 from __future__ import annotations
 
-import atexit
 import glob as globmod
 import gzip
 import shutil
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import polars as pl
 
+from fidelcli.io.scratch import scratch_dir
 from fidelcli.errors import InputError
 from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.text import Ragged, same_columns, scan_text
@@ -70,9 +70,7 @@ def spool_stdin() -> Path:
         raise InputError(
             "standard input is a terminal, not a table", file=STDIN_NAME, hint="pipe a file into the command: cat sales.csv | fidelcli rfm -t -"
         )
-    tmp = tempfile.mkdtemp(prefix="fidelcli-stdin-")
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    out = Path(tmp) / STDIN_NAME
+    out = scratch_dir() / STDIN_NAME
     source = getattr(stream, "buffer", stream)
     try:
         with open(out, "wb") as dst:
@@ -81,7 +79,7 @@ def spool_stdin() -> Path:
                 head = head.encode("utf-8")
                 dst.write(head + source.read().encode("utf-8"))
             elif head == b"\x1f\x8b":
-                with tempfile.TemporaryFile(dir=tmp) as packed:
+                with tempfile.TemporaryFile(dir=out.parent) as packed:
                     packed.write(head)
                     shutil.copyfileobj(source, packed, 1 << 22)
                     packed.seek(0)

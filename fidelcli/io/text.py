@@ -14,11 +14,8 @@ expressions over `pl.scan_lines`, lazily: Polars' CSV reader takes a one-charact
 
 from __future__ import annotations
 
-import atexit
 import codecs
 import re
-import shutil
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,24 +27,14 @@ import polars as pl
 from fidelcli.errors import InputError
 from fidelcli.io import values as V
 from fidelcli.io.dialect import DELIMITERS, MAX_LINE_BYTES, WHITESPACE, Dialect, Encoding, open_binary, read_error, sniff
+from fidelcli.io.scratch import scratch_dir
 from fidelcli.privacy.mask import scrub
 
 Ragged = Literal["error", "skip"]
 SHOWN_ROWS = 5  # rows named in a message
-_TEMP_DIRS: list[str] = []
-
-
-@atexit.register
-def _cleanup() -> None:
-    for d in _TEMP_DIRS:
-        shutil.rmtree(d, ignore_errors=True)
-
-
 def transcode(path: Path, encoding: str) -> Path:
     """Copy a Windows-1252 or UTF-16 file to UTF-8 in a temporary file, in bounded chunks."""
-    tmp = tempfile.mkdtemp(prefix="fidelcli-")
-    _TEMP_DIRS.append(tmp)
-    out = Path(tmp) / (path.name.removesuffix(".gz").rsplit(".", 1)[0] + ".csv")
+    out = scratch_dir() / (path.name.removesuffix(".gz").rsplit(".", 1)[0] + ".csv")
     # Windows-1252 leaves 5 bytes undefined: replaced, as Excel shows them. UTF-16 must be valid.
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace" if encoding == "cp1252" else "strict")
     try:

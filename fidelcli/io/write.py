@@ -16,13 +16,11 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -32,13 +30,13 @@ from pathlib import Path
 import polars as pl
 
 from fidelcli.errors import InputError
+from fidelcli.io.scratch import HOST, pid_alive
 from fidelcli.io.rounding import round_frame, rounding_exprs
 
 FORMATS = ("csv", "parquet", "json", "jsonl", "xlsx")
 
 # Temporaries are marked with a short hash of the host name: a directory shared over the network
 # may hold those of live writers on other hosts, whose PIDs mean nothing here.
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _TEMPORARY = re.compile(r"^\..*\.fidelcli-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[^.]+\.(?:tmp|old)$")
 # Temporaries of this process still in use: a leftover with our PID is from a dead process that had it.
 _IN_USE: set[str] = set()
@@ -53,19 +51,9 @@ def _umask() -> int:
 
 
 def _prefix(target: Path) -> str:
-    return f".{target.name}.fidelcli-{_HOST}-{os.getpid()}-"
+    return f".{target.name}.fidelcli-{HOST}-{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would terminate it there: never clean another process's files
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, another user's
-        return True
-    return True
 
 
 def _remove(path: str) -> None:
@@ -92,11 +80,11 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
         return removed
     for name in names:
         match = _TEMPORARY.match(name)
-        if match is None or match["host"] != _HOST:
+        if match is None or match["host"] != HOST:
             continue
         path = os.path.join(os.path.abspath(directory), name)
         pid = int(match["pid"])
-        if path in _IN_USE or (pid != os.getpid() and _alive(pid)):
+        if path in _IN_USE or (pid != os.getpid() and pid_alive(pid)):
             continue
         try:
             _remove(path)

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from fidelcli.errors import InputError
-from fidelcli.io import write
+from fidelcli.io import scratch, write
 from fidelcli.io.rounding import NonFiniteValueWarning, column_kind, round_frame
 from fidelcli.io.write import (
     atomic_dir,
@@ -86,7 +86,7 @@ def _dead_pid() -> int:
 
 
 def _temporary(directory: Path, name: str, *, pid: int, host: str | None = None, kind: str = "tmp") -> Path:
-    path = directory / f".{name}.fidelcli-{host or write._HOST}-{pid}-abcd1234.{kind}"
+    path = directory / f".{name}.fidelcli-{host or scratch.HOST}-{pid}-abcd1234.{kind}"
     if kind == "old":
         path.mkdir()
         (path / "part.csv").write_text("half")
@@ -98,7 +98,7 @@ def _temporary(directory: Path, name: str, *, pid: int, host: str | None = None,
 def test_temporary_is_named_after_its_writer(tmp_path):
     with atomic_path(tmp_path / "out.csv") as tmp:
         assert tmp.parent == tmp_path  # same filesystem: the rename is atomic
-        assert tmp.name.startswith(f".out.csv.fidelcli-{write._HOST}-{os.getpid()}-")
+        assert tmp.name.startswith(f".out.csv.fidelcli-{scratch.HOST}-{os.getpid()}-")
         assert tmp.name.endswith(".tmp")
         assert write._TEMPORARY.match(tmp.name)
         tmp.write_text("x")

@@ -20,6 +20,7 @@ from fidelcli.analyses.rfm import rfm
 from fidelcli.clean import clean_transactions
 from fidelcli.io.read import scan_table
 from fidelcli.summary import DEFAULT_ENGINE
+from refdata import reference
 
 
 # One row per line: cid, occ (purchase occasion key), d (date), amt (signed amount), is_return.
@@ -140,20 +141,18 @@ FROM grid g LEFT JOIN cells c USING (cohort, p) ORDER BY g.cohort, period_index
 DATASETS = ["clvtools_cdnow.csv", "uci_online_retail.csv.gz"]
 
 
-def _duck(path: Path) -> duckdb.DuckDBPyConnection:
+def _duck(path: Path, name: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(PREP.format(lines=LINES[path.name].format(path=path)))
+    con.execute(PREP.format(lines=LINES[name].format(path=path)))
     con.execute(ACT)
     return con
 
 
 @pytest.fixture(scope="module", params=DATASETS)
 def real(request: pytest.FixtureRequest) -> tuple[duckdb.DuckDBPyConnection, object]:
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / request.param
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
+    path = reference(request.param)  # CDNOW is also in tests/reference; UCI only in ../shared/data
     tx = clean_transactions(scan_table(path, "transactions"))
-    return _duck(path), tx
+    return _duck(path, request.param), tx
 
 
 def test_rfm_equals_duckdb(real):

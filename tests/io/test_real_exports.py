@@ -6,6 +6,7 @@ import pytest
 from fidelcli.clean import clean_transactions
 from fidelcli.io.read import scan_table
 from fidelcli.summary import DEFAULT_ENGINE
+from refdata import reference
 
 
 def test_uci_online_retail(shared_data):
@@ -47,8 +48,8 @@ def test_other_transaction_files(shared_data, name, mapping):
     assert DEFAULT_ENGINE.customer_summary(tx.lf).height > 0
 
 
-def test_cdnow_customers_and_range(shared_data):
-    tx = clean_transactions(scan_table(shared_data / "clvtools_cdnow.csv", "transactions"))
+def test_cdnow_customers_and_range():
+    tx = clean_transactions(scan_table(reference("clvtools_cdnow.csv"), "transactions"))
     s = DEFAULT_ENGINE.customer_summary(tx.lf)
     assert s.height == 2357  # the CDNOW 1/10 cohort
     assert str(tx.as_of) == "1998-07-01"

@@ -27,7 +27,7 @@ from fidelcli.models._fit import (
     discount_sum,
     weighted_mean,
 )
-from fidelcli.models.numerics import EPS, beta_expectation, log1m, log_poch
+from fidelcli.models.numerics import EPS, beta_expectation, log1m, log_poch, log_poch_ratio
 
 
 def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
@@ -46,13 +46,13 @@ def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
     alpha, beta, gamma, delta = params
     lp_x = log_poch(alpha, x)
     l_alive = (lp_x + log_poch(beta, n - x) - log_poch(alpha + beta, n)
-               + log_poch(delta, n) - log_poch(gamma + delta, n))
+               + log_poch_ratio(delta, gamma, n))
     k = int(np.max(n - t_x)) if x.size else 0
     i = np.arange(max(k, 1), dtype=float)[None, :]
     valid = i < (n - t_x)[:, None]
     ti = t_x[:, None] + np.where(valid, i, 0.0)
     terms = (lp_x[:, None] + log_poch(beta, ti - x[:, None]) - log_poch(alpha + beta, ti)
-             + np.log(gamma) + log_poch(delta, ti) - log_poch(gamma + delta, ti + 1.0))
+             + np.log(gamma / (gamma + delta + ti)) + log_poch_ratio(delta, gamma, ti))
     terms = np.where(valid, terms, -np.inf)
     all_terms = np.concatenate([l_alive[:, None], terms], axis=1)
     return l_alive, logsumexp(all_terms, axis=1)
@@ -167,10 +167,12 @@ class BGBB(FittedModel):
         hist = np.broadcast_shapes(np.shape(x), np.shape(t_x), np.shape(n))
         xb, tb, nb = (np.broadcast_to(v, hist).ravel() for v in (x, t_x, n))
         l_alive, ll = bgbb_parts(p, xb, tb, nb)
-        # P(alive at n) E[p | x, n]; B(alpha+x+1, beta+n-x)/B(alpha+x, beta+n-x) = (alpha+x)/(alpha+beta+n)
+        # P(alive at n) E[p | x, n], with E[p | x, n] = B(alpha+x+1, beta+n-x)/B(alpha+x, beta+n-x)
+        # = (alpha+x)/(alpha+beta+n)
         front = np.exp(np.minimum(l_alive - ll, 0.0)) * (alpha + xb) / (alpha + beta + nb)
         front = np.broadcast_to(front.reshape(hist), shape)
-        future = bgbb_future_alive(gamma, delta, np.broadcast_to(n, shape), np.broadcast_to(n_star, shape))
+        future = bgbb_future_alive(gamma, delta, np.broadcast_to(n, shape),
+                                   np.broadcast_to(n_star, shape))
         return front * future
 
     def expected_purchases(self, n_star: ArrayLike, x: ArrayLike, t_x: ArrayLike,
@@ -203,36 +205,57 @@ def bgbb_future_alive(gamma: float, delta: float, n: FloatArray, n_star: FloatAr
                       ) -> FloatArray:
     """M = sum_{k=1}^{n*} E[(1-theta)^k], theta ~ Beta(gamma, delta+n): the expected number of the
     next n* opportunities at which a customer alive at opportunity n is still alive (broadcasts).
+    It lies in [0, n*].
 
-    Closed form (FHS 2010, the bracket of the conditional expectation):
-        M = (delta+n)/(gamma-1) [1 - Gamma(gamma+delta+n) Gamma(1+delta+n+n*)
-                                     / (Gamma(1+delta+n) Gamma(gamma+delta+n+n*))],
-    with the gamma ratio R from `log_poch` and 1 - R = -expm1(log R). log R is a difference of two
-    log rising factorials that nearly cancel when gamma is close to 1 or delta is huge (delta >> n*
-    gamma); where that difference keeps fewer than ~10 significant digits, M is instead the Beta
-    expectation E[(1-theta) (1 - (1-theta)^n*) / theta] by quadrature (`beta_expectation`), whose
-    integrand lies in [0, n*]. The gamma = 1 limit needs no special case.
+    Closed form (FHS 2010, the bracket of the conditional expectation), `bgbb_future_alive_closed`,
+    where it keeps ~10 significant digits; elsewhere (gamma close to 1, delta >> n* gamma) the Beta
+    expectation by quadrature, `bgbb_future_alive_quadrature`. The gamma = 1 limit needs no
+    special case.
     """
     n, n_star = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(n_star, dtype=float))
     shape = n.shape
     n, n_star = n.ravel(), n_star.ravel()
-    lp_a = log_poch(1.0 + delta + n, n_star)
-    lp_b = log_poch(gamma + delta + n, n_star)
-    log_r = lp_a - lp_b
-    rel_error = 8.0 * EPS * (np.abs(lp_a) + np.abs(lp_b)) / np.maximum(np.abs(log_r), 1e-300)
-    ok = (rel_error < 1e-10) & (n_star > 0)
-    gm1 = gamma - 1.0 if gamma != 1.0 else 1.0  # gamma = 1 gives log R = 0: never `ok`
-    out = np.where(ok, (delta + n) / gm1 * -np.expm1(np.where(ok, log_r, 0.0)), 0.0)
-    out = np.clip(out, 0.0, n_star)
+    out, ok = bgbb_future_alive_closed(gamma, delta, n, n_star)
+    out = np.where(n_star > 0, out, 0.0)
     redo = ~ok & (n_star > 0)
     if redo.any():
-        ns = n_star[redo]
-
-        def alive_count(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
-            k = ns[rows, None]
-            tiny = p < 1e-200  # (1 - (1-p)^k) / p -> k
-            ratio = -np.expm1(k * log1m(p, q)) / np.where(tiny, 1.0, p)
-            return q * np.where(tiny, k, ratio)
-
-        out[redo] = beta_expectation(alive_count, gamma, delta + n[redo])
+        out[redo] = bgbb_future_alive_quadrature(gamma, delta, n[redo], n_star[redo])
     return out.reshape(shape)
+
+
+def bgbb_future_alive_closed(gamma: float, delta: float, n: FloatArray, n_star: FloatArray
+                             ) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Closed form of `bgbb_future_alive` (FHS 2010, the bracket of the conditional expectation)
+    and where it can be trusted (broadcasts):
+
+        M = (delta+n)/(gamma-1) [1 - Gamma(gamma+delta+n) Gamma(1+delta+n+n*)
+                                     / (Gamma(1+delta+n) Gamma(gamma+delta+n+n*))],
+
+    the gamma ratio R from `log_poch_ratio`, 1 - R = -expm1(log R). log R ~ -(gamma-1) n*/(delta+n)
+    is tiny when gamma is close to 1 or delta is huge: with both gamma arguments >= 20 it keeps its
+    relative accuracy anyway; below, as a difference of two `gammaln` differences, it is trusted
+    where its estimated relative error is below 1e-10. gamma = 1 (0/0) is never trusted."""
+    log_r = log_poch_ratio(1.0 + delta + n, gamma - 1.0, n_star)
+    scale = np.abs(log_poch(1.0 + delta + n, n_star)) + np.abs(log_poch(gamma + delta + n, n_star))
+    stirling = min(1.0, gamma) + delta + n >= 20.0  # the branch of log_poch_ratio
+    ok = (log_r != 0.0) & (stirling | (8.0 * EPS * scale < 1e-10 * np.abs(log_r)))
+    gm1 = gamma - 1.0 if gamma != 1.0 else 1.0
+    out = np.where(ok, (delta + n) / gm1 * -np.expm1(np.where(ok, log_r, 0.0)), 0.0)
+    return np.clip(out, 0.0, n_star), ok
+
+
+def bgbb_future_alive_quadrature(gamma: float, delta: float, n: FloatArray, n_star: FloatArray
+                                 ) -> FloatArray:
+    """`bgbb_future_alive` as the Beta expectation E[(1-theta) (1 - (1-theta)^n*) / theta] over
+    theta ~ Beta(gamma, delta+n) by quadrature (`beta_expectation`); the integrand lies in
+    [0, n*] (broadcasts)."""
+    n, n_star = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(n_star, dtype=float))
+    ns = n_star.ravel()
+
+    def alive_count(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
+        k = ns[rows, None]
+        tiny = p < 1e-200  # (1 - (1-p)^k) / p -> k
+        ratio = -np.expm1(k * log1m(p, q)) / np.where(tiny, 1.0, p)
+        return q * np.where(tiny, k, ratio)
+
+    return beta_expectation(alive_count, gamma, delta + n.ravel()).reshape(n.shape)

@@ -177,16 +177,17 @@ class GammaGamma(FittedModel):
         E(M | p, q, v, m, x) = (q-1)/(px+q-1) * p v/(q-1) + px/(px+q-1) * m = p (v + m x)/(px+q-1),
 
         a weighted average of the population mean and the customer's own mean. With x = 0 it is the
-        population mean.
+        population mean. Infinite where p x + q <= 1: the mean of the posterior spend does not
+        exist there.
         """
         p, q, v = self._theta()
         xa = check_values(x, "x")
         ma = check_values(m, "m")
         denom = p * xa + q - 1.0
-        # q <= 1 and x = 0: the population mean is infinite (no finite mean spend).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(denom > 0, p * (v + ma * xa) / np.where(denom > 0, denom, 1.0),
-                            np.inf)
+        # p x + q <= 1: the posterior of nu is Gamma(p x + q, v + m x) and E[1/nu] diverges, so
+        # the expected spend is infinite (with x = 0: the population mean does not exist).
+        exists = denom > 0
+        return np.where(exists, p * (v + ma * xa) / np.where(exists, denom, 1.0), np.inf)
 
     def population_mean(self) -> float:
         """Mean transaction value across customers, p v / (q - 1); infinite when q <= 1."""

@@ -168,6 +168,9 @@ def pnbd_loglik_grad(params: FloatArray, d: PairedData) -> tuple[float, FloatArr
     return total, grad
 
 
+_PNBD_MIN_1MZ = 0.02  # closer to z = 1, pnbd_log_dead_odds integrates instead of using 2F1
+
+
 def pnbd_log_dead_odds(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
                        ) -> FloatArray:
     """log R, R = P(dead at T | x, t_x, T) / P(alive at T | x, t_x, T), so P(alive) = 1/(1+R).
@@ -179,17 +182,18 @@ def pnbd_log_dead_odds(params: FloatArray, x: FloatArray, t_x: FloatArray, T: Fl
         R = s int_{t_x}^T ((alpha+T)/(alpha+tau))^(r+x) ((beta+T)/(beta+tau))^s dtau/(beta+tau),
 
     0 when t_x = T. Closed form: R = s/(r+s+x) A_0 (alpha+T)^(r+x) (beta+T)^s with A_0 from the
-    2F1 terms (`log_a0_term`). Kept where 2F1 is finite and within its bounds
-    [1, 1/(1-z)], 1 - z >= 1e-3 (scipy's 2F1(1, b; c; z) loses digits closer to z = 1, e.g. when
-    alpha/beta or beta/alpha is huge) and the estimated rounding error of log R, from the large
-    terms that cancel (r+s+x) log(alpha+T) ... and from A_0 = term(t_x) - term(T), is below 1e-9.
+    2F1 terms (`log_a0_term`). Kept where 2F1 is finite and within its bounds [1, 1/(1-z)],
+    1 - z >= 0.02 (scipy sums ~1/(1-z) terms of 2F1(1, b; c; z), slower than the quadrature
+    below 0.02, and loses digits below 1e-3, e.g. when alpha/beta or beta/alpha is huge) and the
+    estimated rounding error of log R, from the large terms that cancel ((r+s+x) log(alpha+T)
+    ...) and from A_0 = term(t_x) - term(T), is below 1e-9.
     Elsewhere the integral itself is computed in log space (`pnbd_log_dead_odds_quadrature`).
     """
     x, t_x, T = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(t_x, dtype=float),
                                     np.asarray(T, dtype=float))
     shape = x.shape
     x, t_x, T = x.ravel(), np.minimum(t_x, T).ravel(), T.ravel()
-    log_r, ok = _pnbd_log_dead_odds_closed(params, x, t_x, T)
+    log_r, ok = pnbd_log_dead_odds_closed(params, x, t_x, T)
     redo = ~ok
     if redo.any():
         log_r[redo] = pnbd_log_dead_odds_quadrature(params, x[redo], t_x[redo], T[redo])
@@ -207,9 +211,11 @@ def _a0_log_term(params: FloatArray, x: FloatArray, t: FloatArray
         big_b, lo, hi = r + x, alpha, beta
     c = big_a + 1.0
     log_1mz = np.log(lo + t) - np.log(hi + t)  # 1 - z_t = (lo + t)/(hi + t), never 0
-    z = (hi - lo) / (hi + t)
-    f = hyp2f1(1.0, c - big_b, c, z)
-    ok = (np.exp(log_1mz) >= _PNBD_MIN_1MZ) & (f >= 1.0 - 1e-12) & (f * np.exp(log_1mz) <= 1.0 + 1e-12)
+    one_minus_z = (lo + t) / (hi + t)
+    usable = one_minus_z >= _PNBD_MIN_1MZ
+    # z = 0 where 2F1 is not used: its series near z = 1 is both slow and inaccurate
+    f = hyp2f1(1.0, c - big_b, c, np.where(usable, (hi - lo) / (hi + t), 0.0))
+    ok = usable & (f >= 1.0 - 1e-12) & (f * one_minus_z <= 1.0 + 1e-12)
     log_f = np.log(np.where(ok, f, 1.0))
     lead = big_a * np.log(hi + t)
     value = (1.0 - big_b) * log_1mz + log_f - lead
@@ -217,9 +223,10 @@ def _a0_log_term(params: FloatArray, x: FloatArray, t: FloatArray
     return value, scale, ok
 
 
-def _pnbd_log_dead_odds_closed(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+def pnbd_log_dead_odds_closed(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
                                ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Closed form of `pnbd_log_dead_odds` and where it can be trusted."""
+    """Closed form of `pnbd_log_dead_odds` (flat arrays, t_x <= T) and where it can be trusted;
+    untrusted values may be anything."""
     r, alpha, s, beta = params
     lt_tx, scale_tx, ok_tx = _a0_log_term(params, x, t_x)
     lt_T, scale_T, ok_T = _a0_log_term(params, x, T)
@@ -243,22 +250,30 @@ def pnbd_log_dead_odds_quadrature(params: FloatArray, x: FloatArray, t_x: FloatA
 
     The log integrand psi(tau) = (r+x) log1p((T-tau)/(alpha+tau)) + s log1p((T-tau)/(beta+tau))
     - log(beta+tau) is convex and decreasing, steepest at t_x where it falls on the scale
-    1/((r+x)/(alpha+t_x) + (s+1)/(beta+t_x)); a Gauss-Legendre rule graded towards t_x
-    (`graded_nodes`) resolves that layer and every slower scale up to T, and the sum is a
-    log-sum-exp, so R may be astronomically large or small.
+    1/((r+x)/(alpha+t_x) + (s+1)/(beta+t_x)) and bends on the scale min(alpha, beta) + t_x. A
+    Gauss-Legendre rule graded towards t_x (`graded_nodes`) resolves that layer and every slower
+    scale up to T, and the sum is a log-sum-exp, so R may be astronomically large or small.
     """
     r, alpha, s, beta = params
     length = T - t_x
-    layer = 1.0 / ((r + x) / (alpha + t_x) + (s + 1.0) / (beta + t_x))
-    d, e, w = graded_nodes(length, layer)
-    tau_a = alpha + t_x[:, None] + d
-    tau_b = beta + t_x[:, None] + d
-    psi = ((r + x)[:, None] * np.log1p(e / tau_a) + s * np.log1p(e / tau_b) - np.log(tau_b)
-           + np.log(np.maximum(w, np.finfo(float).tiny)))
-    return np.log(s) + logsumexp(psi, axis=1)
-
-
-_PNBD_MIN_1MZ = 1e-3  # closer to z = 1, pnbd_log_dead_odds integrates instead of using 2F1
+    # The integrand falls at the rate (r+x)/(alpha+tau) + (s+1)/(beta+tau), and with a small r+x
+    # (or s) it still bends on the scale alpha + t_x (or beta + t_x).
+    layer = np.minimum(1.0 / ((r + x) / (alpha + t_x) + (s + 1.0) / (beta + t_x)),
+                       np.minimum(alpha, beta) + t_x)
+    out = np.empty(x.size)
+    # The fewest pieces that reach the layer with ratio 2 (8 length/layer <= 2^(pieces-1)), 32 at
+    # most: rows are grouped by that number, so a smooth integrand gets few nodes.
+    need = np.log2(np.maximum(8.0 * length / layer, 1.0)) + 1.0
+    pieces = np.select([need <= 6, need <= 10, need <= 16], [6, 10, 16], 32)
+    for k in np.unique(pieces):
+        rows = pieces == k
+        d, e, w = graded_nodes(length[rows], layer[rows], pieces=int(k))
+        tau_a = alpha + t_x[rows, None] + d
+        tau_b = beta + t_x[rows, None] + d
+        psi = ((r + x[rows])[:, None] * np.log1p(e / tau_a) + s * np.log1p(e / tau_b)
+               - np.log(tau_b) + np.log(np.maximum(w, np.finfo(float).tiny)))
+        out[rows] = np.log(s) + logsumexp(psi, axis=1)
+    return out
 
 
 class ParetoNBD(PurchaseModel):

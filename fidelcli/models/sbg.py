@@ -25,10 +25,7 @@ from fidelcli.models._fit import (
     check_weights,
     compress,
 )
-from fidelcli.models.numerics import beta_expectation, log_poch
-
-# Beyond this beta + n, scipy's 2F1(1, beta+n+1; alpha+beta+n+1; z) is replaced by quadrature.
-_HYP2F1_TRUSTED = 1e4
+from fidelcli.models.numerics import beta_expectation, log_poch_ratio
 
 
 def sbg_loglik(params: FloatArray, durations: FloatArray, censored: FloatArray,
@@ -187,7 +184,8 @@ class SBG(FittedModel):
         ta = check_values(t, "t")
         if (ta < 1).any():
             raise InputError("churn periods start at 1", column="t")
-        return alpha / (alpha + beta + ta - 1) * np.exp(sbg_log_survival(alpha, beta, ta - 1))
+        # (alpha + beta) + (t - 1): alpha + beta + t - 1 would lose alpha + beta << 1 to rounding
+        return alpha / ((alpha + beta) + (ta - 1)) * np.exp(sbg_log_survival(alpha, beta, ta - 1))
 
     def retention_rate(self, t: ArrayLike) -> FloatArray:
         """r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1): share of the customers active at
@@ -196,7 +194,7 @@ class SBG(FittedModel):
         ta = check_values(t, "t")
         if (ta < 1).any():
             raise InputError("retention periods start at 1", column="t")
-        return (beta + ta - 1) / (alpha + beta + ta - 1)
+        return (beta + (ta - 1)) / ((alpha + beta) + (ta - 1))
 
     def expected_lifetime(self, *, discount_rate: float = 0.0) -> float:
         """Discounted expected lifetime of a new customer, in periods, counting the first period
@@ -235,9 +233,10 @@ class SBG(FittedModel):
 
 def sbg_log_survival(alpha: float, beta: float, t: FloatArray) -> FloatArray:
     """log S(t) = log B(alpha, beta+t) - log B(alpha, beta) = log (beta)_t - log (alpha+beta)_t
-    (Fader & Hardie 2007, S(t)), capped at 0: rising factorials keep the accuracy when alpha and
-    beta are huge, where two log-Beta values of ~1e13 would cancel."""
-    return np.minimum(log_poch(beta, t) - log_poch(alpha + beta, t), 0.0)
+    (Fader & Hardie 2007, S(t)), capped at 0: the ratio of rising factorials (`log_poch_ratio`)
+    keeps its accuracy when alpha and beta are huge, where two log-Beta values of ~1e13 would
+    cancel, and when alpha << beta, where S(t) ~ 1 - alpha t/beta must still decrease."""
+    return np.minimum(log_poch_ratio(beta, alpha, t), 0.0)
 
 
 def sbg_derl(alpha: float, beta: float, n: FloatArray, d: float) -> FloatArray:
@@ -249,31 +248,47 @@ def sbg_derl(alpha: float, beta: float, n: FloatArray, d: float) -> FloatArray:
     probability of a customer who renewed n times (sum over k >= 0 of z^k E[(1-theta)^(k+1)]).
     The integrand lies in [0, 1/(1-z)], so the value is at least (beta+n)/(alpha+beta+n) (the
     k = 0 term), at most (1+d)/d and, when alpha > 1, at most the undiscounted (beta+n)/(alpha-1).
-    Rows where scipy's 2F1 leaves these bounds or is not finite, or where its parameters are large
-    (2F1 summed near z = 1 with parameters beyond 1e4 loses digits), are computed by quadrature over
-    the Beta (`beta_expectation`) instead.
+    Rows where scipy's 2F1 (`sbg_derl_closed`) is not finite or leaves these bounds (e.g.
+    beta+n > 1e7 with d < 1e-3) are computed by quadrature over the Beta (`sbg_derl_quadrature`);
+    where 2F1 is finite it matched 30-digit values to 1e-13 over alpha, beta+n in [1e-8, 1e12],
+    d in [1e-4, 10].
     """
     n = np.asarray(n, dtype=float)
     shape = n.shape
     n = n.ravel()
+    out, ok = sbg_derl_closed(alpha, beta, n, d)
+    if not ok.all():
+        redo = ~ok
+        out[redo] = sbg_derl_quadrature(alpha, beta, n[redo], d)
+    return out.reshape(shape)
+
+
+def sbg_derl_closed(alpha: float, beta: float, n: FloatArray, d: float
+                    ) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """The 2F1 closed form of `sbg_derl` on a flat array of n, and where it lies within the bounds
+    of `sbg_derl` (values clipped to them; untrusted values may be anything)."""
     z = 1.0 / (1.0 + d)
-    one_minus_z = d / (1.0 + d)
     first = (beta + n) / (alpha + beta + n)
     closed = first * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, z)
-    upper = np.full(n.shape, 1.0 / one_minus_z)
+    upper = np.full(n.shape, (1.0 + d) / d)
     if alpha > 1.0:
         upper = np.minimum(upper, (beta + n) / (alpha - 1.0))
-    ok = (np.isfinite(closed) & (closed >= first * (1 - 1e-12)) & (closed <= upper * (1 + 1e-12))
-          & (beta + n <= _HYP2F1_TRUSTED))
-    out = np.where(ok, np.clip(closed, first, upper), 0.0)
-    if not ok.all():
+    ok = (closed >= first * (1 - 1e-12)) & (closed <= upper * (1 + 1e-12))  # False for NaN
+    return np.where(ok, np.clip(closed, first, upper), 0.0), ok
 
-        def discounted_renewals(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
-            return q / (one_minus_z + z * p)
 
-        redo = ~ok
-        out[redo] = beta_expectation(discounted_renewals, alpha, beta + n[redo])
-    return out.reshape(shape)
+def sbg_derl_quadrature(alpha: float, beta: float, n: FloatArray, d: float) -> FloatArray:
+    """`sbg_derl` as E[(1-theta) / (1 - z + z theta)] over theta ~ Beta(alpha, beta+n) by
+    quadrature (`beta_expectation`), 1 - z = d/(1+d) exactly (broadcasts)."""
+    n = np.asarray(n, dtype=float)
+    z, one_minus_z = 1.0 / (1.0 + d), d / (1.0 + d)
+
+    def discounted_renewals(p: FloatArray, q: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
+        return q / (one_minus_z + z * p)
+
+    return beta_expectation(discounted_renewals, alpha, beta + n.ravel()).reshape(n.shape)
+
+
 def _check_rate(d: float) -> float:
     if not (isinstance(d, int | float) and np.isfinite(d) and d >= 0):
         raise ConfigError(f"discount rate must be a number >= 0, found {d!r}",

@@ -147,7 +147,7 @@ def _bg_closed(a: float, bp: FloatArray, n: FloatArray, s: FloatArray
     With value = C/(a-1) bracket >= 0 the last test is value >= 1e-6 |C/(a-1)|."""
     c = a + bp - 1.0
     one_plus_s = 1.0 + s
-    z = s / one_plus_s
+    z = np.divide(s, one_plus_s)
     power = np.power(one_plus_s, 1.0 - a, out=one_plus_s)  # (1-z)^(a-1), in [0, 1 + s]
     value = hyp2f1(c - n, a - 1.0, c, z)
     if (a - 1.0) * np.log1p(float(np.max(s, initial=0.0))) > 700.0:
@@ -159,7 +159,10 @@ def _bg_closed(a: float, bp: FloatArray, n: FloatArray, s: FloatArray
     np.subtract(1.0, value, out=value)
     value *= factor  # C/(a-1) bracket; NaN and inf fail the tests below
     ok = value >= 1e-6 * np.abs(factor)
-    ok &= value <= s * (n * (1.0 + 1e-9))
+    # value <= n s, computed in the buffer of z when it has the full shape
+    ceiling = s * (n * (1.0 + 1e-9)) if z.shape != value.shape else np.multiply(
+        s, n * (1.0 + 1e-9), out=z)
+    ok &= value <= ceiling
     return value, ok
 
 

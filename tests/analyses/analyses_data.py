@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 
@@ -39,3 +40,15 @@ TINY = [
     ("E", "2024-01-07", -10.0, True),
 ]
 TINY_AS_OF = dt.date(2024, 1, 11)
+
+
+class FixedPredictions:
+    """A stand-in purchase model whose holdout predictions are given: it isolates the report's arithmetic."""
+
+    name = "fixed"
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = np.array(values)
+
+    def expected_purchases(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self.values

@@ -40,6 +40,7 @@ from fidelcli.io.read import scan_table
 from fidelcli.models import BGBB, BGNBD, GammaGamma
 
 D = dt.date
+from analyses_data import FixedPredictions
 from refdata import reference
 
 
@@ -342,18 +343,6 @@ def test_all_purchases_on_the_calibration_end_day_is_a_clear_fit_error() -> None
 def test_bgbb_needs_a_discrete_summary() -> None:
     with pytest.raises(ConfigError, match="model bgbb does not apply to a continuous-time summary"):
         fit_models(small_summary(), model="bgbb")
-
-
-class FixedPredictions:
-    """A stand-in purchase model whose holdout predictions are given: it isolates the report's arithmetic."""
-
-    name = "fixed"
-
-    def __init__(self, values: list[float]) -> None:
-        self.values = np.array(values)
-
-    def expected_purchases(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        return self.values
 
 
 def test_holdout_metrics_by_hand() -> None:

@@ -30,6 +30,7 @@ from fidelcli.cli.app import app
 from fidelcli.errors import FitError
 from fidelcli.io.read import scan_table
 from fidelcli.models import BGNBD
+from analyses_data import FixedPredictions
 from refdata import reference
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
@@ -199,16 +200,6 @@ def test_uninformative_p_alive_warns() -> None:
     model = result.fit.purchase
     assert model.std_errors_["a"] > model.params_["a"] and result.customers["p_alive"].mean() > 0.95  # type: ignore[operator]
     assert sum(w.startswith("P(alive) is uninformative: its mean is 0.9") for w in result.warnings) == 1
-
-
-class FixedPredictions:
-    name = "fixed"
-
-    def __init__(self, values: list[float]) -> None:
-        self.values = np.array(values)
-
-    def expected_purchases(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        return self.values
 
 
 def test_holdout_forecast_off_by_more_than_25_percent_warns() -> None:

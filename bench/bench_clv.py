@@ -71,6 +71,7 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
     from fidelcli.analyses.clv import ClvOptions, fit_purchase_model, fit_spend_model, parse_horizon, predict_clv, summary_from_transactions
     from fidelcli.analyses.clv import Fit
     from fidelcli.clean import clean_transactions
+    from fidelcli.engine import DEFAULT_ENGINE
     from fidelcli.io.read import scan_table
     import fidelcli.models  # noqa: F401  (SciPy: its import is not part of the fit stage)
 
@@ -85,7 +86,7 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
 
     tx = clean_transactions(scan_table(tx_path, "transactions"))
     mark("read + clean (plan, profile pass)")
-    summary = summary_from_transactions(tx)
+    summary = summary_from_transactions(tx, engine=DEFAULT_ENGINE)
     mark("summary (x, t_x, T, m: one streaming pass)")
     purchase = fit_purchase_model(summary, model)
     mark(f"fit {model} ({purchase.n_distinct_:,} distinct rows)")

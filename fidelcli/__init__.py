@@ -4,7 +4,7 @@ Example
 -------
 >>> import fidelcli
 >>> tx = fidelcli.clean_transactions(fidelcli.scan_table("sales.csv", "transactions"))  # doctest: +SKIP
->>> summary = fidelcli.DEFAULT_ENGINE.customer_summary(tx)  # doctest: +SKIP
+>>> summary = fidelcli.PolarsEngine().customer_summary(tx)  # doctest: +SKIP
 >>> segments = fidelcli.rfm(summary, as_of=tx.as_of)  # doctest: +SKIP
 """
 
@@ -20,11 +20,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "FidelError": "fidelcli.errors", "InputError": "fidelcli.errors", "MappingError": "fidelcli.errors",
     "ConfigError": "fidelcli.errors", "FitError": "fidelcli.errors", "CheckFailed": "fidelcli.errors",
+    "ModelFileError": "fidelcli.errors", "OutputError": "fidelcli.errors", "DependencyError": "fidelcli.errors",
     "Config": "fidelcli.config", "load_config": "fidelcli.config",
     "Table": "fidelcli.io.read", "scan_table": "fidelcli.io.read",
     "write_frame": "fidelcli.io.write",
     "Transactions": "fidelcli.clean", "clean_transactions": "fidelcli.clean",
-    "DEFAULT_ENGINE": "fidelcli.summary", "Engine": "fidelcli.summary", "PolarsEngine": "fidelcli.summary",
+    "DEFAULT_ENGINE": "fidelcli.engine", "Engine": "fidelcli.engine", "PolarsEngine": "fidelcli.engine",
     "rfm": "fidelcli.analyses.rfm", "rfm_summary": "fidelcli.analyses.rfm",
     "kpi": "fidelcli.analyses.kpi", "cohorts": "fidelcli.analyses.cohort",
     "clv_analysis": "fidelcli.analyses.clv", "subscription_analysis": "fidelcli.analyses.subscription",

@@ -1,3 +1,3 @@
-from fidelcli.cli.app import main
+from fidelcli.cli import main
 
 main()

@@ -9,18 +9,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
 
 from fidelcli.errors import InputError
 from fidelcli.io.read import Table
+from fidelcli.io.spec import TableSpec
 
 ReturnsPolicy = Literal["net", "drop", "keep"]
 Occasion = Literal["day", "order"]
 # Statuses meaning a return, in English and French, matched case-insensitively at the start of the value
 # ("Returned", "retourné", "Remboursée", "ANNULÉ", "avoir"). One anchored regex: no per-row lowercasing.
 RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir)"
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """The cleaning policy, as plain data (what `clean_transactions` applies; another engine applies
+    the same): the returns policy, the analysis date `as_of` (exclusive; None = the day after the
+    latest transaction), the window [start, end] and the occasion rule (None: the order id when the
+    transactions have one, else the day)."""
+
+    returns: ReturnsPolicy = "net"
+    as_of: dt.date | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    occasion: Occasion | None = None
 
 
 class Transactions:
@@ -36,6 +52,11 @@ class Transactions:
     The counts behind the warnings and the default analysis date come from a profile of the whole
     source. It is computed in the same pass as the first reduction collected through `collect()`
     (the engine does this), or on its own the first time `as_of`, `warnings` or `stats` is read.
+
+    `spec` and `options` describe the same transactions as plain data (the source and the cleaning
+    policy), so that another engine can execute them; `cache` holds what an engine keeps for this
+    handle between reductions (the Polars engine: the purchase occasions of the churn features).
+    Transactions already cleaned by other means (a test's frame) are built with `from_frame`.
     """
 
     def __init__(
@@ -52,8 +73,13 @@ class Transactions:
         on_warnings: Callable[[list[str]], None] | None = None,
         lines: pl.LazyFrame | None = None,
         occasion: Occasion = "day",
+        spec: TableSpec | None = None,
+        options: CleanOptions | None = None,
     ) -> None:
         self.lf = lf
+        self.spec = spec
+        self.options = options or CleanOptions(as_of=as_of, start=start, end=end, occasion=occasion)
+        self.cache: dict[str, Any] = {}
         self.occasion: Occasion = occasion
         self.lines = lf if lines is None else lines
         self.file = file
@@ -65,12 +91,29 @@ class Transactions:
         self._requested_as_of = as_of
         self._profile_plan = profile
         self._stats: dict[str, Any] | None = None
+        self._profile_with_reductions = True
         self._as_of: dt.date | None = None
         self._warnings: list[str] = []
 
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame | pl.LazyFrame, *, as_of: dt.date | None = None, occasion: Occasion = "day",
+                   file: str = "<frame>") -> Transactions:
+        """Transactions already cleaned (as `clean_transactions` makes them: customer_id, date,
+        is_return, occasion, amount when known, and the optional fields), e.g. a test's frame. Their
+        profile is computed only when `as_of`, `warnings` or `stats` is read; with `as_of`, the rows
+        dated on or after it are left out."""
+        lf = frame.lazy()
+        if as_of is not None:
+            lf = lf.filter(pl.col("date") < pl.lit(as_of))
+        has_amount = "amount" in lf.collect_schema().names()
+        tx = cls(lf, file=file, profile=profile_plan(lf, has_amount=has_amount, as_of=None), as_of=as_of,
+                 has_amount=has_amount, occasion=occasion)
+        tx._profile_with_reductions = False
+        return tx
+
     def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
         """Collect `plans` (reductions of `lf`), computing the profile in the same pass if still pending."""
-        pending = self._stats is None
+        pending = self._stats is None and self._profile_with_reductions
         queries = [self._profile_plan, *plans] if pending else list(plans)
         diagnosed = self.table.diagnosed() if self.table is not None else nullcontext()
         with diagnosed:
@@ -82,11 +125,21 @@ class Transactions:
     def resolve(self) -> None:
         """Compute the profile now (one pass) if it is still pending."""
         if self._stats is None:
-            self.collect()
+            diagnosed = self.table.diagnosed() if self.table is not None else nullcontext()
+            with diagnosed:
+                profile = self._profile_plan.collect(engine="streaming")
+            self._set_profile(profile.row(0, named=True))
+
+    @property
+    def fields(self) -> list[str]:
+        """The columns of the cleaned transactions (canonical fields, is_return, occasion)."""
+        return list(self.lf.collect_schema().names())
 
     @property
     def as_of(self) -> dt.date:
         """The analysis date (exclusive): given, or the day after the latest transaction."""
+        if not self._profile_with_reductions and self._requested_as_of is not None:
+            return self._requested_as_of  # transactions from a frame: no profile needed
         self.resolve()
         assert self._as_of is not None
         return self._as_of
@@ -154,6 +207,21 @@ class Transactions:
         self._stats, self._as_of, self._warnings = profile, as_of, warnings
         if self.on_warnings is not None and warnings:
             self.on_warnings(warnings)
+
+
+def profile_plan(lf: pl.LazyFrame, *, has_amount: bool, as_of: dt.date | None) -> pl.LazyFrame:
+    """The one-row profile of a source: the counts behind the cleaning warnings and the dates."""
+    after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
+    return lf.select(
+        rows=pl.len(),
+        no_customer=pl.col("customer_id").is_null().sum(),
+        no_date=pl.col("date").is_null().sum(),
+        no_amount=pl.col("amount").is_null().sum() if has_amount else pl.lit(0),
+        after_as_of=after.sum(),
+        max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
+        min_date=pl.col("date").min(),
+        max_any_date=pl.col("date").max(),
+    )
 
 
 def numeric_invoices(table: Table) -> bool:
@@ -228,20 +296,10 @@ def clean_transactions(
     """
     if table.kind != "transactions":
         raise InputError(f"expected a transactions table, got {table.kind}", file=table.file)
+    requested = occasion
     occasion, key = occasion_key(occasion, has_order_id="order_id" in table.exprs, file=table.file)
     has_amount = "amount" in table.exprs
-    amount = pl.col("amount")
-    after = (pl.col("date") >= pl.lit(as_of)).fill_null(False) if as_of else pl.lit(False)
-    profile = table.lf.select(
-        rows=pl.len(),
-        no_customer=pl.col("customer_id").is_null().sum(),
-        no_date=pl.col("date").is_null().sum(),
-        no_amount=amount.is_null().sum() if has_amount else pl.lit(0),
-        after_as_of=after.sum(),
-        max_date=pl.col("date").filter(pl.col("customer_id").is_not_null()).max(),
-        min_date=pl.col("date").min(),
-        max_any_date=pl.col("date").max(),
-    )
+    profile = profile_plan(table.lf, has_amount=has_amount, as_of=as_of)
     # Without an amount the column is left out, never filled: money is unknown, not 0 (SPEC section 1).
     lf = table.lf.with_columns(is_return=return_flag(table))
     lf = lf.filter(pl.col("date").is_not_null())
@@ -265,5 +323,6 @@ def clean_transactions(
     lines = lf.with_columns(occasion=key)
     return Transactions(
         lines.filter(pl.col("customer_id").is_not_null()), file=table.file, profile=profile, as_of=as_of, start=start, end=end,
-        has_amount=has_amount, table=table, on_warnings=on_warnings, lines=lines, occasion=occasion,
+        has_amount=has_amount, table=table, on_warnings=on_warnings, lines=lines, occasion=occasion, spec=table.spec,
+        options=CleanOptions(returns=returns, as_of=as_of, start=start, end=end, occasion=requested),
     )

@@ -1,6 +1,8 @@
 """`fidelcli.toml` as Pydantic models. Flag over config over default, merged in the CLI.
 
-An unknown key is an error that names the closest valid key.
+The defaults live here, once: a field's default is what a command uses when neither its flag nor
+the file gives a value, and the command's --help shows it. An unknown key is an error that names
+the closest valid key.
 """
 
 from __future__ import annotations
@@ -9,15 +11,42 @@ import datetime as dt
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from fidelcli.errors import ConfigError
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def parse_margin(value: object) -> float | Literal["column"]:
+    """A margin rate as a number (0.3) or text (`0.3`, `30%`), or the word `column` (the
+    transactions' margin or cost column).
+
+    Raises ValueError when it is neither, or a rate outside [0, 1].
+    """
+    if isinstance(value, str):
+        t = value.strip()
+        if t.lower() == "column":
+            return "column"
+        try:
+            rate = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        except ValueError:
+            raise ValueError(f"{value!r} is neither a rate nor 'column'") from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        rate = float(value)
+    else:
+        raise ValueError(f"{value!r} is neither a rate nor 'column'")
+    if not 0 <= rate <= 1:
+        raise ValueError(f"{value!r} must be a rate between 0 and 1")
+    return rate
+
+
+# A margin rate in [0, 1] (0.3 or "30%"), or "column": the transactions' margin or cost column.
+Margin = Annotated[float | Literal["column"], BeforeValidator(parse_margin)]
 
 
 class Inputs(Section):
@@ -47,10 +76,10 @@ class Columns(Section):
 class Analysis(Section):
     """Settings shared by every analysis."""
 
-    currency: str = "EUR"
+    currency: str = Field(default="EUR", description="currency of money on the terminal and in Markdown")
     lang: Literal["en", "fr"] = "en"
-    locale: str | None = None
-    margin: float | None = Field(default=None, ge=0, le=1, description="gross margin rate applied to revenue")
+    margin: float | None = Field(default=None, ge=0, le=1, description="gross margin rate applied to revenue (kpi profit, clv)")
+    engine: str = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
     returns: Literal["net", "drop", "keep"] = "net"
     date_format: str | None = None
     as_of: dt.date | None = None
@@ -87,19 +116,21 @@ class Kpi(Section):
 class Clv(Section):
     """Defaults of `clv` (flags win)."""
 
-    time_unit: Literal["day", "week", "month", "year"] | None = None
-    horizon: str | None = None
-    discount_rate: float | None = Field(default=None, gt=-1)
-    margin: float | str | None = None
+    time_unit: Literal["day", "week", "month", "year"] = "week"
+    horizon: str = "12m"
+    discount_rate: float = Field(default=0.1, gt=-1)
+    # None: `[analysis] margin`, else 1 (the CLV is revenue).
+    margin: Margin | None = None
     lifetime: float | None = Field(default=None, gt=0)
 
 
 class Churn(Section):
     """Defaults of `churn train` / `churn score`."""
 
-    horizon: str | None = None
-    calibration: Literal["sigmoid", "isotonic"] | None = None
-    seed: int | None = None
+    horizon: str = "90d"
+    calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
+    seed: int = 0
+    # None: the library's bands (fidelcli.churn.DEFAULT_BANDS, 0.3 and 0.6).
     bands: list[float] | dict[str, float] | None = None
 
 
@@ -113,6 +144,11 @@ class Config(Section):
     kpi: Kpi = Field(default_factory=Kpi)
     clv: Clv = Field(default_factory=Clv)
     churn: Churn = Field(default_factory=Churn)
+
+
+def default(section: type[Section], name: str) -> Any:
+    """The default of a config field, for a command's --help (`default(Clv, "horizon")` -> "12m")."""
+    return section.model_fields[name].default
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class FidelError(Exception):
     """Base class: a problem the user can fix; the CLI prints it as one line and exits."""
@@ -45,12 +47,49 @@ class InputError(FidelError):
 
 
 class MappingError(InputError):
-    """A missing or ambiguous column; the message lists the candidates."""
+    """A missing or ambiguous column, or a `--map` that names no field or no column.
+
+    Besides the message (which lists the candidates), the error carries its data:
+
+    - `code`: a stable kebab-case identifier. A problem of the data has the code of its `validate`
+      finding (`missing-column`, `ambiguous-column`); a usage mistake has its own (`unknown-kind`,
+      `map-syntax`, `unknown-field`, `no-such-column`, `ambiguous-money`).
+    - `field`: the canonical field concerned (`customer_id`), or None.
+    - `candidates`: the source columns that could be meant, as written in the file (not masked: the
+      message masks them); for an unknown field or input kind, the valid names.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        field: str | None = None,
+        candidates: Sequence[str] = (),
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, file=file, column=column, row=row, hint=hint)
+        self.code = code
+        self.field = field
+        self.candidates = tuple(candidates)
 
 
 class ModelFileError(InputError):
     """A model file that cannot be used: unreadable, too large, not JSON, of another kind, or with
     content outside its schema (a non-finite number, an index out of range, an unknown field)."""
+
+
+class OutputError(FidelError):
+    """A result that cannot be written: no such directory, no permission, a directory or a file in the
+    way, an unknown output format, or a path that is an input of the running command."""
+
+
+class DependencyError(FidelError):
+    """An optional dependency is not installed; the hint names the extra that installs it
+    (`pip install 'fidelcli[plots]'`)."""
 
 
 class ConfigError(FidelError):

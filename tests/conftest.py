@@ -1,10 +1,8 @@
-import sys
 from pathlib import Path
 
 import pytest
 
-# Shared test helpers (`refdata`) import by name from every test folder.
-sys.path.insert(0, str(Path(__file__).parent))
+# Shared test helpers (`refdata`) import by name from every test folder: pyproject's `pythonpath`.
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -1,7 +1,7 @@
 """Where the tests find data: the published reference files copied into tests/reference/ first,
 then the real data sets of ../shared/data beside the checkout (skipped when that is absent).
 
-Imported as `refdata` (tests/conftest.py puts this folder on sys.path).
+Imported as `refdata` (tests/ is on pytest's `pythonpath`, see pyproject.toml).
 """
 
 from __future__ import annotations

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from make_corpus import write_large  # tests/data/bad is on pytest's `pythonpath`
 from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
 
 CORPUS = Path(__file__).parent / "data" / "bad"
-sys.path.insert(0, str(CORPUS))
-from make_corpus import write_large  # noqa: E402
 
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 

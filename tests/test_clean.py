@@ -8,22 +8,22 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from fidelcli.clean import clean_transactions
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
-from fidelcli.summary import DEFAULT_ENGINE
 
 IO = Path(__file__).parent / "fixtures" / "io"
 
 
 def summary(name: str, **kw) -> pl.DataFrame:
     tx = clean_transactions(scan_table(IO / name, "transactions"), **kw)
-    return DEFAULT_ENGINE.customer_summary(tx.lf)
+    return DEFAULT_ENGINE.customer_summary(tx)
 
 
 def test_online_retail_cancellations_net_and_missing_customer_dropped():
     tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"))
     assert tx.as_of == dt.date(2010, 12, 5)  # day after the latest transaction
     assert tx.warnings == ["1 rows without a customer id were dropped"]
-    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    s = DEFAULT_ENGINE.customer_summary(tx)
     # 17850: invoices 536365 (15.30 + 20.34) and 536366 (3.70) are 2 occasions; C536379 (-2.55) nets.
     # 15.30 + 20.34 + 3.70 - 2.55 = 36.79
     expected = pl.DataFrame(
@@ -61,7 +61,7 @@ def test_status_returns_are_negated_and_occasions_are_customer_days():
 def test_as_of_ignores_later_rows_with_a_warning():
     tx = clean_transactions(scan_table(IO / "retail.csv", "transactions"), as_of=dt.date(2010, 12, 3))
     assert "3 rows dated on or after the analysis date 2010-12-03 were ignored" in tx.warnings
-    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    s = DEFAULT_ENGINE.customer_summary(tx)
     assert s["customer_id"].to_list() == ["17850"]
     assert s["revenue"].item() == pytest.approx(39.34)
 
@@ -73,7 +73,7 @@ def test_start_end_window_is_inclusive():
 
 def test_activity_per_month():
     tx = clean_transactions(scan_table(IO / "status_returns.csv", "transactions"))
-    a = DEFAULT_ENGINE.activity(tx.lf, period="month")
+    a = DEFAULT_ENGINE.activity(tx, period="month")
     expected = pl.DataFrame(
         {
             "customer_id": ["c1", "c1"],
@@ -90,8 +90,8 @@ def test_summary_does_not_depend_on_row_order(tmp_path):
     df = pl.read_csv(IO / "retail.csv", infer_schema=False)
     shuffled = tmp_path / "shuffled.csv"
     df.sample(fraction=1.0, shuffle=True, seed=7).write_csv(shuffled)
-    a = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(IO / "retail.csv", "transactions")).lf)
-    b = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(shuffled, "transactions")).lf)
+    a = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(IO / "retail.csv", "transactions")))
+    b = DEFAULT_ENGINE.customer_summary(clean_transactions(scan_table(shuffled, "transactions")))
     assert_frame_equal(a, b)
 
 

@@ -61,7 +61,26 @@ def test_invalid_toml(tmp_path):
 
 def test_churn_section_is_typed_and_checked(tmp_path):
     cfg = load_config(write(tmp_path, "[churn]\nhorizon = '60d'\nbands = [0.2, 0.5]\n"))
-    assert cfg.churn.model_dump(exclude_none=True) == {"horizon": "60d", "bands": [0.2, 0.5]}
+    # The file's values, and the defaults of the model for the keys it does not set.
+    assert cfg.churn.model_dump() == {"horizon": "60d", "calibration": "sigmoid", "seed": 0, "bands": [0.2, 0.5]}
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "[churn]\nhorizn = '60d'\n"))
     assert err.value.hint == "did you mean 'churn.horizon'?"
+
+
+def test_defaults_live_in_the_models():
+    from fidelcli.config import Churn, Clv, parse_margin
+
+    assert (Clv().time_unit, Clv().horizon, Clv().discount_rate, Clv().margin, Clv().lifetime) == ("week", "12m", 0.1, None, None)
+    assert (Churn().horizon, Churn().calibration, Churn().seed, Churn().bands) == ("90d", "sigmoid", 0, None)
+    assert Config().analysis.engine == "polars"
+    assert (parse_margin("30%"), parse_margin(" Column "), parse_margin(0.4)) == (0.3, "column", 0.4)
+
+
+def test_clv_margin_is_a_rate_or_column(tmp_path):
+    assert load_config(write(tmp_path, "[clv]\nmargin = '30%'\n")).clv.margin == 0.3
+    assert load_config(write(tmp_path, "[clv]\nmargin = 'column'\n")).clv.margin == "column"
+    with pytest.raises(ConfigError, match="clv.margin"):
+        load_config(write(tmp_path, "[clv]\nmargin = 'lots'\n"))
+    with pytest.raises(ConfigError):
+        load_config(write(tmp_path, "[analysis]\nlocale = 'fr_FR'\n"))  # read by nothing: removed

@@ -7,16 +7,20 @@ without amounts the revenue columns are null (unknown), never 0."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from fidelcli.engine.periods import MONTHS, TRUNCATE, period_start
 from fidelcli.errors import InputError
-from fidelcli.summary import period_start
+from fidelcli.result import Figure, JsonResult
+
+if TYPE_CHECKING:
+    from fidelcli.clean import Transactions
+    from fidelcli.engine import Engine
 
 CohortPeriod = Literal["month", "quarter", "year"]
-MONTHS = {"month": 1, "quarter": 3, "year": 12}
-MONTHS_INTERVAL = {"month": "1mo", "quarter": "1q", "year": "1y"}
 VALUES = ("period_index", "partial", "customers", "retained", "retention", "revenue", "cumulative_revenue_per_customer")
 
 
@@ -92,10 +96,10 @@ def cohorts(
     last = period_start(pl.lit(as_of - dt.timedelta(days=1)), period) if as_of else pl.lit(last_activity)
     first_day = start if start is not None else activity.get_column("period_start").min()
     # Without as_of the data ends with its last period: that period is complete.
-    end = pl.lit(as_of) if as_of is not None else pl.lit(last_activity).dt.offset_by(MONTHS_INTERVAL[period])
+    end = pl.lit(as_of) if as_of is not None else pl.lit(last_activity).dt.offset_by(TRUNCATE[period])
     sizes = members.group_by(keys).agg(customers=pl.len().cast(pl.Int64))
     grid = (
-        sizes.with_columns(period_start=pl.date_ranges(pl.col("cohort"), last, interval=MONTHS_INTERVAL[period]))
+        sizes.with_columns(period_start=pl.date_ranges(pl.col("cohort"), last, interval=TRUNCATE[period]))
         .explode("period_start")
         .with_columns(period_index=_index(pl.col("period_start"), pl.col("cohort"), period))
     )
@@ -116,7 +120,7 @@ def cohorts(
         "cohort",
         *([group] if group else []),
         "period_index",
-        partial=(pl.col("period_start") < pl.lit(first_day)) | (pl.col("period_start").dt.offset_by(MONTHS_INTERVAL[period]) > end),
+        partial=(pl.col("period_start") < pl.lit(first_day)) | (pl.col("period_start").dt.offset_by(TRUNCATE[period]) > end),
         customers="customers",
         retained="retained",
         retention=pl.col("retained") / pl.col("customers"),
@@ -139,3 +143,38 @@ def cohort_matrix(cells: pl.DataFrame, *, value: str = "retention") -> pl.DataFr
     bounds = cells.group_by(index).agg(complete_from=complete.min(), complete_to=complete.max())
     wide = wide.join(bounds, on=index, how="left", nulls_equal=True)
     return wide.select(*index, "customers", "complete_from", "complete_to", *order).sort(index, nulls_last=True)
+
+
+@dataclass
+class CohortResult(JsonResult):
+    """The result of `cohort_analysis`: `cells` as `cohorts()` returns them, and the retention matrix."""
+
+    cells: pl.DataFrame
+    period: CohortPeriod
+    warnings: list[str] = field(default_factory=list)
+
+    def matrix(self) -> pl.DataFrame:
+        """Retention with cohorts in rows and periods since acquisition in columns (`cohort_matrix`)."""
+        return cohort_matrix(self.cells)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {"cells": self.cells, "matrix": self.matrix()}
+
+    def headline(self) -> dict[str, Figure]:
+        return {"period": self.period, "cohorts": self.cells.get_column("cohort").n_unique() if self.cells.height else 0,
+                "partial_cells": int(self.cells.get_column("partial").sum())}
+
+
+def cohort_analysis(
+    tx: Transactions,
+    *,
+    engine: Engine,
+    period: CohortPeriod = "month",
+    by: pl.DataFrame | None = None,
+    signup: pl.DataFrame | None = None,
+) -> CohortResult:
+    """Cohorts of cleaned transactions, from the engine's per-customer-per-period activity (first
+    purchases come from it: one pass over the data), up to their analysis date (see `cohorts()` for
+    `by` and `signup`). The one library call behind `fidelcli cohort`."""
+    cells = cohorts(engine.activity(tx, period=period), period=period, by=by, signup=signup, as_of=tx.end_date, start=tx.first_date)
+    return CohortResult(cells=cells, period=period)

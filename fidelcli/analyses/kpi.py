@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from fidelcli.analyses.kpi_inputs import campaign_kpis, customer_kpis, ratio, spend_kpis, survey_kpis
 from fidelcli.errors import InputError
-from fidelcli.summary import TRUNCATE, Period, cents, period_index, period_start
+from fidelcli.result import Figure, JsonResult
+from fidelcli.engine.periods import TRUNCATE, Period, cents, period_index, period_start
+
+if TYPE_CHECKING:
+    from fidelcli.clean import Transactions
+    from fidelcli.config import Rfm
+    from fidelcli.engine import Engine
 
 GROUP = "group"
 BASE_COLUMNS = [
@@ -36,7 +43,7 @@ MONEY_COLUMNS = (
 
 
 @dataclass
-class KpiResult:
+class KpiResult(JsonResult):
     """The result of `kpi()`.
 
     periods: one row per period (and group), oldest first; columns `BASE_COLUMNS` plus the optional
@@ -66,6 +73,17 @@ class KpiResult:
     warnings: list[str] = field(default_factory=list)
     anonymous_revenue_share: float | None = None
     has_money: bool = True
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """periods, comparison, and yearly when there is one."""
+        out = {"periods": self.periods, "comparison": self.comparison}
+        return out if self.yearly is None else {**out, "yearly": self.yearly}
+
+    def headline(self) -> dict[str, Figure]:
+        return {"period": self.period, "as_of": self.as_of.isoformat(),
+                "current": self.current.isoformat() if self.current else None,
+                "previous": self.previous.isoformat() if self.previous else None,
+                "anonymous_revenue_share": self.anonymous_revenue_share, "has_money": self.has_money}
 
 
 def _offset(period: Period, n: int) -> str:
@@ -400,3 +418,52 @@ def _comparison(periods: pl.DataFrame, *, grouped: bool) -> tuple[pl.DataFrame, 
     )
     out = out.with_columns(delta=pl.col("current") - pl.col("previous")).drop("_i")
     return out.select(list(schema)), current, previous
+
+
+def kpi_analysis(
+    tx: Transactions,
+    *,
+    engine: Engine,
+    period: Period = "month",
+    groups: pl.DataFrame | None = None,
+    segment_by: Rfm | None = None,
+    lang: Literal["en", "fr"] = "en",
+    margin: float | None = None,
+    default_margin: float | None = None,
+    surveys: pl.DataFrame | None = None,
+    spend: pl.DataFrame | None = None,
+    campaigns: pl.DataFrame | None = None,
+    customers: pl.DataFrame | None = None,
+) -> KpiResult:
+    """KPIs of cleaned transactions up to their analysis date: the one library call behind `fidelcli kpi`.
+
+    New vs returning comes from the engine's activity itself (first period with a purchase), with the
+    lines without a customer id in the same pass (for the total revenue); the per-customer summary, a
+    second pass over the transactions, is only computed for `segment_by`.
+
+    Parameters
+    ----------
+    groups: customer_id and one group column (a customer attribute), as in `kpi`.
+    segment_by: group by the RFM segment computed with these settings instead (`lang`: its names).
+    margin: a gross margin rate that wins over the transactions' margin or cost column.
+    default_margin: the rate used when the transactions have no margin or cost column.
+    customers: the customers table (referral and loyalty-member KPIs). With groups, it is used only
+        when it has a referred_by or loyalty_member column (no warning about their absence).
+    surveys, spend, campaigns: as in `kpi`.
+    """
+    activity = engine.activity(tx, period=period, anonymous=True)
+    if segment_by is not None:
+        from fidelcli.analyses.rfm import rfm
+
+        seg = rfm(engine.customer_summary(tx), as_of=tx.as_of, bins=segment_by.bins, monetary=segment_by.monetary,
+                  thresholds=segment_by.thresholds, segments=segment_by.segments, lang=lang)
+        groups = seg.customers.select("customer_id", "segment")
+    profit = None
+    rate = margin
+    if rate is None:
+        profit = profit_activity(activity)
+        rate = default_margin if profit is None else None
+    if customers is not None and groups is not None and not {"referred_by", "loyalty_member"} & set(customers.columns):
+        customers = None
+    return kpi(activity, period=period, as_of=tx.end_date, start=tx.first_date, groups=groups, margin_rate=rate, profit=profit,
+               surveys=surveys, spend=spend, campaigns=campaigns, customers=customers)

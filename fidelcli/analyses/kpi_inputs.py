@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from fidelcli.analyses.satisfaction import satisfaction_aggregates, survey_scores
 from fidelcli.errors import InputError
-from fidelcli.summary import Period, cents, period_start
+from fidelcli.engine.periods import Period, cents, period_start
 
 Added = tuple[pl.DataFrame, list[str], list[str]]
 
@@ -73,20 +74,12 @@ def customer_kpis(
 
 
 def survey_long(surveys: pl.DataFrame) -> pl.DataFrame:
-    """Surveys as customer_id, date, metric (nps/csat/ces), score, wide or long input alike."""
-    wide = [m for m in ("nps", "csat", "ces") if m in surveys.columns]
-    parts = [
-        surveys.select("customer_id", "date", metric=pl.lit(m), score=pl.col(m).cast(pl.Float64)) for m in wide
-    ]
-    if {"type", "score"} <= set(surveys.columns):
-        parts.append(
-            surveys.select(
-                "customer_id", "date", metric=pl.col("type").str.to_lowercase().str.strip_chars(), score=pl.col("score").cast(pl.Float64)
-            )
-        )
-    if not parts:
+    """Surveys as customer_id, date, metric (nps/csat/ces), score, wide or long input alike
+    (`fidelcli.analyses.satisfaction.survey_scores`); InputError without a score."""
+    scores = survey_scores(surveys)
+    if scores is None:
         raise InputError("the surveys have no nps, csat or ces score", hint="map a score column: --map nps=COLUMN (or type and score)")
-    return pl.concat(parts).filter(pl.col("score").is_not_null(), pl.col("date").is_not_null())
+    return scores
 
 
 def survey_kpis(
@@ -94,18 +87,8 @@ def survey_kpis(
 ) -> Added:
     """NPS, CSAT and CES per period of the survey date."""
     s = _grouped(survey_long(surveys).with_columns(period_start=period_start(pl.col("date"), period)), groups)
-    score, is_ = pl.col("score"), pl.col("metric")
-    nps, csat = score.filter(is_ == "nps"), score.filter(is_ == "csat")
-    sv = s.group_by(keys).agg(
-        nps_responses=nps.count().cast(pl.Int64),
-        # NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to 100.
-        nps=ratio(100 * ((nps >= 9).sum().cast(pl.Float64) - (nps <= 6).sum().cast(pl.Float64)), nps.count()),
-        csat_responses=csat.count().cast(pl.Int64),
-        csat=ratio((csat >= 4).sum().cast(pl.Float64), csat.count()),
-        csat_mean=csat.mean(),
-        ces_responses=score.filter(is_ == "ces").count().cast(pl.Int64),
-        ces=score.filter(is_ == "ces").mean(),
-    )
+    # NPS, CSAT and CES by the rules of fidelcli.analyses.satisfaction (one definition).
+    sv = s.group_by(keys).agg(**satisfaction_aggregates())
     df = df.join(sv, on=keys, how="left", nulls_equal=True).with_columns(pl.col("nps_responses", "csat_responses", "ces_responses").fill_null(0))
     return df, ["nps_responses", "nps", "csat_responses", "csat", "csat_mean", "ces_responses", "ces"], []
 

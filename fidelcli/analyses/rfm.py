@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from fidelcli.analyses.segments import default_segment_grid, scale_score, segment_grid
 from fidelcli.config import RfmThresholds, Segment
 from fidelcli.errors import ConfigError, InputError
-from fidelcli.summary import days_between
+from fidelcli.result import Figure, JsonResult
+from fidelcli.engine.periods import days_between
+
+if TYPE_CHECKING:
+    from fidelcli.clean import Transactions
+    from fidelcli.engine import Engine
 
 Monetary = Literal["total", "average"]
 METRICS = ("recency", "frequency", "monetary")
@@ -41,7 +46,7 @@ COLUMNS_NO_MONEY = [c for c in COLUMNS if c != "m_score"]
 
 
 @dataclass
-class RfmResult:
+class RfmResult(JsonResult):
     """The result of `rfm()`.
 
     customers: one row per customer (columns `COLUMNS`; `COLUMNS_NO_MONEY` without money: monetary
@@ -68,6 +73,13 @@ class RfmResult:
     segment_names: list[str] = field(default_factory=list)
     has_money: bool = True
     notes: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """customers (one row each), segments (`rfm_summary`), thresholds."""
+        return {"customers": self.customers, "segments": rfm_summary(self), "thresholds": self.thresholds}
+
+    def headline(self) -> dict[str, Figure]:
+        return {"as_of": self.as_of.isoformat(), "customers": self.customers.height, "bins": self.bins, "monetary": self.monetary}
 
 
 def _quantile_score(key: pl.Expr, bins: int) -> pl.Expr:
@@ -143,7 +155,7 @@ def rfm(
 
     Example
     -------
-    >>> result = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of)
+    >>> result = rfm(engine.customer_summary(tx), as_of=tx.as_of)
     """
     if not 2 <= bins <= 10:
         raise ConfigError(f"bins must be between 2 and 10, got {bins}", hint="use --bins 5 (quintiles) or another value in 2..10")
@@ -302,3 +314,19 @@ def rfm_summary(result: RfmResult) -> pl.DataFrame:
         frequency="frequency",
         monetary=pl.col("monetary").cast(pl.Float64) if result.has_money else unknown,
     )
+
+
+def rfm_analysis(
+    tx: Transactions,
+    *,
+    engine: Engine,
+    bins: int = 5,
+    monetary: Monetary = "total",
+    thresholds: RfmThresholds | None = None,
+    segments: list[Segment] | None = None,
+    lang: Literal["en", "fr"] = "en",
+) -> RfmResult:
+    """RFM of cleaned transactions as of their analysis date: the engine's per-customer summary,
+    then `rfm()` (see it for the parameters). The one library call behind `fidelcli rfm`."""
+    return rfm(engine.customer_summary(tx), as_of=tx.as_of, bins=bins, monetary=monetary, thresholds=thresholds,
+               segments=segments, lang=lang)

@@ -26,19 +26,21 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from fidelcli.errors import ConfigError, FitError, InputError
+from fidelcli.engine import Engine
+from fidelcli.engine.periods import MONTHS
+from fidelcli.errors import FitError, InputError
 from fidelcli.io.read import Table
 from fidelcli.models import SBG
-from fidelcli.summary import period_start
+from fidelcli.result import Figure, JsonResult
+from fidelcli.stats import check_discount_rate, compound_rate
 
 SubscriptionPeriod = Literal["month", "quarter", "year"]
-MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 FitScope = Literal["overall", "cohort"]
 MIN_COHORT = 20  # fewer subscriptions than this do not identify a cohort's own sBG
 
 
 @dataclass
-class SubscriptionResult:
+class SubscriptionResult(JsonResult):
     """Survival, sBG fits and per-subscriber values.
 
     - `survival`: cohort ("all" or the cohort's first day), period (0, 1, ...), at_risk, churned,
@@ -61,53 +63,21 @@ class SubscriptionResult:
     discount_rate_per_period: float
     warnings: list[str] = field(default_factory=list)
 
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """subscribers (one row each), survival, fits."""
+        return {"subscribers": self.subscribers, "survival": self.survival, "fits": self.fits}
 
-def _months_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    """Whole calendar months from start to end (15 Jan -> 14 Feb is 0, -> 15 Feb is 1)."""
-    raw = (end.dt.year() - start.dt.year()) * 12 + (end.dt.month() - start.dt.month())
-    # Day-of-month clipped to the month's length: 31 Jan + 1 month = 28/29 Feb counts as a full month.
-    shifted = start.dt.offset_by(pl.format("{}mo", raw.cast(pl.String)))
-    return (raw - (shifted > end).cast(pl.Int32)).cast(pl.Int64)
-
-
-def durations(
-    subscriptions: pl.LazyFrame, *, period: SubscriptionPeriod, as_of: dt.date
-) -> pl.DataFrame:
-    """Per subscription: cohort, active, periods (completed periods if active, churn period if not).
-
-    `as_of` is exclusive: a subscription is active when its end date is empty or on or after it, and
-    its completed periods are counted up to the last observed day, as_of - 1 day.
-
-    Returns
-    -------
-    customer_id, start_date, end_date, plan, price, cohort, active, periods, sorted by start_date,
-    customer_id.
-    """
-    k = MONTHS[period]
-    names = subscriptions.collect_schema().names()
-    lf = subscriptions.with_columns(
-        end_date=pl.col("end_date") if "end_date" in names else pl.lit(None, dtype=pl.Date),
-        plan=pl.col("plan") if "plan" in names else pl.lit(None, dtype=pl.String),
-        price=pl.col("price") if "price" in names else pl.lit(None, dtype=pl.Float64),
-    )
-    active = pl.col("end_date").is_null() | (pl.col("end_date") >= pl.lit(as_of))
-    # as_of is exclusive: an active subscription is observed up to the day before it.
-    last_day = as_of - dt.timedelta(days=1)
-    observed_end = pl.when(active).then(pl.lit(last_day)).otherwise(pl.col("end_date"))
-    months = _months_between(pl.col("start_date"), observed_end)
-    full = months // k
-    boundary = pl.col("start_date").dt.offset_by(pl.format("{}mo", (full * k).cast(pl.String)))
-    started = full + (observed_end > boundary).cast(pl.Int64)
-    return (
-        lf.select(
-            "customer_id", "start_date", "end_date", "plan", "price",
-            cohort=period_start(pl.col("start_date"), period),
-            active=active,
-            periods=pl.when(active).then(full).otherwise(pl.max_horizontal(started, pl.lit(1))).cast(pl.Int64),
-        )
-        .sort("start_date", "customer_id")
-        .collect()
-    )
+    def headline(self) -> dict[str, Figure]:
+        """The active subscriptions: how many, their mean discounted remaining lifetime (periods) and
+        their total CLV (None when no active subscription has a price)."""
+        active = self.subscribers.filter(pl.col("active"))
+        return {
+            "subscriptions": self.subscribers.height,
+            "active": active.height,
+            "discount_rate_per_period": round(self.discount_rate_per_period, 6),
+            "mean_discounted_remaining_lifetime": active["discounted_remaining_lifetime"].mean() if active.height else None,  # type: ignore[dict-item]
+            "total_clv": active["clv"].sum() if active["price"].null_count() < active.height else None,
+        }
 
 
 def kaplan_meier(d: pl.DataFrame, *, by: str | None = None) -> pl.DataFrame:
@@ -143,20 +113,6 @@ def kaplan_meier(d: pl.DataFrame, *, by: str | None = None) -> pl.DataFrame:
     return out.select(*keys, *cols[1:])
 
 
-def check_discount_rate(rate: float) -> None:
-    """An annual discount rate must be a finite number > -1 and < 1 (e.g. 0.1 for 10 % a year).
-
-    Raises
-    ------
-    ConfigError
-        Otherwise (a rate of -1 or less would make the per-period rate a complex number; 1 or more
-        is almost surely a percentage given as a number).
-    """
-    if not (math.isfinite(rate) and -1.0 < rate < 1.0):
-        raise ConfigError(f"discount rate must be an annual rate > -1 and < 1, found {rate!r}",
-                          hint="give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %")
-
-
 def _fit_sbg(d: pl.DataFrame) -> SBG:
     churned = (~d["active"]).sum()
     if churned == 0:
@@ -168,6 +124,7 @@ def _fit_sbg(d: pl.DataFrame) -> SBG:
 def subscription_analysis(
     table: Table | pl.LazyFrame,
     *,
+    engine: Engine,
     period: SubscriptionPeriod = "month",
     as_of: dt.date | None = None,
     fit: FitScope = "overall",
@@ -182,6 +139,8 @@ def subscription_analysis(
     table
         Subscriptions: customer_id, start_date, optional end_date (empty = active), plan, price
         (per period).
+    engine
+        The engine that reduces them (`Engine.subscriptions`).
     period
         month, quarter or year.
     as_of
@@ -193,9 +152,11 @@ def subscription_analysis(
     projection
         Periods projected past the data.
     discount_rate
-        Annual rate, converted to the period by compounding; must be > -1 and < 1.
+        Annual rate, converted to the period by compounding; must be >= 0 and < 1
+        (`fidelcli.stats.check_discount_rate`).
     today
-        The current date for the default `as_of` (default: the system date).
+        The current date, for the default `as_of` (the CLI passes the system date; without it, every
+        start or end date counts, scheduled terminations included).
 
     Returns
     -------
@@ -204,39 +165,22 @@ def subscription_analysis(
     Raises
     ------
     ConfigError
-        The discount rate is not > -1 and < 1 (a year).
+        The discount rate is not >= 0 and < 1 (a year).
     InputError
         An end date before its start date, or no subscription before `as_of`.
     FitError
         No churn observed (the sBG cannot be fitted).
     """
     check_discount_rate(discount_rate)
-    lf = table.lf if isinstance(table, Table) else table
     file = table.file if isinstance(table, Table) else None
-    names = lf.collect_schema().names()
-    has_end = "end_date" in names
-    if has_end:
-        bad = lf.with_row_index("row", offset=1).filter(pl.col("end_date") < pl.col("start_date")).select("row").head(1).collect()
-        if bad.height:
-            raise InputError("end_date is before start_date", file=file, column="end_date", row=int(bad["row"][0]),
-                             hint="fix the dates or swap the columns (--map start_date=... --map end_date=...)")
     warnings: list[str] = []
-    lf = lf.filter(pl.col("customer_id").is_not_null(), pl.col("start_date").is_not_null())
-    if as_of is None:
-        now = pl.lit(today or dt.date.today())
-        past_end = pl.col("end_date").filter(pl.col("end_date") <= now).max() if has_end else pl.lit(None, dtype=pl.Date)
-        latest = lf.select(pl.max_horizontal(pl.col("start_date").filter(pl.col("start_date") <= now).max(), past_end)).collect().item()
-        if latest is None:
-            raise InputError("no subscription with a customer id and a start date", file=file, hint="check the column mapping (--map)")
-        as_of = latest + dt.timedelta(days=1)
-    late = lf.filter(pl.col("start_date") >= pl.lit(as_of)).select(pl.len()).collect().item()
-    if late:
-        warnings.append(f"{late:,} subscriptions starting on or after the analysis date {as_of} were ignored")
-    lf = lf.filter(pl.col("start_date") < pl.lit(as_of))
-    d = durations(lf, period=period, as_of=as_of)
+    reduced = engine.subscriptions(table, period=period, as_of=as_of, today=today)
+    d, as_of = reduced.frame, reduced.as_of
+    if reduced.late:
+        warnings.append(f"{reduced.late:,} subscriptions starting on or after the analysis date {as_of} were ignored")
     if d.height == 0:
         raise InputError(f"no subscription started before the analysis date {as_of}", file=file, hint="choose a later --as-of")
-    rate = (1.0 + discount_rate) ** (MONTHS[period] / 12) - 1.0
+    rate = compound_rate(discount_rate, MONTHS[period] / 12)
     model = _fit_sbg(d)
     fits = [_fit_row("all", d, model, rate)]
     km = kaplan_meier(d).with_columns(cohort=pl.lit("all"))

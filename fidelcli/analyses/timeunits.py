@@ -8,12 +8,12 @@ converted to a rate per period by compounding, (1 + annual) ** (period in years)
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from fidelcli.errors import ConfigError
+from fidelcli.stats import compound_rate
 
 TimeUnit = Literal["day", "week", "month", "year"]  # year: e.g. the yearly periods of a BG/BB summary
 HorizonUnit = Literal["day", "week", "month", "year"]
@@ -84,7 +84,8 @@ def parse_horizon(text: str | Horizon) -> Horizon:
 
 
 def rate_per_period(annual_rate: float, unit: str) -> float:
-    """Discount rate of one period of `unit` equivalent to an annual rate, by compounding.
+    """Discount rate of one period of `unit` equivalent to an annual rate, by compounding
+    (`fidelcli.stats.compound_rate`).
 
     (1 + annual) ** (days in the unit / 365.25) - 1: 10 % a year is 0.797 % a month and 0.183 %
     a week.
@@ -92,9 +93,6 @@ def rate_per_period(annual_rate: float, unit: str) -> float:
     Raises
     ------
     ConfigError
-        The annual rate is not a finite number > -1.
+        The annual rate is not >= 0 and < 1 (`fidelcli.stats.check_discount_rate`).
     """
-    if not (math.isfinite(annual_rate) and annual_rate > -1):
-        raise ConfigError(f"discount rate must be a number > -1, found {annual_rate!r}",
-                          hint="give an annual rate, e.g. 0.1 for 10 % a year")
-    return (1.0 + annual_rate) ** (days_per(unit) / DAYS_PER_YEAR) - 1.0
+    return compound_rate(annual_rate, days_per(unit) / DAYS_PER_YEAR)

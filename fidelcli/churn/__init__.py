@@ -3,20 +3,22 @@
 Example
 -------
 >>> from fidelcli.churn import train_churn, score_churn  # doctest: +SKIP
->>> result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d")  # doctest: +SKIP
+>>> result = train_churn(tx, engine=engine, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d")  # doctest: +SKIP
 >>> result.model.save(Path("churn.json"))  # doctest: +SKIP
 """
 
+from fidelcli.analyses.timeunits import parse_horizon
 from fidelcli.churn.drivers import churn_drivers
 from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features
-from fidelcli.churn.labels import parse_horizon, purchase_labels, shift, subscription_labels
+from fidelcli.churn.labels import shift, subscription_labels
 from fidelcli.churn.metrics import Metrics, evaluate
-from fidelcli.churn.model import ChurnReport, TrainResult, train_churn
+from fidelcli.churn.model import ChurnReport, TrainResult
 from fidelcli.churn.modelfile import ChurnModel
 from fidelcli.churn.score import DEFAULT_BANDS, ScoreResult, band_summary, check_bands, score_churn
+from fidelcli.churn.train import train_churn
 
 __all__ = [
     "DEFAULT_BANDS", "ChurnInputs", "ChurnModel", "ChurnReport", "FeatureSet", "Metrics", "ScoreResult", "TrainResult",
-    "band_summary", "check_bands", "churn_drivers", "churn_features", "evaluate", "parse_horizon", "purchase_labels",
+    "band_summary", "check_bands", "churn_drivers", "churn_features", "evaluate", "parse_horizon",
     "score_churn", "shift", "subscription_labels", "train_churn",
 ]

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from fidelcli.analyses.satisfaction import latest_scores
 from fidelcli.clean import Transactions
+from fidelcli.engine import Engine
+from fidelcli.engine.periods import rf_statistics
 from fidelcli.errors import FitError
-
-WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
-TREND_DAYS = 90
-SCORE_TYPES = ("nps", "csat", "ces")
 
 
 @dataclass
@@ -49,96 +48,6 @@ def _schema(lf: pl.LazyFrame) -> set[str]:
     return set(lf.collect_schema().names())
 
 
-def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
-    """(now - before) / (now + before): -1 = stopped, 0 = flat, +1 = new; null when both are 0."""
-    total = now + before
-    return pl.when(total > 0).then((now - before) / total).otherwise(None)
-
-
-def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
-    """Per-customer purchase behaviour from the purchase occasions dated on or before `cutoff`.
-
-    Parameters
-    ----------
-    occasions
-        One row per purchase occasion: customer_id, date, value, sorted by customer_id and date
-        (as `Engine.occasions` returns them).
-    cutoff
-        Last day of data used.
-
-    Returns
-    -------
-    LazyFrame: customer_id, first_purchase, last_purchase, recency_days, tenure_days, frequency,
-    monetary, avg_order_value, orders_{30,90,180,365}d, spend_{30,90,180,365}d, orders_prev_90d,
-    spend_prev_90d, ipt_mean_days (mean days between purchases), ipt_std_days (their spread),
-    recency_ratio (recency / ipt_mean_days: 3 = silent for three usual intervals), orders_trend and
-    spend_trend ((last 90 d - the 90 d before) / their sum, -1..1). Only customers with a purchase.
-    """
-    c = pl.lit(cutoff, dtype=pl.Date)
-    days_ago = (c - pl.col("date")).dt.total_days()
-    windows = []
-    for w in WINDOWS:
-        inside = days_ago < w
-        windows += [inside.sum().cast(pl.Int64).alias(f"orders_{w}d"), pl.col("value").filter(inside).sum().alias(f"spend_{w}d")]
-    prev = (days_ago >= TREND_DAYS) & (days_ago < 2 * TREND_DAYS)
-    # days since the customer's previous occasion, in one linear pass over the sorted occasions
-    same = pl.col("customer_id") == pl.col("customer_id").shift(1)
-    gap = pl.when(same).then((pl.col("date") - pl.col("date").shift(1)).dt.total_days().cast(pl.Float64))
-    per = (
-        occasions.filter(pl.col("date") <= c)
-        .with_columns(gap=gap)
-        .group_by("customer_id")
-        .agg(
-            first_purchase=pl.col("date").min(),
-            last_purchase=pl.col("date").max(),
-            frequency=pl.len().cast(pl.Int64),
-            monetary=pl.col("value").sum(),
-            ipt_std_days=pl.col("gap").std(),
-            orders_prev_90d=prev.sum().cast(pl.Int64),
-            spend_prev_90d=pl.col("value").filter(prev).sum(),
-            *windows,
-        )
-    )
-    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
-    per = per.with_columns(
-        recency_days=(c - pl.col("last_purchase")).dt.total_days(),
-        tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
-        avg_order_value=pl.col("monetary") / pl.col("frequency"),
-        # mean gap between consecutive purchases = span / (n - 1); undefined for one purchase
-        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
-        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
-        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
-    ).with_columns(
-        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
-    )
-    return per
-
-
-def line_features(tx: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
-    """Returns share and category/channel diversity from transaction lines dated on or before `cutoff`.
-
-    Returns
-    -------
-    LazyFrame: customer_id, returns_share (returned amount / purchased amount; return lines / all
-    lines without amounts), n_categories and n_channels when those columns exist. None when no
-    such feature can be computed.
-    """
-    cols = _schema(tx)
-    aggs: list[pl.Expr] = []
-    if "is_return" in cols and "amount" in cols:
-        bought = pl.col("amount").filter(~pl.col("is_return")).sum()
-        returned = pl.col("amount").filter(pl.col("is_return")).abs().sum()
-        aggs.append(pl.when(bought > 0).then(returned / bought).otherwise(None).alias("returns_share"))
-    purchase = ~pl.col("is_return") if "is_return" in cols else pl.lit(True)
-    if "category" in cols:
-        aggs.append(pl.col("category").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_categories"))
-    if "channel" in cols:
-        aggs.append(pl.col("channel").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_channels"))
-    if not aggs:
-        return None
-    return tx.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date)).group_by("customer_id").agg(aggs)
-
-
 def survey_features(surveys: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
     """Latest NPS, CSAT and CES answered on or before `cutoff` (wide columns or long type/score).
 
@@ -146,17 +55,9 @@ def survey_features(surveys: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | No
     -------
     LazyFrame: customer_id, last_nps, last_csat, last_ces (those present in the input).
     """
-    cols = _schema(surveys)
-    lf = surveys.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date))
-    present = [s for s in SCORE_TYPES if s in cols]
-    if not present and {"type", "score"} <= cols:
-        kind = pl.col("type").str.to_lowercase().str.strip_chars()
-        lf = lf.with_columns(pl.when(kind == s).then(pl.col("score")).otherwise(None).alias(s) for s in SCORE_TYPES)
-        present = list(SCORE_TYPES)
-    if not present:
-        return None
-    # latest answer per score: the last non-null value by date (the higher score on a tie, so row order never matters)
-    return lf.group_by("customer_id").agg(pl.col(s).sort_by("date", s).drop_nulls().last().alias(f"last_{s}") for s in present)
+    # One reading of surveys for every command (fidelcli.analyses.satisfaction): the latest answer
+    # per score, the higher score on a tie of dates, so row order never matters.
+    return latest_scores(surveys, cutoff)
 
 
 def campaign_features(campaigns: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
@@ -237,11 +138,10 @@ def customer_features(customers: pl.LazyFrame, cutoff: dt.date, *, tiers: list[s
 
 
 def bgnbd_inputs(frame: pl.DataFrame, cutoff: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BG/NBD summary (x repeat occasions, t_x and T in weeks) at the end of the cutoff day."""
-    end = cutoff + dt.timedelta(days=1)
-    x = (frame["frequency"] - 1).to_numpy().astype(float)
-    t_x = ((frame["last_purchase"] - frame["first_purchase"]).dt.total_days() / 7).to_numpy().astype(float)
-    T = frame.select((pl.lit(end, dtype=pl.Date) - pl.col("first_purchase")).dt.total_days() / 7).to_series().to_numpy().astype(float)
+    """BG/NBD summary (x repeat occasions, t_x and T in weeks) at the end of the cutoff day
+    (`rf_statistics`, from the features' frequency, first_purchase and last_purchase)."""
+    stats = rf_statistics(occasions=pl.col("frequency"), end=cutoff + dt.timedelta(days=1), unit_days=7)
+    x, t_x, T = (frame.select(e).to_series().to_numpy().astype(float) for e in stats.values())
     return x, t_x, T
 
 
@@ -270,10 +170,10 @@ def add_p_alive(frame: pl.DataFrame, cutoff: dt.date, *, params: dict[str, objec
 
 
 def churn_features(
-    tx: pl.LazyFrame,
-    occasions: pl.LazyFrame,
+    tx: Transactions,
     cutoff: dt.date,
     *,
+    engine: Engine,
     inputs: ChurnInputs | None = None,
     tiers: list[str] | None = None,
     p_alive: bool = True,
@@ -284,11 +184,11 @@ def churn_features(
     Parameters
     ----------
     tx
-        Cleaned transaction lines (`Transactions.lf`): only rows dated on or before `cutoff` are used.
-    occasions
-        Purchase occasions of the same transactions (`Engine.occasions(tx)`, lazy).
+        Cleaned transactions: only rows dated on or before `cutoff` are used.
     cutoff
         Last day of data used by any feature.
+    engine
+        The engine of the transaction reductions (`Engine.purchase_features`, `Engine.line_features`).
     inputs
         Optional customers, surveys, campaigns and subscriptions tables.
     tiers
@@ -298,14 +198,15 @@ def churn_features(
 
     Returns
     -------
-    FeatureSet whose frame has customer_id and the features of `purchase_features`, `line_features`,
-    `survey_features`, `campaign_features`, `subscription_features`, `customer_features`, and p_alive;
-    sorted by customer_id.
+    FeatureSet whose frame has customer_id and the features of `Engine.purchase_features`,
+    `Engine.line_features`, `survey_features`, `campaign_features`, `subscription_features`,
+    `customer_features`, and p_alive; sorted by customer_id.
     """
     inputs = inputs or ChurnInputs()
     warnings: list[str] = []
-    lf = purchase_features(occasions, cutoff)
-    extra = [line_features(tx, cutoff)]
+    lf = engine.purchase_features(tx, cutoff=cutoff).lazy()
+    lines = engine.line_features(tx, cutoff=cutoff)
+    extra: list[pl.LazyFrame | None] = [None if lines is None else lines.lazy()]
     if inputs.surveys is not None:
         extra.append(survey_features(inputs.surveys, cutoff))
     if inputs.campaigns is not None:
@@ -337,17 +238,6 @@ def churn_features(
         frame, saved, w = add_p_alive(frame, cutoff, params=p_alive_params)
         warnings += w
     return FeatureSet(frame=frame, cutoff=cutoff, p_alive_params=saved, tiers=levels, warnings=warnings)
-
-
-def has_amounts(tx: Transactions | pl.LazyFrame) -> bool:
-    """True when some transaction line has a non-zero amount (nulls and zeros carry no spend)."""
-    if isinstance(tx, Transactions):
-        if not tx.has_amount:
-            return False
-        tx = tx.lf
-    if "amount" not in tx.collect_schema().names():
-        return False
-    return bool(tx.select((pl.col("amount").fill_null(0.0) != 0).any()).collect(engine="streaming").item())
 
 
 NON_FEATURES = ("customer_id", "first_purchase", "last_purchase")

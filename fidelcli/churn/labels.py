@@ -4,58 +4,34 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 
 import polars as pl
 
-from fidelcli.errors import ConfigError
+from fidelcli.analyses.timeunits import Horizon, parse_horizon
 
-_HORIZON = re.compile(r"^\s*(\d+)\s*([dwm])\s*$", re.IGNORECASE)
+MONTHS_PER = {"month": 1, "year": 12}  # calendar months in a horizon unit of months or years
 
 
-def parse_horizon(spec: str) -> tuple[int, str]:
-    """`90d`, `12w`, `3m` -> (90, "d"), (12, "w"), (3, "m").
+def shift(day: dt.date, spec: str | Horizon, *, sign: int = 1) -> dt.date:
+    """`day` moved by the horizon `spec` (`90d`, `12w`, `3m`, `1y`: `parse_horizon`, the grammar of
+    every command's `--horizon`). Months and years are calendar months (a year is 12 of them); the
+    31st becomes the month's last day, 29 February the 28th in a year without it.
 
     Raises
     ------
     ConfigError
-        Not a positive number followed by d, w or m.
+        `spec` is not a whole number followed by d, w, m or y.
     """
-    m = _HORIZON.match(spec or "")
-    if not m or int(m.group(1)) == 0:
-        raise ConfigError(f"horizon {spec!r} is not a number of days, weeks or months",
-                          hint="write it like 90d, 12w or 3m")
-    return int(m.group(1)), m.group(2).lower()
-
-
-def shift(day: dt.date, spec: str, *, sign: int = 1) -> dt.date:
-    """`day` moved by the horizon `spec` (months are calendar months; the 31st becomes the month's last day)."""
-    n, unit = parse_horizon(spec)
-    if unit == "d":
+    horizon = parse_horizon(spec)
+    n = horizon.count
+    if horizon.unit == "day":
         return day + dt.timedelta(days=sign * n)
-    if unit == "w":
+    if horizon.unit == "week":
         return day + dt.timedelta(weeks=sign * n)
-    months = day.year * 12 + day.month - 1 + sign * n
+    months = day.year * 12 + day.month - 1 + sign * n * MONTHS_PER[horizon.unit]
     year, month = divmod(months, 12)
     last = calendar.monthrange(year, month + 1)[1]
     return dt.date(year, month + 1, min(day.day, last))
-
-
-def purchase_labels(occasions: pl.LazyFrame, cutoff: dt.date, end: dt.date) -> pl.LazyFrame:
-    """Churn label of the customers with a purchase on or before `cutoff`.
-
-    Returns
-    -------
-    LazyFrame: customer_id, churned (1 = no purchase occasion dated in (cutoff, end], else 0).
-    """
-    c, e = pl.lit(cutoff, dtype=pl.Date), pl.lit(end, dtype=pl.Date)
-    return (
-        occasions.filter(pl.col("date") <= e)
-        .group_by("customer_id")
-        .agg(before=(pl.col("date") <= c).any(), after=(pl.col("date") > c).any())
-        .filter(pl.col("before"))
-        .select("customer_id", churned=(~pl.col("after")).cast(pl.Int8))
-    )
 
 
 def subscription_labels(subscriptions: pl.LazyFrame, cutoff: dt.date, end: dt.date) -> pl.LazyFrame:

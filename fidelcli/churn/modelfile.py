@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from fidelcli.churn.features import NON_FEATURES
 from fidelcli.churn.linear import Linear
 from fidelcli.churn.trees import Tree, raw_scores
-from fidelcli.errors import ConfigError, InputError, ModelFileError
+from fidelcli.errors import InputError, ModelFileError
 from fidelcli.io.jsonfile import read_json, schema_problem
 
 FORMAT = "fidelcli-churn-model"
@@ -243,7 +243,7 @@ class ChurnModel:
         if missing:
             raise InputError(f"the model needs feature(s) the data does not provide: {', '.join(missing)}",
                              file=self.file, hint=missing_hint(missing))
-        return frame.select(pl.col(f).cast(pl.Float64) for f in self.features).to_numpy(order="c").astype(np.float64, copy=False)
+        return feature_matrix(frame, self.features)
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated log-odds of churn (the boosted trees' sum, or the logistic regression's linear predictor)."""
@@ -335,7 +335,7 @@ class ChurnModel:
 
             try:
                 BGNBD.from_dict(checked.metadata.p_alive_model.model_dump())
-            except ConfigError as exc:
+            except ModelFileError as exc:
                 raise ModelFileError(f"invalid P(alive) model in the {WHAT}: {exc.message}", file=file, hint=RETRAIN_HINT) from None
         if isinstance(m, LogisticDoc):
             linear = Linear.from_dict(m.model_dump())
@@ -357,11 +357,14 @@ def digest(body: dict[str, Any]) -> str:
 
 def apply_calibration(raw: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
     """Calibrated probabilities from raw log-odds."""
+    calibrated: np.ndarray
     if calibration["method"] == "sigmoid":
         z = calibration["a"] * raw + calibration["b"]
-        return 1.0 / (1.0 + np.exp(-z))
-    p = 1.0 / (1.0 + np.exp(-raw))
-    return np.interp(p, np.asarray(calibration["x"]), np.asarray(calibration["y"]))
+        calibrated = 1.0 / (1.0 + np.exp(-z))
+    else:
+        p = 1.0 / (1.0 + np.exp(-raw))
+        calibrated = np.interp(p, np.asarray(calibration["x"]), np.asarray(calibration["y"]))
+    return calibrated
 
 
 _HINTS = {
@@ -384,3 +387,8 @@ def missing_hint(missing: list[str]) -> str:
             if f.startswith(prefix):
                 return hint
     return "score with the same inputs as in training, or train a model on these inputs"
+
+
+def feature_matrix(frame: pl.DataFrame, features: list[str]) -> np.ndarray:
+    """The float matrix of `features` (columns of `frame`, in that order; nulls become NaN)."""
+    return frame.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy(order="c").astype(np.float64, copy=False)

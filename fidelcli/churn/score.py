@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fidelcli.churn.drivers import churn_drivers
-from fidelcli.churn.features import ChurnInputs, churn_features, has_amounts
+from fidelcli.churn.features import ChurnInputs, churn_features
 from fidelcli.churn.modelfile import ChurnModel, spend_features
 from fidelcli.clean import Transactions
+from fidelcli.engine import Engine
 from fidelcli.errors import ConfigError, InputError
 
 DEFAULT_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
@@ -66,13 +67,13 @@ class ScoreResult:
 
 
 def score_churn(
-    tx: Transactions | pl.LazyFrame,
+    tx: Transactions,
     model: ChurnModel,
     *,
+    engine: Engine,
     cutoff: dt.date,
     inputs: ChurnInputs | None = None,
     bands: dict[str, float] | None = None,
-    occasions: pl.LazyFrame | None = None,
 ) -> ScoreResult:
     """Churn probability of every customer with a purchase on or before `cutoff`.
 
@@ -82,9 +83,11 @@ def score_churn(
     Parameters
     ----------
     tx
-        Cleaned transactions (or their `.lf`).
+        Cleaned transactions.
     model
         A loaded churn model.
+    engine
+        The engine of the transaction reductions (the features).
     cutoff
         Last day of data used (the day before `--as-of`).
     inputs
@@ -101,26 +104,20 @@ def score_churn(
     ------
     InputError
         No customer has a purchase on or before `cutoff`, or the model uses spend features and the
-        transactions have no amounts (both naming the transactions file when `tx` is a
-        `Transactions`), or the data cannot provide a feature the model uses (naming the model file).
+        transactions have no amounts (both naming the transactions file), or the data cannot provide a feature the model uses (naming the model file).
     """
-    from fidelcli.summary import DEFAULT_ENGINE
-
     bands = check_bands(bands or DEFAULT_BANDS)
-    file = tx.file if isinstance(tx, Transactions) else None
-    lf = tx.lf if isinstance(tx, Transactions) else tx
-    if occasions is None:
-        occasions = DEFAULT_ENGINE.occasions(lf).lazy()
+    file = tx.file
     meta = model.metadata
     needs_p_alive = "p_alive" in model.features
-    fs = churn_features(lf, occasions, cutoff, inputs=inputs, tiers=meta.get("tiers") or [],
+    fs = churn_features(tx, cutoff, engine=engine, inputs=inputs, tiers=meta.get("tiers") or [],
                         p_alive=needs_p_alive, p_alive_params=meta.get("p_alive_model") if needs_p_alive else None)
     frame = fs.frame
     if frame.height == 0:
         raise InputError(f"no customer has a purchase on or before {cutoff}: nobody to score", file=file,
                          hint="use a later --as-of")
     spend = spend_features(model.features)
-    if spend and not has_amounts(tx):
+    if spend and not engine.has_amounts(tx):
         # the features would all be 0: the scores would silently differ from what the model learnt
         trained = f"the model {model.file}" if model.file else "the model"
         raise InputError(f"the transactions have no amounts (no amount column, or every amount is 0), but {trained} "
@@ -153,8 +150,9 @@ def band_summary(scored: pl.DataFrame, *, by: str = "risk_band") -> pl.DataFrame
 
 def churn_summary(
     scored: pl.DataFrame,
-    tx: pl.LazyFrame,
+    tx: Transactions,
     *,
+    engine: Engine,
     as_of: dt.date,
     bins: int = 5,
     lang: str = "en",
@@ -170,6 +168,8 @@ def churn_summary(
         `score_churn(...).frame`.
     tx
         The cleaned transactions the customers were scored on.
+    engine
+        The engine of their per-customer summary (the RFM segments).
     as_of
         Analysis date of the RFM scores (the scoring `--as-of`).
     bins, lang
@@ -186,9 +186,7 @@ def churn_summary(
         from fidelcli.analyses.rfm import rfm
     except ImportError:
         return band_summary(scored)
-    from fidelcli.summary import DEFAULT_ENGINE
-
-    result = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=as_of, bins=bins, lang=lang)  # type: ignore[arg-type]
+    result = rfm(engine.customer_summary(tx), as_of=as_of, bins=bins, lang=lang)  # type: ignore[arg-type]
     seg = result.customers.select("customer_id", "segment")
     if seg.height == 0 or seg["segment"].null_count() == seg.height:
         return band_summary(scored)

@@ -1,4 +1,5 @@
-"""The `fidelcli` command: global options, command registration, and the one error handler."""
+"""The `fidelcli` command: global options, the explicit registration of every command (in the order
+of `fidelcli --help`), and the one error handler. The command modules never import this one."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import copy
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
-from typer._click.core import Context  # Typer vendors Click and does not re-export these
-from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from fidelcli import __version__
-from fidelcli.cli import options, render
+from fidelcli.cli import allocator, churn, clv, cohort, kpi, options, render, rfm, sample, subscription, validate
+from fidelcli.cli.typer_compat import ClickException, Context
+from fidelcli.engine import ENGINES
 from fidelcli.errors import FidelError
 from fidelcli.privacy.mask import scrub
 
@@ -178,6 +179,10 @@ def root(
         bool, typer.Option("--show-values", help="Show personal values (emails, phones, IBANs, names) in diagnostics and validate reports instead of masking them.")
     ] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    engine: Annotated[
+        Literal[tuple(ENGINES)] | None,  # type: ignore[valid-type]
+        typer.Option("--engine", help="Engine of the transaction reductions (default \\[analysis] engine, else polars).", show_default=False),
+    ] = None,
 ) -> None:
     """Customer-loyalty analytics from transaction exports."""
     render.settings.quiet = quiet
@@ -186,20 +191,34 @@ def root(
     render.settings.show_values = show_values
     render.settings.currency = lambda: options.config().analysis.currency
     options.context.config_path = config
+    options.context.engine_name = engine
     options.context._config = None
     options.context.tables = []
     options.context.transactions = []
 
 
-def _register() -> None:
-    """Add every command module's commands to the root app."""
-    from fidelcli.cli import commands  # noqa: F401  (modules register themselves)
+def _command(name: str, function: Callable[..., Any]) -> None:
+    """Register a command; its allocator profile must be declared (`allocator.PROFILES`)."""
+    if name not in allocator.PROFILES:
+        raise RuntimeError(f"command {name!r} has no allocator profile: add it to fidelcli.cli.allocator.PROFILES")
+    app.command(name)(function)
+
+
+# In the order of `fidelcli --help`.
+_command("validate", validate.validate_cmd)
+_command("rfm", rfm.rfm_cmd)
+_command("kpi", kpi.kpi_cmd)
+_command("cohort", cohort.cohort_cmd)
+_command("clv", clv.clv_cmd)
+_command("subscription", subscription.subscription_cmd)
+if "churn" not in allocator.PROFILES:
+    raise RuntimeError("command 'churn' has no allocator profile")
+app.add_typer(churn.app, name="churn")
+_command("sample", sample.sample_cmd)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    _register()
-    app()
+    """Console-script entry point (see `fidelcli.cli.main`, which also sets the allocator)."""
+    from fidelcli.cli import main as cli_main
 
-
-_register()
+    cli_main()

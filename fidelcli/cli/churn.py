@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import polars as pl
 import typer
 
 from fidelcli.cli import options, render
-from fidelcli.cli.app import app
+from fidelcli.config import Churn, default
 from fidelcli.errors import ConfigError
 from fidelcli.io.write import write_json
 
@@ -18,21 +18,18 @@ if TYPE_CHECKING:
     from fidelcli.churn import ChurnInputs, ChurnReport
 # fidelcli.churn (scikit-learn, SciPy) is imported by the commands that use it, so others start fast.
 
-churn_app = typer.Typer(help="Churn risk: train a model on past behaviour, then score customers.\n\n"
-                        "Example: fidelcli churn train -t sales.csv --horizon 90d --model-out churn.json",
-                        no_args_is_help=True)
-app.add_typer(churn_app, name="churn")
+app = typer.Typer(help="Churn risk: train a model on past behaviour, then score customers.\n\n"
+                  "Example: fidelcli churn train -t sales.csv --horizon 90d --model-out churn.json",
+                  no_args_is_help=True)
 
 SurveysOpt = Annotated[str | None, typer.Option("--surveys", help="Surveys table (latest NPS/CSAT/CES as features).", show_default=False)]
 CampaignsOpt = Annotated[str | None, typer.Option("--campaigns", help="Campaigns table (opens and clicks as features).", show_default=False)]
 SubscriptionsOpt = Annotated[
     str | None, typer.Option("--subscriptions", help="Subscriptions table: churn = cancellation within the horizon.", show_default=False)
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the model fit (default 0 or \\[churn] seed).", show_default=False)]
-
-
-def _settings() -> dict[str, Any]:
-    return options.config().churn.model_dump(exclude_none=True)
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help=f"Seed of the model fit (default {default(Churn, 'seed')} or \\[churn] seed).", show_default=False)
+]
 
 
 def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, subscriptions: str | None,
@@ -49,31 +46,25 @@ def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, s
     return ChurnInputs(**lfs)
 
 
-def _date(value: dt.datetime | None) -> dt.date | None:
-    return value.date() if value else None
-
-
-@churn_app.command("train")
+@app.command("train")
 @options.read_options
+@options.tx_options(inputs=("customers", "surveys", "campaigns", "subscriptions"),
+                    fields=("transactions", "maps", "date_format", "returns", "occasion"))
 def train_cmd(
     model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False, callback=options.output_file)],
-    transactions: options.TransactionsOpt = None,
+    tx: options.TxOptions,
     customers: options.CustomersOpt = None,
     surveys: SurveysOpt = None,
     campaigns: CampaignsOpt = None,
     subscriptions: SubscriptionsOpt = None,
-    maps: options.MapOpt = None,
-    date_format: options.DateFormatOpt = None,
-    returns: options.ReturnsOpt = None,
-    occasion: options.OccasionOpt = None,
     cutoff: Annotated[dt.datetime | None, typer.Option(
         "--cutoff", formats=options.DATE, show_default=False,
         help="Validation cutoff: features up to it, churn measured over the horizon after it "
              "(default: the latest date whose horizon the data covers).")] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", help="Churn horizon: 90d, 12w, 3m (default 90d).", show_default=False)] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", help=f"Churn horizon: 90d, 12w, 3m (default {default(Churn, 'horizon')}).", show_default=False)] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the validation report (JSON).", show_default=False, callback=options.output_file)] = None,
     calibration: Annotated[Literal["sigmoid", "isotonic"] | None, typer.Option(
-        "--calibration", help="Probability calibration (default sigmoid: keeps the ranking).", show_default=False)] = None,
+        "--calibration", help=f"Probability calibration (default {default(Churn, 'calibration')}: keeps the ranking).", show_default=False)] = None,
     seed: SeedOpt = None,
     fmt: options.FormatOpt = None,
     lang: options.LangOpt = None,
@@ -93,18 +84,19 @@ def train_cmd(
     from fidelcli.churn import train_churn
 
     options.set_lang(lang)
-    cfg = _settings()
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, occasion=occasion)
-    inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
+    cfg = options.config().churn
+    transactions = tx.load()
+    inputs = _inputs(customers, surveys, campaigns, subscriptions, tx.date_format)
     with render.progress("training the churn model"):
         result = train_churn(
-            tx,
-            data_end=tx.as_of - dt.timedelta(days=1),
-            cutoff=_date(cutoff),
-            horizon=horizon or str(cfg.get("horizon", "90d")),
+            transactions,
+            engine=options.engine(),
+            data_end=transactions.as_of - dt.timedelta(days=1),
+            cutoff=options.date(cutoff),
+            horizon=horizon or cfg.horizon,
             inputs=inputs,
-            calibration=calibration or cfg.get("calibration", "sigmoid"),
-            seed=seed if seed is not None else int(cfg.get("seed", 0)),
+            calibration=calibration or cfg.calibration,
+            seed=seed if seed is not None else cfg.seed,
         )
     rep = result.report
     render.warnings(rep.warnings)
@@ -146,30 +138,27 @@ def _verdict(rep: ChurnReport) -> str:
     return f"{NAMES[rep.saved_model]} (saved) {verdict}: AUC gain vs {listed}"
 
 
-def _bands(flag: str | None, cfg: dict[str, Any]) -> dict[str, float] | list[float] | None:
+def _bands(flag: str | None, cfg: Churn) -> dict[str, float] | list[float] | None:
     if flag:
         try:
             return [float(v) for v in flag.split(",")]
         except ValueError:
             raise ConfigError(f"--bands {flag!r} is not a list of probabilities", hint="e.g. --bands 0.3,0.6") from None
-    return cfg.get("bands")
+    return cfg.bands
 
 
-@churn_app.command("score")
+@app.command("score")
 @options.read_options
+@options.tx_options(inputs=("customers", "surveys", "campaigns", "subscriptions"),
+                    fields=("transactions", "maps", "date_format", "returns", "occasion", "as_of"))
 def score_cmd(
     model: Annotated[Path, typer.Option("--model", help="Model file written by churn train.", callback=options.input_file)],
-    transactions: options.TransactionsOpt = None,
+    tx: options.TxOptions,
     customers: options.CustomersOpt = None,
     surveys: SurveysOpt = None,
     campaigns: CampaignsOpt = None,
     subscriptions: Annotated[str | None, typer.Option(
         "--subscriptions", help="Subscriptions table, when the model was trained with it.", show_default=False)] = None,
-    maps: options.MapOpt = None,
-    date_format: options.DateFormatOpt = None,
-    returns: options.ReturnsOpt = None,
-    occasion: options.OccasionOpt = None,
-    as_of: options.AsOfOpt = None,
     bands: Annotated[str | None, typer.Option(
         "--bands", help="Risk-band cut points, e.g. 0.3,0.6 -> low/medium/high (default \\[churn] bands or 0.3,0.6).",
         show_default=False)] = None,
@@ -188,16 +177,16 @@ def score_cmd(
     from fidelcli.churn.score import churn_summary
 
     options.set_lang(lang)
-    cfg = _settings()
+    cfg = options.config().churn
     band_spec = check_bands(b) if (b := _bands(bands, cfg)) is not None else None
     fitted = ChurnModel.load(model)
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, occasion=occasion)
-    inputs = _inputs(customers, surveys, campaigns, subscriptions, date_format)
+    transactions = tx.load()
+    inputs = _inputs(customers, surveys, campaigns, subscriptions, tx.date_format)
     with render.progress("scoring churn risk"):
-        result = score_churn(tx, fitted, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)
+        result = score_churn(transactions, fitted, engine=options.engine(), cutoff=transactions.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)
     render.warnings(result.warnings)
     if output is not None:
         render.save(result.frame, output)
-    summary = churn_summary(result.frame, tx.lf, as_of=tx.as_of, bins=options.config().rfm.bins, lang=render.settings.lang,
+    summary = churn_summary(result.frame, transactions, engine=options.engine(), as_of=transactions.as_of, bins=options.config().rfm.bins, lang=render.settings.lang,
                             bands=list(band_spec or DEFAULT_BANDS))
-    render.frame(summary, fmt=fmt, title=f"churn risk on {tx.as_of}")
+    render.frame(summary, fmt=fmt, title=f"churn risk on {transactions.as_of}")

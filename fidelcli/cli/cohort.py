@@ -7,12 +7,9 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from fidelcli.analyses.cohort import CohortPeriod, cohort_matrix, cohorts
+from fidelcli.analyses.cohort import CohortPeriod, cohort_analysis
 from fidelcli.cli import options, render
-from fidelcli.cli.app import app
-from fidelcli.cli.kpi import customers_column
 from fidelcli.errors import InputError
-from fidelcli.summary import DEFAULT_ENGINE
 
 PeriodOpt = Annotated[CohortPeriod, typer.Option("--period", help="Cohort and period length.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Split cohorts by any column of the customers table (needs -c), e.g. acquisition_channel.", show_default=False)]
@@ -36,18 +33,11 @@ def _percent(matrix: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@app.command("cohort")
 @options.read_options
+@options.tx_options(inputs=("customers",))
 def cohort_cmd(
-    transactions: options.TransactionsOpt = None,
+    tx: options.TxOptions,
     customers: options.CustomersOpt = None,
-    maps: options.MapOpt = None,
-    date_format: options.DateFormatOpt = None,
-    as_of: options.AsOfOpt = None,
-    start: options.StartOpt = None,
-    end: options.EndOpt = None,
-    returns: options.ReturnsOpt = None,
-    occasion: options.OccasionOpt = None,
     period: PeriodOpt = "month",
     by: ByOpt = None,
     signup: SignupOpt = False,
@@ -67,31 +57,21 @@ def cohort_cmd(
     Example: fidelcli cohort -t sales.csv --period quarter --matrix
     """
     options.set_lang(lang)
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end,
-                              occasion=occasion)
-    cust_tbl = options.table("customers", customers, date_format=date_format, required=bool(by or signup))
-    cust = None
-    if cust_tbl is not None:
-        cust_tbl.check()
-        cust = cust_tbl.lf.collect()
-    by_frame = signup_frame = None
-    if by is not None:
-        assert cust_tbl is not None and cust is not None
-        by_frame = customers_column(cust_tbl, cust, by)
+    transactions = tx.load()
+    cust = options.customers(customers, by=by, required=signup, date_format=tx.date_format)
+    signup_frame = None
     if signup:
-        assert cust is not None
-        if "signup_date" not in cust.columns:
-            raise InputError("--signup: the customers table has no signup date", file=cust_tbl.file if cust_tbl else None,
+        assert cust.frame is not None
+        if "signup_date" not in cust.frame.columns:
+            raise InputError("--signup: the customers table has no signup date", file=cust.table.file if cust.table else None,
                              hint="map it with --map signup_date=COLUMN or [columns.customers] in fidelcli.toml")
-        signup_frame = cust.select("customer_id", "signup_date")
+        signup_frame = cust.frame.select("customer_id", "signup_date")
     with render.progress(f"computing {period}ly cohorts"):
-        cells = cohorts(
-            DEFAULT_ENGINE.activity(tx, period=period),  # first purchases come from it: one pass over the data
-            period=period, by=by_frame, signup=signup_frame, as_of=tx.end_date, start=tx.first_date,
-        )
+        result = cohort_analysis(transactions, engine=options.engine(), period=period, by=cust.by, signup=signup_frame)
+    cells = result.cells
     table, title = cells, f"{period}ly cohorts"
     if matrix:
-        table, title = cohort_matrix(cells), f"retention by {period} since acquisition"
+        table, title = result.matrix(), f"retention by {period} since acquisition"
     if output is not None:
         render.save(table, output)
         if fmt is None:

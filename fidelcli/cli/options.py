@@ -6,20 +6,25 @@ import datetime as dt
 import functools
 import glob
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+
+import polars as pl
 
 from fidelcli.clean import Transactions, clean_transactions
 from fidelcli.cli import render
 from fidelcli.config import Config, load_config
-from fidelcli.errors import InputError
+from fidelcli.errors import InputError, OutputError
 from fidelcli.io.columns import parse_map_options
 from fidelcli.io.read import Table, scan_table
 from fidelcli.io.write import check_not_input, check_writable, forget_inputs, format_of, protect_inputs
+
+if TYPE_CHECKING:
+    from fidelcli.engine import Engine
 
 DATE = ["%Y-%m-%d"]
 
@@ -148,7 +153,7 @@ def _output_format(param: typer.CallbackParam, path: Path | None) -> Path | None
     if path is not None:
         try:
             format_of(path)
-        except InputError as exc:
+        except OutputError as exc:
             raise typer.BadParameter(f"{exc.message}; {exc.hint}") from None
     return output_file(param, path)
 
@@ -166,6 +171,8 @@ LangOpt = Annotated[Literal["en", "fr"] | None, typer.Option("--lang", help="Lan
 
 class _Context:
     config_path: Path | None = None
+    # --engine of the root; None: `[analysis] engine` of the config.
+    engine_name: str | None = None
     _config: Config | None = None
     _tables: list[Table] = []
     # Files named by this command's output options, with the option: no input may be one of them.
@@ -207,7 +214,8 @@ def set_lang(lang: str | None) -> None:
     render.settings.lang = lang or config().analysis.lang
 
 
-def _date(value: dt.datetime | None) -> dt.date | None:
+def date(value: dt.datetime | None) -> dt.date | None:
+    """The day of a date option (Typer parses `--as-of 2024-06-30` as a datetime)."""
     return value.date() if value else None
 
 
@@ -224,7 +232,7 @@ def _source_files(source: str) -> list[Path]:
 
 
 def record_input(source: str) -> None:
-    """Register the files of an input source: raise InputError if an output option of this command
+    """Register the files of an input source: raise OutputError if an output option of this command
     names one of them, and refuse any later write over them (`fidelcli.io.write.protect_inputs`)."""
     protect_inputs(_source_files(str(source)))
     for flag, path in context.outputs:
@@ -232,7 +240,7 @@ def record_input(source: str) -> None:
 
 
 def table(
-    kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, strict: bool = True
+    kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, lenient: bool = False
 ) -> Table | None:
     """Scan an input kind from the flag, else from `[inputs]` of the config, with the command's
     reading options (`read_options`); which source column became which field, and malformed rows
@@ -248,7 +256,7 @@ def table(
     record_input(source)
     read = context.read
     tbl = scan_table(
-        source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, strict=strict,
+        source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, lenient=lenient,
         show_values=render.settings.show_values, ragged=read.ragged, sheet=read.sheet, encoding=read.encoding,
         delimiter=read.delimiter, header=read.header,
     )
@@ -277,11 +285,142 @@ def transactions(
     tx = clean_transactions(
         tbl,
         returns=returns or cfg.analysis.returns,  # type: ignore[arg-type]
-        as_of=_date(as_of) or cfg.analysis.as_of,
-        start=_date(start),
-        end=_date(end),
+        as_of=date(as_of) or cfg.analysis.as_of,
+        start=date(start),
+        end=date(end),
         occasion=occasion,  # type: ignore[arg-type]
         on_warnings=render.warnings,
     )
     context.transactions.append(tx)
     return tx
+
+
+# --------------------------------------------------------------------------------------------
+# The transaction options block, shared by every analysis command (sqlite-utils' import_options)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class TxOptions:
+    """The transaction options of a command (-t, --map, --date-format, --as-of, --start, --end,
+    --returns, --occasion), as given; `load()` reads and cleans the transactions with them."""
+
+    transactions: str | None = None
+    maps: list[str] | None = None
+    date_format: str | None = None
+    as_of: dt.datetime | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    returns: Literal["net", "drop", "keep"] | None = None
+    occasion: Literal["day", "order"] | None = None
+
+    def load(self, *, occasion: Literal["day", "order"] | None = None) -> Transactions:
+        """The transactions, read (flag, else `[inputs]`) and cleaned; `occasion` is the command's
+        default when --occasion is not given."""
+        return transactions(self.transactions, maps=self.maps, date_format=self.date_format, returns=self.returns,
+                            as_of=self.as_of, start=self.start, end=self.end, occasion=self.occasion or occasion)
+
+
+TX_FIELDS = ("transactions", "maps", "date_format", "as_of", "start", "end", "returns", "occasion")
+_TX_OPTIONS: dict[str, Any] = {
+    "transactions": TransactionsOpt, "maps": MapOpt, "date_format": DateFormatOpt, "as_of": AsOfOpt, "start": StartOpt,
+    "end": EndOpt, "returns": ReturnsOpt, "occasion": OccasionOpt,
+}
+
+
+def tx_options(*, inputs: Sequence[str] = (), fields: Sequence[str] = TX_FIELDS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator giving a command the transaction options and handing it one `TxOptions` as `tx`.
+
+    The command declares a parameter `tx: TxOptions` where the options go in --help. `fields` are
+    the options it takes, in their --help order (default all of `TX_FIELDS`); `inputs` names other
+    parameters of the command (-c, --surveys...) shown right after -t/--transactions.
+
+    Example: `@options.tx_options(inputs=("customers",))` over `def cohort_cmd(tx: TxOptions, customers: ...)`.
+    """
+    unknown = set(fields) - set(TX_FIELDS)
+    if unknown or fields[0] != "transactions":
+        raise ValueError(f"tx_options: fields must start with 'transactions' and come from {TX_FIELDS}")
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            tx = TxOptions(**{name: kwargs.pop(name) for name in fields})
+            return command(*args, tx=tx, **kwargs)
+
+        params = dict(inspect.signature(command, eval_str=True).parameters)
+        if "tx" not in params:
+            raise TypeError(f"{command.__name__}: tx_options needs a parameter `tx: TxOptions`")
+        block = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=_TX_OPTIONS[name])
+                 for name in fields]
+        moved = [params.pop(name) for name in inputs]
+        ordered: list[inspect.Parameter] = []
+        for name, param in params.items():
+            ordered.extend([block[0], *moved, *block[1:]] if name == "tx" else [param])
+        # Parameters with a default may not precede one without: the options all have one.
+        ordered = [p for p in ordered if p.default is inspect.Parameter.empty] + [
+            p for p in ordered if p.default is not inspect.Parameter.empty]
+        wrapper.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in ordered}
+        return wrapper
+
+    return decorate
+
+
+def engine() -> Engine:
+    """The engine of this run: --engine, else `[analysis] engine` of the config (default polars)."""
+    from fidelcli.engine import get_engine
+
+    return get_engine(context.engine_name or config().analysis.engine)
+
+
+# --------------------------------------------------------------------------------------------
+# Customers table and its --by column (kpi, cohort)
+# --------------------------------------------------------------------------------------------
+def collect(tbl: Table | None) -> pl.DataFrame | None:
+    """A read table's rows (values checked first, so a bad one names its row), or None."""
+    if tbl is None:
+        return None
+    tbl.check()
+    return tbl.lf.collect()
+
+
+def customers_column(tbl: Table, customers: pl.DataFrame, by: str, *, segment: bool = False) -> pl.DataFrame:
+    """customer_id and the `by` column of the customers table: a mapped field (parsed, as in
+    `customers`) or any other column of the source, as read (e.g. `Gender`, `age`). A name matches
+    exactly, else case-insensitively when only one column does.
+
+    Raises InputError listing the available columns when there is no such column.
+    """
+    fields = [c for c in customers.columns if c != "customer_id"]
+    source_of = {src: f for f, src in tbl.mapping.items()}
+    others = [c for c in tbl.raw.collect_schema().names() if c not in source_of]
+    names = [*fields, *others]
+    matches = [by] if by in names else [c for c in names if c.lower() == by.lower()]
+    found = matches[0] if len(matches) == 1 else None
+    if found is None:
+        hint = ("use --by segment or one of: " if segment else "use one of: ") + ", ".join(names)
+        raise InputError(f"--by {by}: the customers table has no such column", file=tbl.file, hint=hint)
+    if found in fields:
+        return customers.select("customer_id", found)
+    return tbl.raw.select(tbl.exprs["customer_id"].alias("customer_id"), pl.col(found)).collect()
+
+
+@dataclass
+class CustomersInput:
+    """The customers table of a command (-c), and its --by column when asked for."""
+
+    table: Table | None
+    frame: pl.DataFrame | None
+    by: pl.DataFrame | None
+
+
+def customers(source: str | None, *, by: str | None, required: bool, date_format: str | None = None,
+              segment: bool = False) -> CustomersInput:
+    """Read the customers table (flag, else `[inputs]`; required with --by a column, or when
+    `required`) and pick its `by` column (`segment`: --by segment is also accepted, and not a column)."""
+    column = by if by is not None and not (segment and by == "segment") else None
+    tbl = table("customers", source, date_format=date_format, required=required or column is not None)
+    frame = collect(tbl)
+    groups = None
+    if column is not None:
+        assert tbl is not None and frame is not None
+        groups = customers_column(tbl, frame, column, segment=segment)
+    return CustomersInput(table=tbl, frame=frame, by=groups)

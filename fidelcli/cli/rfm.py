@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 import polars as pl
 import typer
 
-from fidelcli.analyses.rfm import RfmResult, rfm, rfm_summary
+from fidelcli.analyses.rfm import RfmResult, rfm_analysis, rfm_summary
 from fidelcli.cli import options, render
-from fidelcli.cli.app import app
-from fidelcli.summary import DEFAULT_ENGINE
+from fidelcli.config import Rfm, default
 
-BinsOpt = Annotated[int | None, typer.Option("--bins", min=2, max=10, help="Scores per metric (default 5, from the config).", show_default=False)]
+BinsOpt = Annotated[
+    int | None,
+    typer.Option("--bins", min=2, max=10, help=f"Scores per metric (default {default(Rfm, 'bins')}, from the config).", show_default=False),
+]
 MonetaryOpt = Annotated[
     Literal["total", "average"] | None,
     typer.Option("--monetary", help="Monetary value: total net spend or average per purchase occasion.", show_default=False),
@@ -41,17 +43,10 @@ def thresholds_lines(result: RfmResult) -> list[str]:
     return lines
 
 
-@app.command("rfm")
 @options.read_options
+@options.tx_options()
 def rfm_cmd(
-    transactions: options.TransactionsOpt = None,
-    maps: options.MapOpt = None,
-    date_format: options.DateFormatOpt = None,
-    as_of: options.AsOfOpt = None,
-    start: options.StartOpt = None,
-    end: options.EndOpt = None,
-    returns: options.ReturnsOpt = None,
-    occasion: options.OccasionOpt = None,
+    tx: options.TxOptions,
     bins: BinsOpt = None,
     monetary: MonetaryOpt = None,
     summary: SummaryOpt = False,
@@ -71,12 +66,11 @@ def rfm_cmd(
     """
     options.set_lang(lang)
     cfg = options.config().rfm
-    tx = options.transactions(transactions, maps=maps, date_format=date_format, returns=returns, as_of=as_of, start=start, end=end,
-                              occasion=occasion)
+    transactions = tx.load()
     with render.progress("computing RFM"):
-        result = rfm(
-            DEFAULT_ENGINE.customer_summary(tx),
-            as_of=tx.as_of,
+        result = rfm_analysis(
+            transactions,
+            engine=options.engine(),
             bins=bins or cfg.bins,
             monetary=monetary or cfg.monetary,
             thresholds=cfg.thresholds,

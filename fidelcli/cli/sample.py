@@ -10,13 +10,11 @@ import polars as pl
 import typer
 
 from fidelcli.cli import render
-from fidelcli.cli.app import app
 from fidelcli.cli.options import DATE
-from fidelcli.errors import InputError
+from fidelcli.errors import OutputError
 from fidelcli.io.write import atomic_dir, check_not_cwd, check_writable
 
 
-@app.command("sample")
 def sample_cmd(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Directory to write (replaced atomically; a non-empty one only with --force).", show_default=False)
@@ -61,4 +59,4 @@ def _check_output(output: Path, *, force: bool) -> None:
     check_not_cwd(output)
     check_writable(output, directory=True)
     if not force and output.is_dir() and any(output.iterdir()):
-        raise InputError("is not empty; refusing to replace what it holds", file=str(output), hint="pass --force to replace it, or give a new directory")
+        raise OutputError("is not empty; refusing to replace what it holds", file=str(output), hint="pass --force to replace it, or give a new directory")

@@ -11,11 +11,9 @@ import typer
 
 from fidelcli import __version__
 from fidelcli.cli import options, render
-from fidelcli.cli.app import app
 from fidelcli.io.write import write_json
 
 
-@app.command("subscription")
 @options.read_options
 def subscription_cmd(
     subscriptions: Annotated[str | None, typer.Option("--subscriptions", help="Subscriptions: customer_id, start_date, end_date (empty = active), plan, price per period.", show_default=False)] = None,
@@ -48,8 +46,8 @@ def subscription_cmd(
     assert table is not None
     table.check()
     with render.progress("fitting the sBG model"):
-        result = subscription_analysis(table, period=period, as_of=as_of.date() if as_of else None, fit=fit,
-                                       projection=projection, discount_rate=discount_rate)
+        result = subscription_analysis(table, engine=options.engine(), period=period, as_of=options.date(as_of), fit=fit,
+                                       projection=projection, discount_rate=discount_rate, today=dt.date.today())
     render.warnings(result.warnings)
     if save_model is not None:
         write_json(model_document(result, version=__version__), save_model)
@@ -65,13 +63,6 @@ def subscription_cmd(
         render.frame(result.survival, fmt=resolved)
         return
     render.frame(result.fits, fmt=resolved, title=f"sBG fit (per {period}; as of {result.as_of})")
-    active = result.subscribers.filter(pl.col("active"))
-    render.mapping({
-        "subscriptions": result.subscribers.height,
-        "active": active.height,
-        "discount_rate_per_period": round(result.discount_rate_per_period, 6),
-        "mean_discounted_remaining_lifetime": active["discounted_remaining_lifetime"].mean() if active.height else None,
-        "total_clv": active["clv"].sum() if active["price"].null_count() < active.height else None,
-    }, fmt=resolved, title="Active subscriptions")
+    render.mapping(result.headline(), fmt=resolved, title="Active subscriptions")
     render.frame(result.survival.filter(pl.col("cohort") == "all").drop("cohort"), fmt=resolved,
                  title="Survival, all cohorts (observed Kaplan-Meier and sBG; projected rows past the data)", max_rows=200)

@@ -11,7 +11,6 @@ import polars as pl
 import typer
 
 from fidelcli.cli import options, render
-from fidelcli.cli.app import app
 from fidelcli.errors import InputError
 from fidelcli.io.columns import KINDS
 from fidelcli.io.read import Table
@@ -78,7 +77,6 @@ def _verdict(report: Report, *, strict: bool) -> str:
     return f"{'FAILED' if report.failed(strict=strict) else 'passed'}{' (strict)' if strict else ''}: {counts} in {files}"
 
 
-@app.command("validate")
 @options.read_options
 def validate_cmd(
     transactions: options.TransactionsOpt = None,
@@ -123,7 +121,7 @@ def validate_cmd(
             # An output option naming this input is a usage error (exit 2), raised before the scan.
             options.record_input(str(sources[kind]))
             try:
-                tbl = options.table(kind, sources[kind], maps=maps.get(kind), date_format=date_format, required=False, strict=False)
+                tbl = options.table(kind, sources[kind], maps=maps.get(kind), date_format=date_format, required=False, lenient=True)
             except InputError as exc:
                 # A problem of the data (missing column, empty or ragged file) is a finding; a missing
                 # file or a --map mistake stays an error (exit 2).
@@ -135,7 +133,7 @@ def validate_cmd(
             assert tbl is not None
             tables[kind] = tbl
         report = validate(
-            tables, as_of=as_of.date() if as_of else cfg.analysis.as_of, examples=examples, problems=problems,
+            tables, as_of=options.date(as_of) or cfg.analysis.as_of, today=dt.date.today(), examples=examples, problems=problems,
             show_values=render.settings.show_values,
         )
     if output is not None:

@@ -154,7 +154,7 @@ def fields(kind: str) -> tuple[Field, ...]:
     try:
         return FIELDS[kind]
     except KeyError:
-        raise MappingError(f"unknown input kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}") from None
+        raise MappingError(f"unknown input kind {kind!r}", code="unknown-kind", candidates=KINDS, hint=f"use one of: {', '.join(KINDS)}") from None
 
 
 def parse_map_options(items: list[str] | None) -> dict[str, str]:
@@ -163,7 +163,7 @@ def parse_map_options(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         field, sep, column = item.partition("=")
         if not sep or not field.strip() or not column.strip():
-            raise MappingError(f"--map expects field=Column, got {item!r}", hint="e.g. --map customer_id=\"N° client\"")
+            raise MappingError(f"--map expects field=Column, got {item!r}", code="map-syntax", hint="e.g. --map customer_id=\"N° client\"")
         result[field.strip()] = column.strip()
     return result
 
@@ -184,7 +184,8 @@ def column_number(column: str, columns: list[str], *, field: str, file: str | No
     n = int(column)
     if not 1 <= n <= len(columns):
         raise MappingError(
-            f"--map {field}={column}: the file has {len(columns)} column{'s' * (len(columns) != 1)}", file=file,
+            f"--map {field}={column}: the file has {len(columns)} column{'s' * (len(columns) != 1)}", code="no-such-column",
+            field=field, candidates=columns, file=file,
             hint=f"number columns from 1 to {len(columns)}",
         )
     return columns[n - 1]
@@ -217,6 +218,9 @@ def resolve_columns(
             close = difflib.get_close_matches(field, list(names), n=1)
             raise MappingError(
                 f"--map names an unknown field {field!r} for {kind}",
+                code="unknown-field",
+                field=field,
+                candidates=close or sorted(names),
                 file=file,
                 hint=f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(sorted(names))}",
             )
@@ -227,6 +231,9 @@ def resolve_columns(
             elif len(matches) != 1:
                 raise MappingError(
                     f"--map {field}={column}: no such column",
+                    code="no-such-column",
+                    field=field,
+                    candidates=columns,
                     file=file,
                     hint=f"columns are: {', '.join(map(quoted, columns))}, or give a column's number from 1",
                 )
@@ -244,6 +251,9 @@ def resolve_columns(
             if len(found) > 1:
                 raise MappingError(
                     f"field {f.name!r} is ambiguous: columns {', '.join(map(quoted, found))} all match",
+                    code="ambiguous-column",
+                    field=f.name,
+                    candidates=found,
                     file=file,
                     hint=f"choose one with --map {f.name}=COLUMN",
                 )
@@ -267,6 +277,9 @@ def resolve_columns(
             hint = f"name it with --map {field}=COLUMN"
         raise MappingError(
             f"no column for required field {field!r} of {kind}; candidates: {', '.join(map(quoted, guesses)) or 'none'}",
+            code="missing-column",
+            field=field,
+            candidates=guesses,
             file=file,
             hint=hint,
         )
@@ -301,6 +314,8 @@ def _money(mapping: dict[str, str], columns: list[str], *, explicit: dict[str, s
     name = candidates[0] if re.fullmatch(r"[\w.-]+", candidates[0]) else f'"{candidates[0]}"'
     raise MappingError(
         f"with a quantity column ({quoted(mapping['quantity'])}), {which} may be a unit price or a line total",
+        code="ambiguous-money",
+        candidates=candidates,
         file=file,
         hint=f"say which: --map unit_price={name} (amount = quantity x unit price) or --map amount={name} (a line total)",
     )

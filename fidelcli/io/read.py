@@ -28,10 +28,11 @@ from fidelcli.io import values as V
 from fidelcli.io.columns import Field, fields, resolve_columns
 from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.sources import TEXT_SUFFIXES, display, open_source
+from fidelcli.io.spec import TableSpec
 from fidelcli.io.text import Ragged
 from fidelcli.privacy.mask import masked, personal_kind, scrub, shown
 
-__all__ = ["TEXT_SUFFIXES", "Table", "read_failure", "scan_raw", "scan_table"]
+__all__ = ["TEXT_SUFFIXES", "Table", "TableSpec", "read_failure", "scan_raw", "scan_table"]
 
 PII_FIELDS = {"email", "phone", "name", "birth_date"}
 SAMPLE_ROWS = 20_000
@@ -70,7 +71,7 @@ class Table:
     # and the `staged` ones: {hidden column: strict parse}, so that each value is parsed once.
     strict_exprs: dict[str, pl.Expr] = field(default_factory=dict)
     staged: dict[str, pl.Expr] = field(default_factory=dict)
-    # Only with `scan_table(strict=False)`: date fields whose format could not be inferred, left out of `exprs`.
+    # Only with `scan_table(lenient=True)`: date fields whose format could not be inferred, left out of `exprs`.
     unparsed: dict[str, InputError] = field(default_factory=dict)
     # Quote personal values in messages instead of masking them (`--show-values`).
     show_values: bool = False
@@ -80,6 +81,8 @@ class Table:
     date_formats: dict[str, str] = field(default_factory=dict)
     # False for a text file read with `--no-header`: its columns are `column_1`, `column_2`...
     header: bool = True
+    # The same source described as plain data, for another engine (set by `scan_table`).
+    spec: TableSpec | None = None
 
     def _named(self, column: str, *, quote: bool) -> str:
         """A source column as the mapping names it: `"Customer ID"` (`quote`), or `column 1` in a file
@@ -243,7 +246,7 @@ def _fixed(expr: pl.Expr) -> Parser:
 
 def _field_expr(
     f: Field, src: str, dtype: pl.DataType, sample: pl.Series, *, raw: pl.LazyFrame, file: str,
-    date_format: str | None, separator: str, text_file: bool, strict: bool = True, show_values: bool = False,
+    date_format: str | None, separator: str, text_file: bool, show_values: bool = False,
 ) -> tuple[Parser, bool, str | None]:
     """How to parse one source column into field `f`; the bool says whether values may fail to parse;
     the last item is the date format read from text."""
@@ -300,7 +303,7 @@ def scan_table(
     *,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
-    strict: bool = True,
+    lenient: bool = False,
     show_values: bool = False,
     ragged: Ragged = "error",
     sheet: str | None = None,
@@ -316,7 +319,7 @@ def scan_table(
     kind: the input kind, which fixes the canonical fields.
     columns: explicit `{field: source column}` mapping (`--map`, `[columns]` of the config).
     date_format: strptime format for every date column, when inference must not guess.
-    strict: when False (used by `validate`), a date column whose format cannot be inferred is left out of
+    lenient: when True (used by `validate`), a date column whose format cannot be inferred is left out of
         `exprs` and its error kept in `Table.unparsed`, and values that do not look like dates do not
         stop the inference (they fail to parse, row by row).
     show_values: quote personal values in error messages instead of masking them (`--show-values`).
@@ -351,7 +354,8 @@ def scan_table(
         if sheet is None and len(opened.sheets) > 1:
             others = ", ".join(map(repr, opened.sheets))
             raise MappingError(
-                exc.message, file=exc.file, hint=f"sheet {opened.sheet!r} was read; the workbook has sheets {others}: choose one with --sheet NAME"
+                exc.message, code=exc.code, field=exc.field, candidates=exc.candidates, file=exc.file,
+                hint=f"sheet {opened.sheet!r} was read; the workbook has sheets {others}: choose one with --sheet NAME",
             ) from None
         raise
     try:
@@ -371,10 +375,10 @@ def scan_table(
         try:
             parser, may_fail, fmt = _field_expr(
                 f, src, schema[src], sample[src], raw=raw, file=file, date_format=date_format, separator=opened.separator,
-                text_file=opened.text, strict=strict, show_values=show_values,
+                text_file=opened.text, show_values=show_values,
             )
         except InputError as exc:
-            if strict or f.type not in ("date", "datetime"):
+            if not lenient or f.type not in ("date", "datetime"):
                 raise
             unparsed[f.name] = exc
             continue
@@ -398,8 +402,14 @@ def scan_table(
         exprs["amount"] = V.bounded(product, V.number_ok(product), strict=False)
         strict_product = strict_exprs.get("quantity", exprs["quantity"]) * strict_exprs.get("unit_price", exprs["unit_price"])
         strict_exprs["amount"] = V.bounded(strict_product, V.number_ok(strict_product), strict=True)
+    spec = TableSpec(
+        source=str(source), kind=kind, file=file, columns=dict(mapping), date_formats=dict(formats),
+        delimiter=opened.separator if opened.text else None, encoding=encoding, header=header, sheet=opened.sheet or sheet,
+        ragged=ragged, date_format=date_format, text=opened.text,
+        amount_from_quantity=kind == "transactions" and "amount" in exprs and "amount" not in mapping,
+    )
     return Table(
         kind=kind, file=file, mapping=mapping, raw=raw, exprs=exprs, parsed_from_text=parsed, unparsed=unparsed,
         strict_exprs=strict_exprs, staged=staged, show_values=show_values, warnings=list(opened.warnings), date_formats=formats,
-        header=header,
+        header=header, spec=spec,
     )

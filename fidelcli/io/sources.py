@@ -21,9 +21,10 @@ from urllib.parse import parse_qs, urlparse
 
 import polars as pl
 
-from fidelcli.io.scratch import scratch_dir
 from fidelcli.errors import InputError
+from fidelcli.extras import require
 from fidelcli.io.dialect import Encoding, read_error
+from fidelcli.io.scratch import scratch_dir
 from fidelcli.io.text import Ragged, same_columns, scan_text
 from fidelcli.privacy.mask import scrub
 
@@ -187,7 +188,7 @@ def _scan_parquet(files: list[Path], *, hive: bool) -> pl.LazyFrame:
         except (pl.exceptions.PolarsError, OSError):
             raise InputError("not a Parquet file, or a corrupt one", file=p.name, hint="export it again") from None
     first = schemas[0]
-    for p, schema in zip(files[1:], schemas[1:]):
+    for p, schema in zip(files[1:], schemas[1:], strict=True):
         same_columns(list(schema), list(first), file=p.name, first_file=files[0].name)
         _same_types(schema, first, file=p.name, first_file=files[0].name)
     if all(list(schema) == list(first) for schema in schemas):
@@ -233,7 +234,9 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[pl.DataFrame, tuple[s
 
 
 def _read_workbooks(files: list[Path], sheet: str | None) -> Source:
-    frames, sheets, chosen = [], (), None
+    frames: list[pl.DataFrame] = []
+    sheets: tuple[str, ...] = ()
+    chosen: str | None = None
     for p in files:
         frame, names, name = _read_workbook(p, sheet)
         if not frames:
@@ -267,22 +270,19 @@ def _scan_database(uri: str) -> pl.LazyFrame:
             except Exception as exc:  # sqlite3 errors carry the reason in their text
                 raise InputError(f"query failed: {scrub(str(exc))}", file=path) from None
     if parsed.scheme == "duckdb":
-        try:
-            import duckdb
-        except ImportError:
-            raise InputError("reading DuckDB needs the duckdb package", file=path, hint="pip install duckdb") from None
+        require("duckdb", purpose="reading DuckDB", file=path)
+        import duckdb
         if not Path(path).exists():
             raise InputError("no such database file", file=path)
         with duckdb.connect(path, read_only=True) as conn:
             try:
-                return conn.sql(query).pl().lazy()
+                frame: pl.DataFrame = conn.sql(query).pl()
             except duckdb.Error as exc:
                 raise InputError(f"query failed: {scrub(str(exc).splitlines()[0])}", file=path) from None
+        return frame.lazy()
     if parsed.scheme in {"postgresql", "postgres"}:
-        try:
-            import psycopg
-        except ImportError:
-            raise InputError("reading PostgreSQL needs psycopg", file=uri.split("?")[0], hint="pip install 'psycopg[binary]'") from None
+        require("postgres", purpose="reading PostgreSQL", file=uri.split("?")[0])
+        import psycopg
         dsn = uri.split("?")[0]
         with psycopg.connect(dsn) as conn:
             return pl.read_database(query, conn, infer_schema_length=None).lazy()

@@ -9,6 +9,8 @@ Faults never leave a partial or stale output and never destroy an input:
 - The CLI registers the files a command reads (`protect_inputs`); a write over one of them is
   refused, whatever path names it.
 - `atomic_dir` never replaces the current directory or one of its parents.
+
+Every refusal or failure to write is an `OutputError` naming the target (exit 2 in the CLI).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from pathlib import Path
 
 import polars as pl
 
-from fidelcli.errors import InputError
-from fidelcli.io.scratch import HOST, pid_alive
+from fidelcli.errors import OutputError
 from fidelcli.io.rounding import round_frame, rounding_exprs
+from fidelcli.io.scratch import HOST, pid_alive
 
 FORMATS = ("csv", "parquet", "json", "jsonl", "xlsx")
 
@@ -115,7 +117,7 @@ def forget_inputs() -> None:
 
 
 def check_not_input(target: Path, *, what: str = "the output") -> None:
-    """Raise InputError if writing `target` would replace a file registered by `protect_inputs`:
+    """Raise OutputError if writing `target` would replace a file registered by `protect_inputs`:
     `target` is that file (by any path), or a directory holding one."""
     try:
         st = os.stat(target)
@@ -123,13 +125,13 @@ def check_not_input(target: Path, *, what: str = "the output") -> None:
         return  # nothing there: no input to destroy
     resolved = Path(target).resolve()
     if (st.st_dev, st.st_ino) in _INPUTS or any(p.is_relative_to(resolved) for p in _INPUTS.values()):
-        raise InputError(
+        raise OutputError(
             f"{what} is an input of this command; refusing to overwrite it", file=str(target), hint="write the output to another path"
         )
 
 
 def check_writable(target: Path, *, directory: bool = False) -> None:
-    """Raise InputError, before any work is done, if `target` cannot be written atomically.
+    """Raise OutputError, before any work is done, if `target` cannot be written atomically.
 
     A file output needs an existing, writable parent directory and must not be a directory itself;
     a directory output (`directory=True`) may have missing parents, made when it is written, but
@@ -137,30 +139,30 @@ def check_writable(target: Path, *, directory: bool = False) -> None:
     """
     target = Path(target)
     if directory and target.exists() and not target.is_dir():
-        raise InputError("is not a directory", file=str(target), hint="give the path of a directory to write")
+        raise OutputError("is not a directory", file=str(target), hint="give the path of a directory to write")
     if not directory and target.is_dir():
-        raise InputError("is a directory", file=str(target), hint=f"give a file name, e.g. {target / 'result.csv'}")
+        raise OutputError("is a directory", file=str(target), hint=f"give a file name, e.g. {target / 'result.csv'}")
     parent = target.parent
     if directory:
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
     if not parent.exists():
-        raise InputError(
+        raise OutputError(
             f"cannot write here: no such directory {parent}", file=str(target), hint=f"create it first (mkdir -p {parent}) or choose another path"
         )
     if not parent.is_dir():
-        raise InputError(f"cannot write here: {parent} is not a directory", file=str(target), hint="choose a writable directory")
+        raise OutputError(f"cannot write here: {parent} is not a directory", file=str(target), hint="choose a writable directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write here: no permission to write in {parent}", file=str(target), hint="choose a writable directory")
+        raise OutputError(f"cannot write here: no permission to write in {parent}", file=str(target), hint="choose a writable directory")
 
 
 def check_not_cwd(target: Path) -> None:
-    """Raise InputError if `target` is the current directory or one of its parents (replacing it
+    """Raise OutputError if `target` is the current directory or one of its parents (replacing it
     would delete the directory the user works in)."""
     resolved = Path(target).resolve()
     cwd = Path.cwd().resolve()
     if resolved == cwd or resolved in cwd.parents:
-        raise InputError(
+        raise OutputError(
             "is the current directory or one of its parents; refusing to replace it",
             file=str(target),
             hint="write into a new directory, e.g. ./sample_data",
@@ -173,7 +175,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
     Raises
     ------
-    InputError: the directory cannot be written, or `target` is an input of the running command.
+    OutputError: the directory cannot be written, or `target` is an input of the running command.
     """
     target = Path(target)
     check_not_input(target)
@@ -182,7 +184,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         remove_stale_temporaries(target.parent)
         fd, tmp = tempfile.mkstemp(prefix=_prefix(target), suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable directory") from None
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable directory") from None
     key = os.path.abspath(tmp)
     _IN_USE.add(key)
     try:
@@ -206,7 +208,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 
     Raises
     ------
-    InputError: the directory cannot be written, `target` is the current directory or one of its
+    OutputError: the directory cannot be written, `target` is the current directory or one of its
         parents, or it holds an input of the running command.
     """
     target = Path(target)
@@ -217,7 +219,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         remove_stale_temporaries(target.parent)
         tmp = tempfile.mkdtemp(prefix=_prefix(target), suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable directory") from None
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable directory") from None
     tmp_key = os.path.abspath(tmp)
     _IN_USE.add(tmp_key)
     try:
@@ -274,10 +276,10 @@ def _exchange(a: str | Path, b: str | Path) -> bool:
 
 
 def format_of(path: Path) -> str:
-    """The output format from the extension; raises InputError for an unknown one."""
+    """The output format from the extension; raises OutputError for an unknown one."""
     ext = Path(path).suffix.lower().lstrip(".")
     if ext not in FORMATS:
-        raise InputError(f"cannot write {ext or 'a file without extension'!r}", file=str(path), hint=f"use one of: {', '.join(FORMATS)}")
+        raise OutputError(f"cannot write {ext or 'a file without extension'!r}", file=str(path), hint=f"use one of: {', '.join(FORMATS)}")
     return ext
 
 
@@ -346,7 +348,7 @@ def write_lazy(lf: pl.LazyFrame, path: Path) -> Path:
 
 def write_json(obj: object, path: Path) -> Path:
     """Write a JSON document atomically (Pydantic models through `model_dump(mode="json")`)."""
-    data = obj.model_dump(mode="json") if hasattr(obj, "model_dump") else obj  # type: ignore[union-attr]
+    data = obj.model_dump(mode="json") if hasattr(obj, "model_dump") else obj
     with atomic_path(Path(path)) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return Path(path)

@@ -16,18 +16,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
 from fidelcli.errors import FitError, InputError
-from fidelcli.models._fit import (
-    FittedModel,
-    FloatArray,
+from fidelcli.models._optimize import discount_sum
+from fidelcli.models._validation import (
     check_column,
+    check_penalizer,
     check_same_length,
     check_values,
     check_weights,
     compress,
-    discount_sum,
-    weighted_mean,
 )
-from fidelcli.models.numerics import EPS, beta_expectation, log1m, log_poch, log_poch_ratio
+from fidelcli.models.base import FittedModel, separate_horizon_predictions
+from fidelcli.models.numerics import EPS, FloatArray, beta_expectation, log1m, log_poch, log_poch_ratio
+from fidelcli.stats import weighted_mean
 
 
 def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
@@ -115,6 +115,7 @@ class BGBB(FittedModel):
         FitError
             Nobody ever transacts, or the optimisation fails.
         """
+        check_penalizer(self.penalizer)
         xa, ta, na, w = check_bgbb_data(x, t_x, n, weights)
         cx, ct, cn, cw = compress(xa, ta, na, weights=w)
         if cw.size == 0 or not (cn > 0).any():
@@ -192,13 +193,23 @@ class BGBB(FittedModel):
 
     def discounted_expected_transactions(self, x: ArrayLike, t_x: ArrayLike, n: ArrayLike, *,
                                          horizon: int, discount_rate_per_period: float,
-                                         step: int = 1) -> FloatArray:
-        """Sum over k = 1..horizon of (E[X(n, n+k step)] - E[X(n, n+(k-1) step)]) / (1+d)^k."""
+                                         step: float = 1.0) -> FloatArray:
+        """Sum over k = 1..horizon of (E[X(n, n+k step)] - E[X(n, n+(k-1) step)]) / (1+d)^k, with
+        `step` a whole number of opportunities."""
         self._theta()
         xa, ta, na = (check_values(v, c).reshape(-1, 1)
                       for v, c in ((x, "x"), (t_x, "t_x"), (n, "n")))
         return discount_sum(lambda s: self._expected(s[None, :], xa, ta, na), horizon=horizon,
                             discount_rate_per_period=discount_rate_per_period, step=float(step))
+
+    def horizon_predictions(self, x: ArrayLike, t_x: ArrayLike, n: ArrayLike, *, length: float,
+                            steps: int, discount_rate_per_period: float, p_alive: bool = True,
+                            ) -> tuple[FloatArray | None, FloatArray, FloatArray]:
+        """P(alive), expected transactions in the next `length` opportunities and their discounted
+        sum in `steps` equal steps (`separate_horizon_predictions`)."""
+        return separate_horizon_predictions(self, x, t_x, n, length=length, steps=steps,
+                                            discount_rate_per_period=discount_rate_per_period,
+                                            p_alive=p_alive)
 
 
 def bgbb_future_alive(gamma: float, delta: float, n: FloatArray, n_star: FloatArray

@@ -14,16 +14,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
 
-from fidelcli.models._fit import (
-    BLOCK_ROWS,
-    FloatArray,
-    PurchaseModel,
-    check_purchase_data,
-    check_values,
-    run_chunked,
-    weighted_mean,
-)
+from fidelcli.models._parallel import BLOCK_ROWS, run_chunked
+from fidelcli.models._validation import check_purchase_data, check_values
+from fidelcli.models.base import PurchaseModel
 from fidelcli.models.bg_conditional import bg_conditional
+from fidelcli.models.numerics import FloatArray
+from fidelcli.stats import check_discount_rate, weighted_mean
 
 
 def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, *,
@@ -94,7 +90,7 @@ def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
     return float(weights @ ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
-class _BGKernel:
+class BGKernel:
     """Weighted total log-likelihood and gradient of (M)BG/NBD on fixed compressed rows.
 
     The same quantities as `bg_loglik(..., weights=w)`, arranged for the many evaluations of a fit:
@@ -258,7 +254,7 @@ class BGNBD(PurchaseModel):
 
     def _fit_compressed(self, x: FloatArray, t_x: FloatArray, T: FloatArray,
                         w: FloatArray) -> None:
-        kernel = _BGKernel(x, t_x, T, w, modified=self._modified)
+        kernel = BGKernel(x, t_x, T, w, modified=self._modified)
 
         def loglik(p: FloatArray) -> float:
             return kernel(p)[0]
@@ -300,7 +296,8 @@ class BGNBD(PurchaseModel):
         params = self._theta()
         xa, ta, Ta = (check_values(v, n) for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
         step = float(length) / steps
-        factors = (1.0 + discount_rate_per_period) ** -np.arange(1, steps + 1, dtype=float)
+        rate = check_discount_rate(discount_rate_per_period, annual=False)
+        factors = (1.0 + rate) ** -np.arange(1, steps + 1, dtype=float)
         times = np.arange(1, steps + 1, dtype=float) * step
         times[-1] = float(length)
         alive = bg_p_alive(params, xa, ta, Ta, modified=self._modified)

@@ -16,16 +16,17 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
 from fidelcli.errors import FitError, InputError
-from fidelcli.models._fit import (
-    FittedModel,
-    FloatArray,
+from fidelcli.models._validation import (
     check_column,
+    check_penalizer,
     check_same_length,
     check_values,
     check_weights,
     compress,
-    weighted_mean,
 )
+from fidelcli.models.base import FittedModel
+from fidelcli.models.numerics import FloatArray
+from fidelcli.stats import weighted_mean
 
 
 def gg_loglik(params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatArray | None = None,
@@ -140,6 +141,7 @@ class GammaGamma(FittedModel):
         FitError
             Fewer than three distinct repeat customers, or the optimisation fails.
         """
+        check_penalizer(self.penalizer)
         xa, ma, w = check_spend_data(x, m, weights)
         keep = xa > 0
         cx, cm, cw = compress(xa[keep], ma[keep], weights=w[keep])

@@ -14,13 +14,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
-from fidelcli.models._fit import (
-    FloatArray,
-    PurchaseModel,
-    check_purchase_data,
-    weighted_mean,
-)
-from fidelcli.models.numerics import EPS, graded_nodes, log1mexp
+from fidelcli.models._validation import check_purchase_data
+from fidelcli.models.base import PurchaseModel
+from fidelcli.models.numerics import EPS, FloatArray, graded_nodes, log1mexp
+from fidelcli.stats import weighted_mean
 
 
 def _log1mexp(d: FloatArray) -> FloatArray:

@@ -15,17 +15,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, hyp2f1
 
-from fidelcli.errors import ConfigError, FitError, InputError
-from fidelcli.models._fit import (
-    FittedModel,
-    FloatArray,
+from fidelcli.errors import FitError, InputError
+from fidelcli.models._validation import (
     check_column,
+    check_penalizer,
     check_same_length,
     check_values,
     check_weights,
     compress,
 )
-from fidelcli.models.numerics import beta_expectation, log_poch_ratio
+from fidelcli.models.base import FittedModel
+from fidelcli.models.numerics import FloatArray, beta_expectation, log_poch_ratio
+from fidelcli.stats import check_discount_rate
 
 
 def sbg_loglik(params: FloatArray, durations: FloatArray, censored: FloatArray,
@@ -92,6 +93,7 @@ class SBG(FittedModel):
         FitError
             Nobody churned, or nobody survived, or the optimisation fails.
         """
+        check_penalizer(self.penalizer)
         t = check_column(durations, "durations", integer=True)
         try:
             c = np.asarray(censored, dtype=float).ravel()
@@ -148,6 +150,7 @@ class SBG(FittedModel):
         -------
         self.
         """
+        check_penalizer(self.penalizer)
         n = check_column(alive_counts, "alive_counts")
         if n.size < 2:
             raise InputError("alive_counts needs the cohort size and at least one period",
@@ -203,7 +206,7 @@ class SBG(FittedModel):
         E[T] = (alpha+beta-1)/(alpha-1), infinite when alpha <= 1 (the mean of the Beta-geometric
         lifetime does not exist)."""
         alpha, beta = self._theta()
-        d = _check_rate(discount_rate)
+        d = check_discount_rate(discount_rate, annual=False)
         if d == 0.0:
             return float((alpha + beta - 1) / (alpha - 1)) if alpha > 1 else float("inf")
         return float(1.0 + sbg_derl(alpha, beta, np.zeros(1), d)[0] / (1.0 + d))
@@ -222,7 +225,7 @@ class SBG(FittedModel):
         residual value of the customer.
         """
         alpha, beta = self._theta()
-        d = _check_rate(discount_rate)
+        d = check_discount_rate(discount_rate, annual=False)
         n = check_values(periods_survived, "periods_survived")
         if d == 0.0:
             if alpha <= 1:
@@ -288,9 +291,3 @@ def sbg_derl_quadrature(alpha: float, beta: float, n: FloatArray, d: float) -> F
 
     return beta_expectation(discounted_renewals, alpha, beta + n.ravel()).reshape(n.shape)
 
-
-def _check_rate(d: float) -> float:
-    if not (isinstance(d, int | float) and np.isfinite(d) and d >= 0):
-        raise ConfigError(f"discount rate must be a number >= 0, found {d!r}",
-                          hint="give the rate per period, e.g. 0.1 for 10 % a year")
-    return float(d)

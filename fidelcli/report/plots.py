@@ -1,5 +1,6 @@
-"""Charts of the CLV models (`fidelcli clv --plots DIR`), drawn with matplotlib's Agg backend (files
-only, no display needed, so it works in cron and CI).
+"""Charts of the CLV models (`fidelcli clv --plots DIR`), drawn on `matplotlib.figure.Figure`
+objects and saved to files (Agg canvas: no display needed, so it works in cron and CI). Importing
+this module neither imports pyplot nor switches matplotlib's global backend.
 
 - expected_purchases_matrix.png, p_alive_matrix.png: the model's expected purchases over the
   horizon and P(alive) over frequency x recency for a customer observed for the longest T
@@ -11,25 +12,23 @@ only, no display needed, so it works in cron and CI).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; must precede pyplot
+from fidelcli.io.write import atomic_dir
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from fidelcli.io.write import atomic_dir  # noqa: E402
-from fidelcli.models._fit import FittedModel  # noqa: E402
+if TYPE_CHECKING:
+    from fidelcli.models.base import PurchasePredictor
 
 GRID = 40
 # Fixed metadata: the same inputs give byte-identical PNG files.
 _PNG_META = {"Software": None}
 
 
-def matrices(model: FittedModel, *, max_frequency: int, T: float, horizon_length: float, discrete: bool = False
+def matrices(model: PurchasePredictor, *, max_frequency: int, T: float, horizon_length: float, discrete: bool = False
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(frequencies, recencies, expected purchases, P(alive)) on a frequency x recency grid at age T.
 
@@ -44,13 +43,14 @@ def matrices(model: FittedModel, *, max_frequency: int, T: float, horizon_length
         fx = np.minimum(fx, rx)  # BG/BB: at most one purchase per period
     age = np.full(fx.shape, float(round(T) if discrete else T))
     length = round(horizon_length) if discrete else horizon_length
-    ep = np.asarray(model.expected_purchases(length, fx.ravel(), rx.ravel(), age.ravel()), dtype=float).reshape(fx.shape)  # type: ignore[attr-defined]
-    pa = np.asarray(model.p_alive(fx.ravel(), rx.ravel(), age.ravel()), dtype=float).reshape(fx.shape)  # type: ignore[attr-defined]
+    ep = np.asarray(model.expected_purchases(length, fx.ravel(), rx.ravel(), age.ravel()), dtype=float).reshape(fx.shape)
+    pa = np.asarray(model.p_alive(fx.ravel(), rx.ravel(), age.ravel()), dtype=float).reshape(fx.shape)
     return freqs, recs, ep, pa
 
 
 def _heatmap(values: np.ndarray, freqs: np.ndarray, recs: np.ndarray, *, title: str, unit: str, label: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
     mesh = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis",
                      extent=(float(recs[0]), float(recs[-1]), float(freqs[0]) - 0.5, float(freqs[-1]) + 0.5))
     fig.colorbar(mesh, ax=ax, label=label)
@@ -63,7 +63,8 @@ def _heatmap(values: np.ndarray, freqs: np.ndarray, recs: np.ndarray, *, title: 
 
 def tracking_figure(tracking: pl.DataFrame, *, model_name: str) -> Figure:
     """Cumulative repeat purchases per week, actual vs expected; the calibration end dashed."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     ax.plot(tracking["week"].to_numpy(), tracking["actual"].to_numpy(), label="actual", color="black")
     ax.plot(tracking["week"].to_numpy(), tracking["expected"].to_numpy(), label=f"{model_name} expected", color="tab:blue", linestyle="--")
     hold = tracking.filter(pl.col("holdout"))
@@ -79,7 +80,8 @@ def tracking_figure(tracking: pl.DataFrame, *, model_name: str) -> Figure:
 
 def by_frequency_figure(by_frequency: pl.DataFrame, *, model_name: str) -> Figure:
     """Mean holdout purchases by calibration frequency, actual vs predicted."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     pos = np.arange(by_frequency.height)
     ax.bar(pos - 0.2, by_frequency["actual"].to_numpy(), width=0.4, label="actual", color="grey")
     ax.bar(pos + 0.2, by_frequency["predicted"].to_numpy(), width=0.4, label=f"{model_name} predicted", color="tab:blue")
@@ -94,7 +96,7 @@ def by_frequency_figure(by_frequency: pl.DataFrame, *, model_name: str) -> Figur
 
 def write_plots(
     directory: Path,
-    model: FittedModel,
+    model: PurchasePredictor,
     *,
     max_frequency: int,
     T: float,
@@ -123,11 +125,7 @@ def write_plots(
     if by_frequency is not None and by_frequency.height:
         figures["holdout_by_frequency.png"] = by_frequency_figure(by_frequency, model_name=model.name)
     directory = Path(directory)
-    try:
-        with atomic_dir(directory) as tmp:
-            for name, fig in figures.items():
-                fig.savefig(tmp / name, dpi=100, metadata=_PNG_META)
-    finally:
-        for fig in figures.values():
-            plt.close(fig)
+    with atomic_dir(directory) as tmp:  # Figure objects are not registered with pyplot: nothing to close
+        for name, fig in figures.items():
+            fig.savefig(tmp / name, dpi=100, metadata=_PNG_META)
     return [directory / name for name in figures]

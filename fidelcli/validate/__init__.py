@@ -3,7 +3,8 @@
 Example:
     >>> from fidelcli.io.read import scan_table
     >>> from fidelcli.validate import validate
-    >>> report = validate({"transactions": scan_table("sales.csv", "transactions", strict=False)})
+    >>> import datetime as dt
+    >>> report = validate({"transactions": scan_table("sales.csv", "transactions", lenient=True)}, today=dt.date.today())
     >>> report.passed, report.summary.error
 """
 
@@ -16,13 +17,22 @@ from pathlib import Path
 
 import polars as pl
 
-from fidelcli.errors import InputError, MappingError
+from fidelcli.errors import ConfigError, InputError, MappingError
 from fidelcli.io.columns import KINDS
 from fidelcli.io.read import TEXT_SUFFIXES, Table, scan_table
 from fidelcli.privacy.mask import masked, personal_kind
 from fidelcli.validate.checks import check_table
 from fidelcli.validate.findings import (
-    CODES, SEVERITIES, FileInfo, Finding, Report, Summary, from_input_error, from_mapping_error, mask_finding, summarize,
+    CODES,
+    SEVERITIES,
+    FileInfo,
+    Finding,
+    Report,
+    Summary,
+    from_input_error,
+    from_mapping_error,
+    mask_finding,
+    summarize,
 )
 
 __all__ = ["CODES", "FileInfo", "Finding", "Report", "Summary", "from_mapping_error", "scan_for_validation", "scan_problem", "validate"]
@@ -90,7 +100,7 @@ def scan_for_validation(
     InputError: the source cannot be opened at all (missing file, unsupported type); `--map` mistakes.
     """
     try:
-        return scan_table(source, kind, columns=columns, date_format=date_format, strict=False, show_values=show_values)
+        return scan_table(source, kind, columns=columns, date_format=date_format, lenient=True, show_values=show_values)
     except InputError as exc:
         found = scan_problem(exc, kind, source)
         if found is None:
@@ -116,6 +126,7 @@ def validate(
     tables: Mapping[str, Table],
     *,
     as_of: dt.date | None = None,
+    today: dt.date | None = None,
     examples: int = 5,
     problems: Iterable[Finding] = (),
     show_values: bool = False,
@@ -136,9 +147,11 @@ def validate(
 
     Parameters
     ----------
-    tables: {input kind: Table}, scanned with `scan_table(..., strict=False)` (or `scan_for_validation`).
-    as_of: analysis date (exclusive): dates on or after it are in the future. Default: tomorrow, so only
-        dates after today are.
+    tables: {input kind: Table}, scanned with `scan_table(..., lenient=True)` (or `scan_for_validation`).
+    as_of: analysis date (exclusive): dates on or after it are in the future. Default: the day after
+        `today`, so only dates after today are.
+    today: the current date, for the default `as_of` (the library never reads the clock: the CLI
+        passes the system date). One of `as_of` and `today` is required.
     examples: how many row numbers and example values to keep per finding.
     problems: findings already known (columns that could not be mapped), included in the report.
     show_values: keep personal values in examples and messages (`--show-values`).
@@ -147,8 +160,18 @@ def validate(
     -------
     Report: findings sorted by file (in input-kind order), severity, code and column; `passed` is True
     when no finding is an error.
+
+    Raises
+    ------
+    ConfigError: neither `as_of` nor `today` is given.
     """
-    reference = as_of or dt.date.today() + dt.timedelta(days=1)
+    if as_of is not None:
+        reference = as_of
+    elif today is not None:
+        reference = today + dt.timedelta(days=1)
+    else:
+        raise ConfigError("validate needs an analysis date: as_of, or today for the default (the day after)",
+                          hint="pass today=datetime.date.today()")
     problems = list(problems)
     customer_ids = None
     if "customers" in tables and "customer_id" in tables["customers"].exprs:

@@ -281,7 +281,8 @@ def row_checks(
             if name == "birth_date":
                 oldest = _years_before(as_of - dt.timedelta(days=1), MAX_AGE)
                 flag = (day >= as_of) | (day < oldest)
-                checks.append(RowCheck("implausible-date", flag, f"birth date giving an age below 0 or above {MAX_AGE} on " + "{rows}", src, name, shown(src, name)))
+                checks.append(RowCheck("implausible-date", flag, f"birth date giving an age below 0 or above {MAX_AGE} on " + "{rows}",
+                                       src, name, shown(src, name)))
                 continue
             if (kind, name) != ("subscriptions", "end_date"):  # a scheduled end is legitimate
                 checks.append(RowCheck("future-date", day >= as_of, f"date on or after {as_of.isoformat()} on " + "{rows}", src, name, shown(src, name)))
@@ -293,24 +294,25 @@ def row_checks(
                                amount_col, "amount", shown(amount_col, "amount")))
     if kind == "transactions" and amount_col is not None:
         amount = values["amount"]
-        checks.append(RowCheck("negative-amount", amount < 0, "negative amount (a return or cancellation) on {rows}", amount_col, "amount", shown(amount_col, "amount")))
+        checks.append(RowCheck("negative-amount", amount < 0, "negative amount (a return or cancellation) on {rows}", amount_col, "amount",
+                               shown(amount_col, "amount")))
         checks.append(RowCheck("zero-amount", amount == 0, "amount of zero on {rows}", amount_col, "amount", shown(amount_col, "amount")))
     for name in exprs:
-        src = amount_col if (kind, name) == ("transactions", "amount") else mapping.get(name)
+        column = amount_col if (kind, name) == ("transactions", "amount") else mapping.get(name)
         value = values[name]
         if (kind, name) in NON_NEGATIVE:
-            checks.append(RowCheck("negative-value", value < 0, f"negative {name} on " + "{rows}", src, name, shown(src, name)))
+            checks.append(RowCheck("negative-value", value < 0, f"negative {name} on " + "{rows}", column, name, shown(column, name)))
         if (kind, name) in OUTLIER_FIELDS:
             # Money is multiplicative: the fence is Q3 + 3 x IQR on the log scale, i.e. Q3 x (Q3 / Q1)^3.
             fence = outlier_fence(frame, value)
             if fence is None:
                 continue
             flag = value > fence
-            checks.append(RowCheck("outlier", flag, f"{name} far above the others (over Q3 x (Q3/Q1)^3) on " + "{rows}", src, name, shown(src, name)))
+            checks.append(RowCheck("outlier", flag, f"{name} far above the others (over Q3 x (Q3/Q1)^3) on " + "{rows}", column, name, shown(column, name)))
         if (kind, name) in RANGES:
             lo, hi = RANGES[kind, name]
             checks.append(
-                RowCheck("out-of-range", (value < lo) | (value > hi), f"{name} outside {lo:g}-{hi:g} on " + "{rows}", src, name, shown(src, name))
+                RowCheck("out-of-range", (value < lo) | (value > hi), f"{name} outside {lo:g}-{hi:g} on " + "{rows}", column, name, shown(column, name))
             )
 
     if kind == "surveys" and {"type", "score"} <= exprs.keys():
@@ -321,7 +323,8 @@ def row_checks(
             if k == "surveys":
                 outside = outside | ((score_type == name) & ((score < lo) | (score > hi)))
         src = mapping["score"]
-        checks.append(RowCheck("out-of-range", outside, "score outside the scale of its type (nps 0-10, csat 1-5, ces 1-7) on {rows}", src, "score", shown(src, "score")))
+        checks.append(RowCheck("out-of-range", outside, "score outside the scale of its type (nps 0-10, csat 1-5, ces 1-7) on {rows}", src, "score",
+                               shown(src, "score")))
         known = score_type.is_in([n for k, n in RANGES if k == "surveys"])
         checks.append(
             RowCheck("unknown-score-type", exprs["type"].is_not_null() & ~known, "score type other than nps, csat, ces on {rows}",
@@ -330,12 +333,14 @@ def row_checks(
 
     if kind == "subscriptions" and {"start_date", "end_date"} <= exprs.keys():
         src = mapping["end_date"]
-        checks.append(RowCheck("end-before-start", exprs["end_date"] < exprs["start_date"], "end_date before start_date on {rows}", src, "end_date", shown(src, "end_date")))
+        checks.append(RowCheck("end-before-start", exprs["end_date"] < exprs["start_date"], "end_date before start_date on {rows}", src, "end_date",
+                               shown(src, "end_date")))
 
     if kind == "customers" and "customer_id" in exprs:
         ids = exprs["customer_id"]
         src = mapping["customer_id"]
-        checks.append(RowCheck("duplicate-id", ids.is_not_null() & ids.is_duplicated(), "customer id shared by several rows on {rows}", src, "customer_id", shown(src, "customer_id")))
+        checks.append(RowCheck("duplicate-id", ids.is_not_null() & ids.is_duplicated(), "customer id shared by several rows on {rows}", src, "customer_id",
+                               shown(src, "customer_id")))
 
     if customer_ids is not None:
         for name in ("customer_id", "referred_by") if kind == "customers" else ("customer_id",):
@@ -364,8 +369,8 @@ def column_findings(table: Table, pii: dict[str, str]) -> list[Finding]:
                            f"candidates: {candidates('amount', 'quantity', 'unit_price')}; name one with --map amount=COLUMN"))
     if kind == "surveys" and not ({"nps", "csat", "ces"} & table.mapping.keys() or {"type", "score"} <= table.mapping.keys()):
         out.append(finding("missing-column", kind=kind, file=file, field="score",
-                           message=f"no score column: nps, csat or ces (wide) or type and score (long); candidates: {candidates('nps', 'csat', 'ces', 'score')}; "
-                           "name one with --map nps=COLUMN"))
+                           message="no score column: nps, csat or ces (wide) or type and score (long); "
+                           f"candidates: {candidates('nps', 'csat', 'ces', 'score')}; name one with --map nps=COLUMN"))
     for name, exc in table.unparsed.items():
         code = "ambiguous-date" if "ambiguous" in exc.message else "unknown-date-format"
         message = exc.message + (f"; {exc.hint}" if exc.hint else "")

@@ -96,20 +96,21 @@ def finding(code: str, *, kind: str, file: str, **values: object) -> Finding:
     return Finding(code=code, severity=CODES[code][0], kind=kind, file=file, **values)  # type: ignore[arg-type]
 
 
+# The column-mapping problems that are in the data (findings); other `MappingError`s are usage mistakes.
+MAPPING_FINDINGS = ("missing-column", "ambiguous-column")
+
+
 def from_mapping_error(exc: MappingError, kind: str, file: str) -> Finding | None:
     """The finding for a column-mapping problem of the data (missing or ambiguous column), else None.
 
-    `--map` mistakes (unknown field, no such column) are usage errors, not findings: None.
+    The finding's code and field are the exception's. `--map` mistakes (unknown field, no such column)
+    and a money column that is neither clearly a unit price nor a line total are usage errors, not
+    findings: None.
     """
-    if exc.message.startswith("no column for required field"):
-        code = "missing-column"
-    elif " is ambiguous: " in exc.message:
-        code = "ambiguous-column"
-    else:
+    if exc.code not in MAPPING_FINDINGS:
         return None
-    field = exc.message.split("'")[1] if "'" in exc.message else None
     message = exc.message + (f"; {exc.hint}" if exc.hint else "")
-    return finding(code, kind=kind, file=exc.file or file, field=field, message=message)
+    return finding(exc.code, kind=kind, file=exc.file or file, field=exc.field, message=message)
 
 
 def from_input_error(exc: InputError, kind: str, file: str, *, empty: bool = False) -> Finding:

@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from fidelcli.clean import Transactions
+
 
 def tx_frame(rows: list[tuple[str, str, float, bool]] | list[tuple[str, str, float, bool, str]]) -> pl.LazyFrame:
     """Cleaned transactions (as `clean_transactions` makes them) from (customer, date, amount, is_return[, order])."""
@@ -20,6 +22,11 @@ def tx_frame(rows: list[tuple[str, str, float, bool]] | list[tuple[str, str, flo
     df = pl.DataFrame(data, schema={"customer_id": pl.String, "date": pl.Date, "amount": pl.Float64, "is_return": pl.Boolean})
     occasion = pl.Series("occasion", [r[4] for r in rows], dtype=pl.String) if has_order else df.get_column("date").cast(pl.String).alias("occasion")
     return df.with_columns(occasion).lazy()
+
+
+def cleaned(frame: pl.LazyFrame | pl.DataFrame) -> Transactions:
+    """A `tx_frame` (already cleaned) as the `Transactions` the engine reduces."""
+    return Transactions.from_frame(frame)
 
 
 # As of 2024-01-11 (exclusive analysis date):

@@ -1,16 +1,10 @@
-"""Fixtures of the analyses tests; the helpers are importable as `analyses_data` whatever --import-mode is used."""
+"""Fixtures of the analyses tests; the helpers import as `analyses_data` (tests/analyses is on pytest's `pythonpath`)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import polars as pl
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from analyses_data import TINY, tx_frame  # noqa: E402
+from analyses_data import TINY, tx_frame
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from fidelcli.analyses.clv import fit_from_document, load_model_file
 from fidelcli.cli.app import app
-from fidelcli.errors import ConfigError, ModelFileError
+from fidelcli.errors import ModelFileError
 
 runner = CliRunner()
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "transactions.csv"
@@ -151,10 +151,10 @@ def test_missing_model_file_exits_2(tmp_path: Path) -> None:
     assert r.stderr.splitlines() == [f"error: {tmp_path / 'nope.json'}: CLV model file not found", SAVE]
 
 
-def test_library_keeps_config_error_for_a_document_and_names_the_file_for_a_file(saved: tuple[Path, Path], tmp_path: Path) -> None:
+def test_library_raises_model_file_error_for_a_document_and_names_the_file_for_a_file(saved: tuple[Path, Path], tmp_path: Path) -> None:
     doc = json.loads(saved[0].read_text(encoding="utf-8"))
     doc["purchase_model"]["params"]["r"] = 0.0
-    with pytest.raises(ConfigError, match=r"^content outside the CLV model file's schema at purchase_model\.params\.r: "
+    with pytest.raises(ModelFileError, match=r"^content outside the CLV model file's schema at purchase_model\.params\.r: "
                                           r"input should be greater than 0$"):
         fit_from_document(doc)
     bad = tmp_path / "zero.json"

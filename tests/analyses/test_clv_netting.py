@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from refdata import reference, reference_path
 from typer.testing import CliRunner
 
 from fidelcli.analyses.clv import ClvOptions, Fit, predict_clv, summary_from_transactions
@@ -15,10 +16,9 @@ from fidelcli.analyses.rfm import rfm
 from fidelcli.analyses.timeunits import Horizon
 from fidelcli.clean import clean_transactions
 from fidelcli.cli.app import app
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
 from fidelcli.models import BGNBD, GammaGamma
-from fidelcli.summary import DEFAULT_ENGINE
-from refdata import reference, reference_path
 
 D = dt.date
 
@@ -59,7 +59,7 @@ def test_clv_nets_returns_like_rfm(tmp_path: Path) -> None:
     # Issue 11, item 4: on UCI a customer who bought 80,995 units and cancelled them 12 minutes later ranked
     # 4th with a CLV of 147,866, and one with a net spend of 0 had a historical CLV of 154,952.
     path = write(tmp_path, RETURNS)
-    s = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day")
+    s = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day", engine=DEFAULT_ENGINE)
     got = {r["customer_id"]: r for r in s.frame.iter_rows(named=True)}
     # By hand (days; as_of 2024-03-21, so T runs to 2024-03-20):
     # a: 3 days -> x = 2, repeat net (60 + 70) / 2 = 65, revenue 180, t_x 60, T 77.
@@ -78,7 +78,7 @@ def test_clv_nets_returns_like_rfm(tmp_path: Path) -> None:
     assert dict(net.iter_rows()) == {c: r["revenue"] for c, r in got.items()}
     # Counted by order the same customers give the same net values (C3 nets against O2, the latest order
     # on or before it; R7 against O6, the only one before it).
-    by_order = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day", occasion="order")
+    by_order = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day", occasion="order", engine=DEFAULT_ENGINE)
     assert by_order.frame.select("customer_id", "monetary_value", "revenue").rows() == [
         (c, expected[c][3], expected[c][4]) for c in ("a", "b", "cancel", "late", "zero")]
 
@@ -110,7 +110,7 @@ def test_several_orders_one_day_are_one_occasion_for_clv(tmp_path: Path) -> None
     # Issue 11, item 5a: several invoices on one day counted as repeat purchases (697 UCI customers; one
     # with 3 invoices 2 days before the end was predicted 18 purchases next year).
     path = write(tmp_path, BURST)
-    s = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day")
+    s = summary_from_transactions(clean_transactions(scan_table(path, "transactions")), time_unit="day", engine=DEFAULT_ENGINE)
     # burst: one shopping day, 2 days before the end (2024-03-20): x = 0, t_x = 0, T = 2.
     # a: days 01-03 (two orders, 55), 02-03 (60) and 03-20 (10): x = 2, m = (60 + 10) / 2 = 35, t_x = T = 77.
     assert s.frame.select("customer_id", "frequency", "recency", "T", "monetary_value").rows() == [
@@ -122,8 +122,8 @@ def test_several_orders_one_day_are_one_occasion_for_clv(tmp_path: Path) -> None
     # in days gives it; counted by order (x = 2, t_x = 0) it is several times more.
     model = fixed_fit().purchase
     horizon = 365.25
-    one_day = float(model.expected_purchases(horizon, 0.0, 0.0, 2.0))  # type: ignore[attr-defined]
-    three_orders = float(model.expected_purchases(horizon, 2.0, 0.0, 2.0))  # type: ignore[attr-defined]
+    one_day = float(model.expected_purchases(horizon, 0.0, 0.0, 2.0))
+    three_orders = float(model.expected_purchases(horizon, 2.0, 0.0, 2.0))
     assert burst["expected_purchases"] == pytest.approx(one_day, rel=1e-12)
     assert three_orders > 2 * one_day
 
@@ -152,7 +152,7 @@ def test_cdnow_split_into_two_orders_a_day_is_cdnow_for_clv(tmp_path: Path) -> N
     # Counted by order, customer 1's 3 calibration days are 6 orders: x = 5, and every one-day buyer has
     # a repeat purchase at t_x = 0 (so many that BG/NBD cannot be fitted: alpha runs to 0).
     tx = clean_transactions(scan_table(src, "transactions", columns={"order_id": "order"}))
-    orders = summary_from_transactions(tx, calibration_end=D(1997, 9, 30), occasion="order").frame
+    orders = summary_from_transactions(tx, calibration_end=D(1997, 9, 30), occasion="order", engine=DEFAULT_ENGINE).frame
     assert orders.filter(pl.col("customer_id") == "1")["frequency"].item() == 5
     by_order = CliRunner().invoke(app, [*base, "--occasion", "order"])
     assert by_order.exit_code == 2
@@ -173,7 +173,7 @@ def test_occasion_order_counts_each_order(tmp_path: Path) -> None:
         assert freq == {"a": 4 if burst_orders == 3 else 3, "burst": burst_orders}
     # clv counts days by default; --occasion order counts each order: burst x = 3 - 1 = 2 repeat orders.
     s = summary_from_transactions(clean_transactions(scan_table(path, "transactions"), occasion="order"), occasion=None,
-                                  time_unit="day")
+                                  time_unit="day", engine=DEFAULT_ENGINE)
     assert s.occasion == "order"
     assert s.frame.select("customer_id", "frequency", "recency").rows() == [("a", 3.0, 77.0), ("burst", 2.0, 0.0)]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,33 @@ def test_matrices_are_the_model_on_a_frequency_recency_grid() -> None:
     assert ep[2, -1] == pytest.approx(model().expected_purchases(39.0, 2, 38.86, 38.86))
     # more recent buyers are more likely alive
     assert np.all(np.diff(pa[3]) >= 0)
+
+
+BACKEND_CHECK = """
+import sys
+import matplotlib
+matplotlib.use("svg")
+import fidelcli.report.plots as plots
+from fidelcli.models import BGNBD
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+model = BGNBD.from_dict({"name": "bgnbd", "params": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}})
+paths = plots.write_plots(sys.argv[1], model, max_frequency=3, T=38.86, horizon_length=39.0, time_unit="week",
+                          horizon_label="39w")
+assert [p.name for p in paths] == ["expected_purchases_matrix.png", "p_alive_matrix.png"], paths
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+assert "matplotlib.pyplot" not in sys.modules
+print("ok")
+"""
+
+
+def test_plots_leave_the_matplotlib_backend_alone(tmp_path: Path) -> None:
+    # A fresh interpreter: importing the module and writing the charts neither switches the global
+    # backend (svg here) nor imports pyplot.
+    r = subprocess.run([sys.executable, "-c", BACKEND_CHECK, str(tmp_path / "plots")], capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["expected_purchases_matrix.png", "p_alive_matrix.png"]
 
 
 def test_write_plots_is_reproducible(tmp_path: Path) -> None:

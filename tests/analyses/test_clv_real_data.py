@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from fidelcli.analyses.clv import summary_from_transactions
 from fidelcli.clean import clean_transactions
 from fidelcli.cli.app import app
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
 
 # The netting rules, written again in SQL from their definition (docs/clv.md, section 3):
@@ -80,7 +81,7 @@ def test_clv_on_uci_has_no_nan_and_nets_returns_like_duckdb(shared_data: Path, t
     assert (both["frequency"] == both["frequency_right"]).all()
     # Files hold money to the cent; the library's values are exact.
     assert (both["monetary_value"] - both["monetary"]).abs().max() <= 0.005 + 1e-9  # type: ignore[operator]
-    summary = summary_from_transactions(clean_transactions(scan_table(source, "transactions"))).frame
+    summary = summary_from_transactions(clean_transactions(scan_table(source, "transactions")), engine=DEFAULT_ENGINE).frame
     exact = summary.join(expected, on="customer_id")
     assert exact.height == expected.height
     assert (exact["monetary_value"] - exact["monetary"]).abs().max() < 1e-9  # type: ignore[operator]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from refdata import reference
 
 from fidelcli.analyses.clv import discrete_summary_from_occasions, read_summary, summary_from_occasions, summary_from_transactions
 from fidelcli.clean import clean_transactions
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import InputError
 from fidelcli.io.read import scan_table
-from refdata import reference
 
 D = dt.date
 
@@ -34,7 +34,7 @@ def test_cdnow_summary_equals_btyd_cbs_and_holdout() -> None:
     # 1998-06-30; a customer first seen 1997-01-01 has T = 272 / 7 = 38.857 weeks.
     tx = clean_transactions(scan_table(reference("clvtools_cdnow.csv"), "transactions"))
     assert tx.as_of == D(1998, 7, 1)
-    s = summary_from_transactions(tx, calibration_end=D(1997, 9, 30), time_unit="week")
+    s = summary_from_transactions(tx, calibration_end=D(1997, 9, 30), time_unit="week", engine=DEFAULT_ENGINE)
     assert s.holdout_length == 39.0  # 273 days, 1997-10-01..1998-06-30
     ref = pl.read_csv(reference("btyd_cdnow_cbs_holdout.csv")).select(
         customer_id=pl.col("cust").cast(pl.String),
@@ -51,7 +51,7 @@ def test_summary_by_hand_in_days_weeks_months() -> None:
         ("b", "2024-02-01", 5.0),
         ("c", "2024-04-10", 7.0),  # first seen after the calibration end: not in the cohort
     ])
-    s = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="day")
+    s = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="day", engine=DEFAULT_ENGINE)
     expected = pl.DataFrame({
         "customer_id": ["a", "b"],
         "frequency": [2.0, 0.0],               # a: 3 occasions in calibration -> 2 repeats
@@ -67,15 +67,15 @@ def test_summary_by_hand_in_days_weeks_months() -> None:
     })
     assert_frame_equal(s.frame, expected)
     assert s.holdout_length == 30.0  # 2024-04-01..2024-04-30
-    weeks = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="week")
+    weeks = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="week", engine=DEFAULT_ENGINE)
     assert weeks.frame["T"].to_list() == pytest.approx([90 / 7, 59 / 7], rel=1e-15)
-    months = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="month")
+    months = summary_from_occasions(occ, as_of=D(2024, 5, 1), calibration_end=D(2024, 3, 31), time_unit="month", engine=DEFAULT_ENGINE)
     assert months.frame["recency"].to_list() == pytest.approx([60 / (365.25 / 12), 0.0], rel=1e-15)  # never 30-day months
 
 
 def test_without_calibration_end_T_runs_to_the_day_before_as_of() -> None:
     occ = occasions([("a", "2024-01-01", 10.0), ("a", "2024-01-08", 10.0)])
-    s = summary_from_occasions(occ, as_of=D(2024, 1, 15), time_unit="week")
+    s = summary_from_occasions(occ, as_of=D(2024, 1, 15), time_unit="week", engine=DEFAULT_ENGINE)
     assert s.frame.select("frequency", "recency", "T").row(0) == pytest.approx((1.0, 1.0, 13 / 7), rel=1e-15)  # 2024-01-14 is the last day
     assert not s.has_holdout and s.holdout_length is None
 
@@ -83,13 +83,13 @@ def test_without_calibration_end_T_runs_to_the_day_before_as_of() -> None:
 def test_calibration_end_before_the_data_is_a_clear_error() -> None:
     occ = occasions([("a", "2024-01-01", 10.0)])
     with pytest.raises(InputError, match=r"calibration end 2023-06-30 is before the first purchase \(2024-01-01\)"):
-        summary_from_occasions(occ, as_of=D(2024, 2, 1), calibration_end=D(2023, 6, 30))
+        summary_from_occasions(occ, as_of=D(2024, 2, 1), calibration_end=D(2023, 6, 30), engine=DEFAULT_ENGINE)
 
 
 def test_calibration_end_after_the_data_is_a_clear_error() -> None:
     occ = occasions([("a", "2024-01-01", 10.0)])
     with pytest.raises(InputError, match=r"calibration end 2024-02-01 is not before the analysis date 2024-02-01"):
-        summary_from_occasions(occ, as_of=D(2024, 2, 1), calibration_end=D(2024, 2, 1))
+        summary_from_occasions(occ, as_of=D(2024, 2, 1), calibration_end=D(2024, 2, 1), engine=DEFAULT_ENGINE)
 
 
 def test_read_summary_accepts_literature_names_and_checks_values() -> None:
@@ -122,7 +122,7 @@ def test_discrete_bgbb_summary_by_hand() -> None:
         ("b", "2020-12-31", 10.0), ("b", "2023-07-01", 9.0),
         ("c", "2023-02-01", 1.0),   # first seen after calibration: not in the cohort
     ])
-    s = discrete_summary_from_occasions(occ, as_of=D(2024, 6, 1), calibration_end=D(2022, 12, 31), time_unit="year")
+    s = discrete_summary_from_occasions(occ, as_of=D(2024, 6, 1), calibration_end=D(2022, 12, 31), time_unit="year", engine=DEFAULT_ENGINE)
     expected = pl.DataFrame({
         "customer_id": ["a", "b"],
         "frequency": [2.0, 0.0],        # a bought in 2020 (twice: one opportunity) and 2022
@@ -139,5 +139,5 @@ def test_discrete_bgbb_summary_by_hand() -> None:
     assert_frame_equal(s.frame, expected)
     assert s.discrete and s.age == "periods" and s.holdout_length == 1.0
     # A calibration end in the middle of a year counts only the years that have ended.
-    mid = discrete_summary_from_occasions(occ, as_of=D(2024, 6, 1), calibration_end=D(2022, 6, 30), time_unit="year")
+    mid = discrete_summary_from_occasions(occ, as_of=D(2024, 6, 1), calibration_end=D(2022, 6, 30), time_unit="year", engine=DEFAULT_ENGINE)
     assert mid.frame["periods"].to_list() == [2.0, 1.0]

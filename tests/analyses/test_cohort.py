@@ -6,12 +6,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from analyses_data import tx_frame
+from analyses_data import cleaned, tx_frame
 from polars.testing import assert_frame_equal
 
 from fidelcli.analyses.cohort import cohort_matrix, cohorts
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import InputError
-from fidelcli.summary import DEFAULT_ENGINE
 
 D = dt.date.fromisoformat
 AS_OF = D("2024-05-01")
@@ -25,7 +25,7 @@ LOG = [
 
 def _cohorts(period="month", **kw):
     lf = tx_frame(LOG)
-    return cohorts(DEFAULT_ENGINE.activity(lf, period=period), DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF, **kw)
+    return cohorts(DEFAULT_ENGINE.activity(cleaned(lf), period=period), DEFAULT_ENGINE.customer_summary(cleaned(lf)), period=period, as_of=AS_OF, **kw)
 
 
 def test_monthly_cohorts_by_hand():
@@ -105,8 +105,8 @@ def test_no_cohort_member_is_an_error():
 def test_first_purchase_from_activity_equals_the_summary(period):
     # B's March row is only a return: its cohort stays January either way.
     lf = tx_frame(LOG + [("E", "2024-02-10", -5.0, True), ("E", "2024-03-01", 9.0, False)])
-    activity = DEFAULT_ENGINE.activity(lf, period=period)
-    with_summary = cohorts(activity, DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF)
+    activity = DEFAULT_ENGINE.activity(cleaned(lf), period=period)
+    with_summary = cohorts(activity, DEFAULT_ENGINE.customer_summary(cleaned(lf)), period=period, as_of=AS_OF)
     assert_frame_equal(cohorts(activity, period=period, as_of=AS_OF), with_summary)
 
 
@@ -114,7 +114,7 @@ def test_partial_cohort_periods_flagged():
     # Issue 11 item 4: data covered from 2024-01-05 to 2024-04-14 (as of 2024-04-15): January and April
     # are partial months, in every cohort; the matrix gives the complete indexes of each row.
     lf = tx_frame(LOG)
-    got = cohorts(DEFAULT_ENGINE.activity(lf, period="month"), period="month", as_of=D("2024-04-15"), start=D("2024-01-05"))
+    got = cohorts(DEFAULT_ENGINE.activity(cleaned(lf), period="month"), period="month", as_of=D("2024-04-15"), start=D("2024-01-05"))
     # Jan cohort: Jan (0) partial, Feb (1), Mar (2) complete, Apr (3) partial; Mar cohort: Mar, Apr; Apr: Apr.
     assert got.select("cohort", "period_index", "partial").rows() == [
         (D("2024-01-01"), 0, True), (D("2024-01-01"), 1, False), (D("2024-01-01"), 2, False), (D("2024-01-01"), 3, True),
@@ -129,6 +129,6 @@ def test_partial_cohort_periods_flagged():
 def test_no_money_column_gives_null_cohort_revenue():
     # Issue 11 item 1: without amounts, retention is known and revenue unknown (null, never 0).
     lf = tx_frame(LOG).drop("amount")
-    got = cohorts(DEFAULT_ENGINE.activity(lf, period="month"), DEFAULT_ENGINE.customer_summary(lf), period="month", as_of=AS_OF)
+    got = cohorts(DEFAULT_ENGINE.activity(cleaned(lf), period="month"), DEFAULT_ENGINE.customer_summary(cleaned(lf)), period="month", as_of=AS_OF)
     assert got.get_column("retention").to_list() == [1.0, 0.0, 0.5, 0.5, 1.0, 0.0, 1.0]  # as test_monthly_cohorts_by_hand
     assert got.select("revenue", "cumulative_revenue_per_customer").null_count().row(0) == (7, 7)

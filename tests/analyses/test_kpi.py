@@ -7,12 +7,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from analyses_data import tx_frame
+from analyses_data import cleaned, tx_frame
 from polars.testing import assert_frame_equal
 
 from fidelcli.analyses.kpi import BASE_COLUMNS, kpi, profit_activity
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import InputError
-from fidelcli.summary import DEFAULT_ENGINE
 
 D = dt.date.fromisoformat
 AS_OF = D("2024-05-01")
@@ -33,7 +33,7 @@ LOG = [
 
 def _kpi(rows=LOG, *, period="month", as_of=AS_OF, **kw):
     lf = tx_frame(rows)
-    return kpi(DEFAULT_ENGINE.activity(lf, period=period), DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=as_of, **kw)
+    return kpi(DEFAULT_ENGINE.activity(cleaned(lf), period=period), DEFAULT_ENGINE.customer_summary(cleaned(lf)), period=period, as_of=as_of, **kw)
 
 
 def test_monthly_kpis_by_hand():
@@ -191,18 +191,18 @@ def test_profit_from_margin_column_and_rate():
             "margin": [4.0, 1.0, 5.0],
         }
     ).lazy()
-    activity = DEFAULT_ENGINE.activity(rows, period="month")
+    activity = DEFAULT_ENGINE.activity(cleaned(rows), period="month")
     assert activity["profit_cents"].to_list() == [300, 500]
     profit = profit_activity(activity)
     # A: 4 - 1 (the returned line's margin is lost) = 3; B: 5 -> 8 for 2 active customers.
-    r = kpi(DEFAULT_ENGINE.activity(rows, period="month"), DEFAULT_ENGINE.customer_summary(rows), period="month",
+    r = kpi(DEFAULT_ENGINE.activity(cleaned(rows), period="month"), DEFAULT_ENGINE.customer_summary(cleaned(rows)), period="month",
             as_of=D("2024-02-01"), profit=profit)
     assert r.periods.select("profit", "profit_per_customer").row(0) == (8.0, 4.0)
-    r = kpi(DEFAULT_ENGINE.activity(rows, period="month"), DEFAULT_ENGINE.customer_summary(rows), period="month",
+    r = kpi(DEFAULT_ENGINE.activity(cleaned(rows), period="month"), DEFAULT_ENGINE.customer_summary(cleaned(rows)), period="month",
             as_of=D("2024-02-01"), margin_rate=0.25)
     # 0.25 x (10 - 4 + 20) = 6.5
     assert r.periods.select("profit", "profit_per_customer").row(0) == (6.5, 3.25)
-    assert profit_activity(DEFAULT_ENGINE.activity(rows.drop("margin"), period="month")) is None
+    assert profit_activity(DEFAULT_ENGINE.activity(cleaned(rows.drop("margin")), period="month")) is None
 
 
 def test_weekly_periods_start_on_monday_and_include_empty_weeks():
@@ -215,15 +215,15 @@ def test_weekly_periods_start_on_monday_and_include_empty_weeks():
 def test_no_activity_is_an_error():
     empty = tx_frame([("A", "2024-01-03", 1.0, False)]).filter(pl.lit(False))
     with pytest.raises(InputError, match="^no transaction in the analysis window$"):
-        kpi(DEFAULT_ENGINE.activity(empty, period="month"), DEFAULT_ENGINE.customer_summary(empty), period="month", as_of=AS_OF)
+        kpi(DEFAULT_ENGINE.activity(cleaned(empty), period="month"), DEFAULT_ENGINE.customer_summary(cleaned(empty)), period="month", as_of=AS_OF)
 
 
 def test_activity_in_any_row_order_gives_the_same_kpis():
     # kpi() trusts the engine's (customer, period) order only after checking it: shuffled rows,
     # or rows sorted the other way round, are sorted first and give the same periods and years.
     lf = tx_frame(LOG)
-    activity = DEFAULT_ENGINE.activity(lf, period="month")
-    summary = DEFAULT_ENGINE.customer_summary(lf)
+    activity = DEFAULT_ENGINE.activity(cleaned(lf), period="month")
+    summary = DEFAULT_ENGINE.customer_summary(cleaned(lf))
     expected = kpi(activity, summary, period="month", as_of=AS_OF)
     for other in (activity.sample(fraction=1.0, shuffle=True, seed=3), activity.sort("customer_id", "period_start", descending=[False, True])):
         got = kpi(other, summary, period="month", as_of=AS_OF)
@@ -269,9 +269,9 @@ def test_partial_last_period_flagged():
 def test_no_money_column_gives_null_revenue_not_zero():
     # Issue 11 item 1: the LOG without its amount column (an event log like BTYDplus groceryElog).
     lf = tx_frame(LOG).drop("amount")
-    activity = DEFAULT_ENGINE.activity(lf, period="month")
+    activity = DEFAULT_ENGINE.activity(cleaned(lf), period="month")
     assert activity.get_column("revenue_cents").null_count() == activity.height
-    result = kpi(activity, DEFAULT_ENGINE.customer_summary(lf), period="month", as_of=AS_OF, margin_rate=0.3)
+    result = kpi(activity, DEFAULT_ENGINE.customer_summary(cleaned(lf)), period="month", as_of=AS_OF, margin_rate=0.3)
     p = result.periods
     assert not result.has_money
     # Counts are known (as in test_monthly_kpis_by_hand); every money figure is null, never 0.

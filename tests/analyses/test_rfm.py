@@ -6,20 +6,20 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from analyses_data import TINY_AS_OF
+from analyses_data import TINY_AS_OF, cleaned
 from polars.testing import assert_frame_equal
 
 from fidelcli.analyses.rfm import rfm, rfm_summary
 from fidelcli.analyses.segments import DEFAULT_SEGMENTS, default_segment_grid, scale_score, segment_grid, validate_segments
 from fidelcli.config import RfmThresholds, Segment
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import ConfigError, InputError
-from fidelcli.summary import DEFAULT_ENGINE
 
 D = dt.date.fromisoformat
 
 
 def _summary(lf: pl.LazyFrame) -> pl.DataFrame:
-    return DEFAULT_ENGINE.customer_summary(lf)
+    return DEFAULT_ENGINE.customer_summary(cleaned(lf))
 
 
 def test_rfm_tiny_quantile_scores(tiny):

@@ -13,15 +13,14 @@ import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from refdata import reference
 
 from fidelcli.analyses.cohort import cohorts
 from fidelcli.analyses.kpi import BASE_COLUMNS, kpi
 from fidelcli.analyses.rfm import rfm
 from fidelcli.clean import clean_transactions
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
-from fidelcli.summary import DEFAULT_ENGINE
-from refdata import reference
-
 
 # One row per line: cid, occ (purchase occasion key), d (date), amt (signed amount), is_return.
 LINES = {
@@ -162,7 +161,7 @@ def test_rfm_equals_duckdb(real):
         pl.col("r_score", "f_score", "m_score").cast(pl.Int8),
     )
     assert con.sql("SELECT as_of FROM ref").fetchall()[0][0] == tx.as_of
-    got = rfm(DEFAULT_ENGINE.customer_summary(tx.lf), as_of=tx.as_of).customers.drop("action")
+    got = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of).customers.drop("action")
     assert_frame_equal(got, expected)
 
 
@@ -173,7 +172,7 @@ def test_monthly_kpis_equal_duckdb(real):
         pl.col("customer_retention_rate").cast(pl.Float64),
     )
     got = kpi(
-        DEFAULT_ENGINE.activity(tx.lf, period="month"), DEFAULT_ENGINE.customer_summary(tx.lf), period="month", as_of=tx.as_of
+        DEFAULT_ENGINE.activity(tx, period="month"), DEFAULT_ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
     ).periods
     assert got.columns == BASE_COLUMNS
     assert_frame_equal(got, expected)
@@ -183,11 +182,11 @@ def test_monthly_cohorts_equal_duckdb(real):
     con, tx = real
     expected = con.sql(COHORT_SQL).pl().with_columns(pl.col("customers", "retained").cast(pl.Int64))
     got = cohorts(
-        DEFAULT_ENGINE.activity(tx.lf, period="month"), DEFAULT_ENGINE.customer_summary(tx.lf), period="month", as_of=tx.as_of
+        DEFAULT_ENGINE.activity(tx, period="month"), DEFAULT_ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
     )
     assert_frame_equal(got, expected)
     # The CLI's path: first purchases taken from the activity itself (one pass over the data).
-    assert_frame_equal(cohorts(DEFAULT_ENGINE.activity(tx.lf, period="month"), period="month", as_of=tx.as_of), expected)
+    assert_frame_equal(cohorts(DEFAULT_ENGINE.activity(tx, period="month"), period="month", as_of=tx.as_of), expected)
 
 
 # --- Issue 11: what the commands write on two real exports, against DuckDB from the raw CSV. ---------
@@ -227,6 +226,7 @@ def _cli(tmp_path: Path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["btydplus_groceryElog.csv", "uci_online_retail_2010-12.csv"])
 def test_real_exports_write_no_nan_no_zero_for_unknown_and_agree_with_duckdb(shared_data, tmp_path, monkeypatch, name):
     import json

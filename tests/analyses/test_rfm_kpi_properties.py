@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from analyses_data import tx_frame
+from analyses_data import cleaned, tx_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from fidelcli.analyses.rfm import rfm, rfm_summary
-from fidelcli.summary import DEFAULT_ENGINE
+from fidelcli.engine import DEFAULT_ENGINE
 
 AS_OF = dt.date(2024, 4, 1)
 
@@ -45,8 +45,8 @@ def test_rfm_never_depends_on_row_order(raw, seed, bins):
         return
     lf = tx_frame(_rows(raw))
     shuffled = lf.collect().sample(fraction=1.0, shuffle=True, seed=seed).lazy()
-    a = rfm(DEFAULT_ENGINE.customer_summary(lf), as_of=AS_OF, bins=bins)
-    b = rfm(DEFAULT_ENGINE.customer_summary(shuffled), as_of=AS_OF, bins=bins)
+    a = rfm(DEFAULT_ENGINE.customer_summary(cleaned(lf)), as_of=AS_OF, bins=bins)
+    b = rfm(DEFAULT_ENGINE.customer_summary(cleaned(shuffled)), as_of=AS_OF, bins=bins)
     assert_frame_equal(a.customers, b.customers)
     assert_frame_equal(a.thresholds, b.thresholds)
     if bins == 5:
@@ -58,7 +58,7 @@ def test_rfm_never_depends_on_row_order(raw, seed, bins):
 def test_equal_values_get_equal_scores_and_segments_partition(raw, monetary):
     if not _has_purchase(raw):
         return
-    result = rfm(DEFAULT_ENGINE.customer_summary(tx_frame(_rows(raw))), as_of=AS_OF, monetary=monetary)
+    result = rfm(DEFAULT_ENGINE.customer_summary(cleaned(tx_frame(_rows(raw)))), as_of=AS_OF, monetary=monetary)
     df = result.customers
     for value, score in (("recency", "r_score"), ("frequency", "f_score"), ("monetary", "m_score")):
         assert df.group_by(value).agg(pl.col(score).n_unique()).get_column(score).max() == 1
@@ -84,8 +84,8 @@ def test_kpis_and_cohorts_never_depend_on_row_order(raw, seed, period):
     groups = pl.DataFrame({"customer_id": list("abcdefgh"), "tier": ["x", "y", None, "x", "y", "x", None, "y"]})
 
     def run(frame: pl.LazyFrame) -> tuple[pl.DataFrame, ...]:
-        act = DEFAULT_ENGINE.activity(frame, period=period)
-        summary = DEFAULT_ENGINE.customer_summary(frame)
+        act = DEFAULT_ENGINE.activity(cleaned(frame), period=period)
+        summary = DEFAULT_ENGINE.customer_summary(cleaned(frame))
         plain = kpi(act, summary, period=period, as_of=AS_OF)
         # Without the summary, first purchase periods come from the activity: the same result.
         alone = kpi(act, period=period, as_of=AS_OF)
@@ -110,8 +110,8 @@ def test_kpi_counts_add_up(raw):
     if not _has_purchase(raw):
         return
     lf = tx_frame(_rows(raw))
-    summary = DEFAULT_ENGINE.customer_summary(lf)
-    p = kpi(DEFAULT_ENGINE.activity(lf, period="month"), summary, period="month", as_of=AS_OF).periods
+    summary = DEFAULT_ENGINE.customer_summary(cleaned(lf))
+    p = kpi(DEFAULT_ENGINE.activity(cleaned(lf), period="month"), summary, period="month", as_of=AS_OF).periods
     # Every buyer is new exactly once; revenue adds up to the customers' net revenue.
     assert p.get_column("new_customers").sum() == summary.filter(pl.col("frequency") > 0).height
     assert round(p.get_column("revenue").sum() * 100) == summary.get_column("revenue_cents").sum()
@@ -128,7 +128,7 @@ def test_rates_are_bounded_and_never_nan(raw, period):
     if not _has_purchase(raw):
         return
     lf = tx_frame(_rows(raw))
-    result = kpi(DEFAULT_ENGINE.activity(lf, period=period), DEFAULT_ENGINE.customer_summary(lf), period=period, as_of=AS_OF)
+    result = kpi(DEFAULT_ENGINE.activity(cleaned(lf), period=period), DEFAULT_ENGINE.customer_summary(cleaned(lf)), period=period, as_of=AS_OF)
     p = result.periods
     for rate in ("retention_rate", "churn_rate", "customer_retention_rate", "repeat_purchase_rate"):
         values = p.get_column(rate).drop_nulls()

@@ -10,13 +10,15 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from refdata import reference
 from scipy.special import betaln
 from typer.testing import CliRunner
 
-from fidelcli.analyses.subscription import durations, kaplan_meier, subscription_analysis
+from fidelcli.analyses.subscription import kaplan_meier, subscription_analysis
 from fidelcli.cli.app import app
+from fidelcli.engine import DEFAULT_ENGINE
+from fidelcli.engine.polars_subscriptions import durations
 from fidelcli.errors import ConfigError, FitError, InputError
-from refdata import reference
 
 D = dt.date
 SMALL = """customer_id,start_date,end_date,plan,price
@@ -83,7 +85,7 @@ def test_fader_hardie_2007_survivor_curves(column: str, alpha: float, beta: floa
     data = pl.read_csv(reference("fader_hardie_2007_sbg_retention.csv"))
     alive = [round(v * 10) for v in data.filter(pl.col("year") <= 7)[column].to_list()]
     # as_of is exclusive: 2007-01-02 observes the 7th renewal on 2007-01-01.
-    result = subscription_analysis(cohort_from_curve(alive), period="year", as_of=D(2007, 1, 2), projection=5)
+    result = subscription_analysis(cohort_from_curve(alive), period="year", as_of=D(2007, 1, 2), projection=5, engine=DEFAULT_ENGINE)
     assert (result.model.params_["alpha"], result.model.params_["beta"]) == pytest.approx((alpha, beta), abs=1e-3)
     all_ = result.survival.filter(pl.col("cohort") == "all")
     # Observed Kaplan-Meier survival is the published curve; the projection runs to year 12.
@@ -97,7 +99,7 @@ def test_fader_hardie_2007_survivor_curves(column: str, alpha: float, beta: floa
 
 def test_remaining_lifetime_and_clv() -> None:
     result = subscription_analysis(cohort_from_curve([1000, 631, 468, 382, 326, 289, 262, 241], price=10.0),
-                                   period="year", as_of=D(2007, 1, 2), discount_rate=0.1)  # 2007-01-01 observed
+                                   period="year", as_of=D(2007, 1, 2), discount_rate=0.1, engine=DEFAULT_ENGINE)  # 2007-01-01 observed
     a, b = result.model.params_["alpha"], result.model.params_["beta"]
     active = result.subscribers.filter(pl.col("active"))
     assert active["periods"].unique().to_list() == [7]
@@ -113,13 +115,13 @@ def test_remaining_lifetime_and_clv() -> None:
 def test_no_churn_is_a_clear_fit_error() -> None:
     lf = pl.DataFrame({"customer_id": ["a", "b"], "start_date": [D(2024, 1, 1), D(2024, 2, 1)]}).lazy()
     with pytest.raises(FitError, match="sbg: no subscription has ended"):
-        subscription_analysis(lf, as_of=D(2024, 6, 1))
+        subscription_analysis(lf, as_of=D(2024, 6, 1), engine=DEFAULT_ENGINE)
 
 
 def test_end_before_start_names_the_row() -> None:
     lf = small().with_columns(end_date=pl.when(pl.col("customer_id") == "c").then(pl.lit(D(2023, 1, 1))).otherwise(pl.col("end_date")))
     with pytest.raises(InputError, match="end_date is before start_date") as err:
-        subscription_analysis(lf)
+        subscription_analysis(lf, engine=DEFAULT_ENGINE)
     assert err.value.row == 3
 
 
@@ -157,7 +159,7 @@ def test_sbg_recovers_simulated_parameters_from_dates() -> None:
     ).with_columns(end=pl.col("start_date").dt.offset_by(pl.format("{}mo", pl.col("months"))))
     as_of = D(2024, 7, 1)
     lf = df.select("customer_id", "start_date", end_date=pl.when(pl.col("end") < as_of).then("end")).lazy()
-    result = subscription_analysis(lf, as_of=as_of)
+    result = subscription_analysis(lf, as_of=as_of, engine=DEFAULT_ENGINE)
     params, se = result.model.params_, result.model.std_errors_
     assert abs(params["alpha"] - 0.7) < 2.5 * se["alpha"]
     assert abs(params["beta"] - 3.8) < 2.5 * se["beta"]
@@ -196,7 +198,7 @@ def test_default_as_of_ignores_scheduled_future_terminations() -> None:
         "start_date": [D(2024, 1, 10), D(2024, 2, 1), D(2024, 5, 20)],
         "end_date": [D(2024, 4, 10), D(2099, 12, 31), None],  # b: a termination scheduled far ahead
     }, schema_overrides={"end_date": pl.Date}).lazy()
-    result = subscription_analysis(lf, today=D(2024, 6, 30))
+    result = subscription_analysis(lf, today=D(2024, 6, 30), engine=DEFAULT_ENGINE)
     # Latest date not after today: start of c, 2024-05-20 -> as_of = 2024-05-21 (not 2100-01-01).
     assert result.as_of == D(2024, 5, 21)
     subs = result.subscribers.sort("customer_id")
@@ -205,10 +207,12 @@ def test_default_as_of_ignores_scheduled_future_terminations() -> None:
     assert subs["periods"].to_list() == [3, 3, 0]  # a ends 10 Apr (its 3rd renewal date): churned in period 3
 
 
-@pytest.mark.parametrize("rate", [-1.0, -1.5, 1.0, 10.0, float("nan")])
+@pytest.mark.parametrize("rate", [-0.05, -1.0, -1.5, 1.0, 10.0, float("nan")])
 def test_subscription_discount_rate_out_of_range_is_a_config_error(rate: float) -> None:
-    with pytest.raises(ConfigError, match=r"^discount rate must be an annual rate > -1 and < 1") as err:
-        subscription_analysis(small(), as_of=D(2024, 6, 1), discount_rate=rate)
+    # One rule for every command (fidelcli.stats.check_discount_rate): an annual rate >= 0 and < 1.
+    # -0.05 used to pass this check and fail later in the sBG (the lifetime sums diverge).
+    with pytest.raises(ConfigError, match=r"^discount rate must be an annual rate >= 0 and < 1") as err:
+        subscription_analysis(small(), as_of=D(2024, 6, 1), discount_rate=rate, engine=DEFAULT_ENGINE)
     assert err.value.hint == "give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %"
 
 
@@ -217,5 +221,5 @@ def test_subscription_discount_rate_cli_error_is_one_line(tmp_path: Path) -> Non
     src.write_text(SMALL)
     r = CliRunner().invoke(app, ["subscription", "--subscriptions", str(src), "--discount-rate", "-2"])
     assert r.exit_code == 2
-    assert r.stderr.splitlines() == ["error: discount rate must be an annual rate > -1 and < 1, found -2.0",
+    assert r.stderr.splitlines() == ["error: discount rate must be an annual rate >= 0 and < 1, found -2.0",
                                      "hint: give a yearly rate as a fraction, e.g. --discount-rate 0.1 for 10 %"]

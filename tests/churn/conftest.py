@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
+from churn_data import load, train_rule_shop  # tests/churn is on pytest's `pythonpath`
+from churn_sim import linear_truth, simulate
 
 from fidelcli.churn import TrainResult, train_churn
-from fidelcli.clean import Transactions, clean_transactions
-from fidelcli.io.read import scan_table
-from refdata import reference_path
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from churn_sim import linear_truth, simulate, simulate_rule  # noqa: E402
-
-# CDNOW 1/10 cohort (tests/reference/, or ../shared/data beside the checkout)
-CDNOW = reference_path("clvtools_cdnow.csv")
-
-
-def load(path: Path, **kw: object) -> Transactions:
-    return clean_transactions(scan_table(str(path), "transactions"), **kw)  # type: ignore[arg-type]
+from fidelcli.engine import DEFAULT_ENGINE
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +27,7 @@ def sim_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFr
 def sim_result(sim_files: tuple[Path, pl.DataFrame]) -> TrainResult:
     """A model trained once on the simulated shop (cutoff 2024-09-30, 90 days, seed 0)."""
     tx = load(sim_files[0])
-    return train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(2024, 9, 30), horizon="90d", seed=0)
+    return train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(2024, 9, 30), horizon="90d", seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +36,6 @@ def sim_model_file(sim_result: TrainResult, tmp_path_factory: pytest.TempPathFac
     path = tmp_path_factory.mktemp("model") / "churn.json"
     sim_result.model.save(path)
     return path
-
-
-def train_rule_shop(folder: Path, truth: Callable[..., np.ndarray], *, seed: int = 0, amounts: bool = True) -> TrainResult:
-    """A model trained on `simulate_rule(3000, truth, seed=seed)` (validation at its last cutoff, 90 days, seed 0)."""
-    tx, cutoff = simulate_rule(3000, truth, seed=seed)
-    path = folder / "tx.parquet"
-    (tx if amounts else tx.drop("amount")).write_parquet(path)
-    return train_churn(load(path).lf, data_end=cutoff + dt.timedelta(days=90), cutoff=cutoff, horizon="90d", seed=0)
 
 
 @pytest.fixture(scope="session")

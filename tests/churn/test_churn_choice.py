@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from churn_data import load, train_rule_shop
 from churn_sim import interaction_truth
-from conftest import load, train_rule_shop
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fidelcli.churn import ChurnModel, TrainResult, churn_features, evaluate, purchase_labels, shift
+from fidelcli.churn import ChurnModel, TrainResult, churn_features, evaluate, shift
 from fidelcli.churn.linear import Linear
 from fidelcli.churn.metrics import auc_difference, auc_placements
 from fidelcli.churn.model import CANDIDATES, KINDS, choose_model
-from fidelcli.summary import DEFAULT_ENGINE
+from fidelcli.engine import DEFAULT_ENGINE
 
 
 # ------------------------------------------------------------------------------ paired AUC test
@@ -91,6 +91,7 @@ def test_a_gain_within_one_standard_error_keeps_the_simpler_model() -> None:
         "logistic_regression", "logistic regression saved: the best validation AUC (0.9000; gradient boosting 0.8000)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("expected", ["logistic_regression", "gradient_boosting"], ids=["linear truth", "interaction"])
 def test_saves_the_model_that_validates_best(expected: str, linear_result: TrainResult, tmp_path: Path) -> None:
     """Seeded shops whose churn follows a known rule (tests/churn/churn_sim.py): linear in the features, or an interaction."""
@@ -117,12 +118,11 @@ def test_report_compares_with_rfm_logistic_baseline(sim_files: tuple[Path, pl.Da
     """The baseline refitted by hand: logistic regression on the four RFM columns of the training cutoffs."""
     rep = sim_result.report
     assert rep.rfm_features == ["recency_days", "frequency", "monetary", "tenure_days"]
-    lf = load(sim_files[0]).lf
-    occ = DEFAULT_ENGINE.occasions(lf).lazy()
+    tx = load(sim_files[0])
 
     def rows(cutoff: dt.date) -> pl.DataFrame:
-        labels = purchase_labels(occ, cutoff, shift(cutoff, "90d")).collect()
-        feats = churn_features(lf, occ, cutoff, p_alive=False).frame
+        labels = DEFAULT_ENGINE.purchase_labels(tx, cutoff=cutoff, end=shift(cutoff, "90d"))
+        feats = churn_features(tx, cutoff, engine=DEFAULT_ENGINE, p_alive=False).frame
         return feats.join(labels, on="customer_id").sort("customer_id")
 
     train = pl.concat([rows(c).select(*rep.rfm_features, "churned") for c in rep.train_cutoffs])
@@ -150,6 +150,7 @@ def test_a_model_that_does_not_beat_the_rfm_baseline_says_so(linear_result: Trai
     ]
 
 
+@pytest.mark.slow
 def test_rfm_baseline_without_amounts_has_no_monetary_value(tmp_path: Path) -> None:
     rep = train_rule_shop(tmp_path, interaction_truth, amounts=False).report
     assert rep.rfm_features == ["recency_days", "frequency", "tenure_days"]

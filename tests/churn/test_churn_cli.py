@@ -14,6 +14,7 @@ from fidelcli.cli.app import app
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_train_then_score(sim_files: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
     tx = str(sim_files[0])
     model, report = tmp_path / "m.json", tmp_path / "r.json"
@@ -61,10 +62,27 @@ def test_tampered_model_exits_2(sim_files: tuple[Path, pl.DataFrame], sim_model_
 
 
 def test_bad_horizon_exits_2(sim_files: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
-    res = runner.invoke(app, ["churn", "train", "-t", str(sim_files[0]), "--horizon", "3y", "--model-out", str(tmp_path / "m.json")])
+    res = runner.invoke(app, ["churn", "train", "-t", str(sim_files[0]), "--horizon", "3x", "--model-out", str(tmp_path / "m.json")])
     assert res.exit_code == 2
-    assert "error: horizon '3y' is not a number of days, weeks or months" in res.stderr
+    assert "error: horizon '3x' is not a whole number of days, weeks, months or years" in res.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_one_year_horizon_trains(tmp_path: Path) -> None:
+    # `--horizon 1y` has the grammar of every --horizon (clv's too): a year is 12 calendar months, so
+    # the cutoffs fall a calendar year apart. Five simulated years, so that three cutoffs fit.
+    from churn_sim import simulate
+
+    tx, _ = simulate(1500, seed=7, days=5 * 365)
+    src, report = tmp_path / "tx.parquet", tmp_path / "r.json"
+    tx.write_parquet(src)
+    res = runner.invoke(app, ["churn", "train", "-t", str(src), "--horizon", "1y", "--model-out", str(tmp_path / "m.json"),
+                              "--report", str(report), "--format", "csv"])
+    assert res.exit_code == 0, res.stderr
+    rep = json.loads(report.read_text())
+    assert rep["horizon"] == "1y"
+    assert rep["validation_cutoff"] == "2026-12-30" and rep["train_cutoffs"] == ["2025-12-30", "2024-12-30"]
+    assert "validated on features at 2026-12-30 labelled by (2026-12-30, 2027-12-30]" in res.stderr
 
 
 def test_bands_from_config(sim_files: tuple[Path, pl.DataFrame], sim_model_file: Path, tmp_path: Path) -> None:

@@ -6,11 +6,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from conftest import CDNOW, load
+from churn_data import CDNOW, load
 from polars.testing import assert_frame_equal
 
 from fidelcli.churn import check_bands, churn_drivers, score_churn, train_churn
 from fidelcli.churn.score import _band_expr, high_risk
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import ConfigError
 
 
@@ -76,13 +77,14 @@ def test_high_risk_is_the_high_band_and_above(bands: object, lowest: float) -> N
     assert high_risk(check_bands(bands)) == lowest  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_every_high_band_customer_has_a_driver() -> None:
     """CDNOW: 84 % churn within 90 days, so steady customers who rarely buy are at high risk without any warning sign."""
     if CDNOW is None:
         pytest.skip("CDNOW data not available")
     tx = load(CDNOW)
-    model = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), seed=0).model
-    scored = score_churn(load(CDNOW, as_of=dt.date(1998, 1, 1)), model, cutoff=dt.date(1997, 12, 31)).frame
+    model = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), seed=0).model
+    scored = score_churn(load(CDNOW, as_of=dt.date(1998, 1, 1)), model, engine=DEFAULT_ENGINE, cutoff=dt.date(1997, 12, 31)).frame
     high = scored.filter(pl.col("risk_band") == "high")
     assert high.height > 1000 and high["driver_1"].null_count() == 0
     # not vacuous: some of them have no warning sign, and get their purchase rhythm

@@ -7,20 +7,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import load
+from churn_data import load
 from polars.testing import assert_frame_equal
 
-from fidelcli.churn import ChurnInputs, churn_features, parse_horizon, purchase_labels, shift, subscription_labels
+from fidelcli.churn import ChurnInputs, churn_features, parse_horizon, shift, subscription_labels
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import ConfigError
-from fidelcli.summary import DEFAULT_ENGINE
 
 C = dt.date(2024, 5, 31)
 
 
 def features_at(path: Path, cutoff: dt.date, inputs: ChurnInputs | None = None, **kw: object) -> pl.DataFrame:
     tx = load(path, **kw)
-    occ = DEFAULT_ENGINE.occasions(tx.lf).lazy()
-    return churn_features(tx.lf, occ, cutoff, inputs=inputs, p_alive=False).frame
+    return churn_features(tx, cutoff, engine=DEFAULT_ENGINE, inputs=inputs, p_alive=False).frame
 
 
 def test_purchase_features_by_hand(tiny: Path) -> None:
@@ -59,9 +58,8 @@ def test_purchase_features_by_hand(tiny: Path) -> None:
 
 
 def test_labels_by_hand(tiny: Path) -> None:
-    occ = DEFAULT_ENGINE.occasions(load(tiny).lf).lazy()
     end = shift(C, "90d")  # 2024-08-29
-    got = purchase_labels(occ, C, end).sort("customer_id").collect()
+    got = DEFAULT_ENGINE.purchase_labels(load(tiny), cutoff=C, end=end)
     # A buys again on Jun 15 (inside); B only on Sep 15 (after Aug 29); C never again.
     expected = pl.DataFrame({"customer_id": ["A", "B", "C"], "churned": [0, 1, 1]}, schema_overrides={"churned": pl.Int8})
     assert end == dt.date(2024, 8, 29)
@@ -86,14 +84,23 @@ def test_subscription_labels_by_hand() -> None:
     ("12w", dt.date(2024, 5, 31), dt.date(2024, 8, 23)),
     ("3m", dt.date(2024, 11, 30), dt.date(2025, 2, 28)),  # the 30th becomes February's last day
     ("1M", dt.date(2024, 1, 31), dt.date(2024, 2, 29)),
+    # Years are 12 calendar months, as for clv (one `parse_horizon` for every --horizon).
+    ("1y", dt.date(2024, 5, 31), dt.date(2025, 5, 31)),
+    ("1y", dt.date(2024, 2, 29), dt.date(2025, 2, 28)),  # no 29 February in 2025
+    ("2Y", dt.date(2023, 12, 31), dt.date(2025, 12, 31)),
 ])
 def test_horizon_shift(spec: str, start: dt.date, end: dt.date) -> None:
     assert shift(start, spec) == end
 
 
-@pytest.mark.parametrize("spec", ["90", "0d", "3y", "d90", ""])
+def test_one_year_horizon_back_and_forth_is_twelve_months() -> None:
+    assert shift(dt.date(2025, 3, 31), "1y", sign=-1) == dt.date(2024, 3, 31) == shift(dt.date(2025, 3, 31), "12m", sign=-1)
+    assert parse_horizon("1y").length("month") == 12
+
+
+@pytest.mark.parametrize("spec", ["90", "0d", "3x", "d90", "1.5m", ""])
 def test_bad_horizon(spec: str) -> None:
-    with pytest.raises(ConfigError, match="is not a number of days, weeks or months"):
+    with pytest.raises(ConfigError, match="is not a whole number of days, weeks, months or years"):
         parse_horizon(spec)
 
 
@@ -103,7 +110,7 @@ def test_no_leakage_from_after_the_cutoff(sim_files: tuple[Path, pl.DataFrame]) 
     tx_all = load(sim_files[0])
     tx_cut = load(sim_files[0], as_of=cutoff + dt.timedelta(days=1))
     assert tx_all.lf.select(pl.col("date").max()).collect().item() > cutoff  # there is data after it
-    got = [churn_features(t.lf, DEFAULT_ENGINE.occasions(t.lf).lazy(), cutoff).frame for t in (tx_all, tx_cut)]
+    got = [churn_features(t, cutoff, engine=DEFAULT_ENGINE).frame for t in (tx_all, tx_cut)]
     assert "p_alive" in got[0].columns
     assert_frame_equal(got[0], got[1])
 

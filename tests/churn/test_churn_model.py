@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from churn_data import load
 from churn_sim import START, simulate
-from conftest import load
 from polars.testing import assert_frame_equal
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from fidelcli.churn import ChurnModel, TrainResult, evaluate, score_churn, train_churn
 from fidelcli.churn.modelfile import digest
 from fidelcli.churn.trees import Tree, export_hgb, raw_scores
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import FitError, InputError, ModelFileError
 
 CUT = dt.date(2024, 9, 30)
@@ -75,7 +76,7 @@ def test_scores_find_the_customers_who_truly_dropped_out(sim_files: tuple[Path, 
     """Known truth: customers whose simulated drop-out happened before the scoring date score higher."""
     as_of = dt.date(2024, 12, 31)
     tx = load(sim_files[0], as_of=as_of + dt.timedelta(days=1))
-    scored = score_churn(tx.lf, ChurnModel.load(sim_model_file), cutoff=as_of).frame
+    scored = score_churn(tx, ChurnModel.load(sim_model_file), engine=DEFAULT_ENGINE, cutoff=as_of).frame
     truth = sim_files[1].with_columns(dead=pl.col("dropout_day").fill_nan(None) <= (as_of - START).days).with_columns(pl.col("dead").fill_null(False))
     joined = scored.join(truth, on="customer_id")
     assert roc_auc_score(joined["dead"], joined["churn_probability"]) > 0.85
@@ -87,20 +88,20 @@ def test_same_seed_same_model_and_reload_scores_identically(tmp_path: Path) -> N
     tx_df.write_parquet(path)
     tx = load(path)
     end = tx.as_of - dt.timedelta(days=1)
-    a = train_churn(tx.lf, data_end=end, horizon="90d", seed=5)
-    b = train_churn(tx.lf, data_end=end, horizon="90d", seed=5)
+    a = train_churn(tx, engine=DEFAULT_ENGINE, data_end=end, horizon="90d", seed=5)
+    b = train_churn(tx, engine=DEFAULT_ENGINE, data_end=end, horizon="90d", seed=5)
     assert a.model.to_dict() == b.model.to_dict()
     a.model.save(tmp_path / "m.json")
     reloaded = ChurnModel.load(tmp_path / "m.json")
-    first = score_churn(tx.lf, a.model, cutoff=end).frame
-    again = score_churn(tx.lf, reloaded, cutoff=end).frame
+    first = score_churn(tx, a.model, engine=DEFAULT_ENGINE, cutoff=end).frame
+    again = score_churn(tx, reloaded, engine=DEFAULT_ENGINE, cutoff=end).frame
     assert_frame_equal(first, again)
     assert first.columns == ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"]
 
 
 def test_isotonic_calibration(sim_files: tuple[Path, pl.DataFrame]) -> None:
     tx = load(sim_files[0])
-    result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=CUT, calibration="isotonic", seed=0)
+    result = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=CUT, calibration="isotonic", seed=0)
     cal = result.model.calibration
     assert cal["method"] == "isotonic" and cal["x"] == sorted(cal["x"]) and all(0 <= v <= 1 for v in cal["y"])
     assert result.report.metrics["gradient_boosting"].brier < result.report.metrics["recency"].brier
@@ -109,7 +110,7 @@ def test_isotonic_calibration(sim_files: tuple[Path, pl.DataFrame]) -> None:
 def test_too_little_history_is_a_fit_error(tiny: Path) -> None:
     tx = load(tiny)
     with pytest.raises(FitError, match="customers have a purchase on or before the training cutoff"):
-        train_churn(tx.lf, data_end=dt.date(2024, 9, 15), cutoff=dt.date(2024, 5, 31))
+        train_churn(tx, engine=DEFAULT_ENGINE, data_end=dt.date(2024, 9, 15), cutoff=dt.date(2024, 5, 31))
 
 
 # -------------------------------------------------------------------------------- model files
@@ -133,7 +134,7 @@ def test_tampered_model_file_is_refused(sim_model_file: Path, tmp_path: Path) ->
     doc["body"]["model"]["trees"][0]["value"][-1] += 1.0
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
-    with pytest.raises(InputError, match=r"tampered.json: model file was modified after it was written \(SHA-256 mismatch\)"):
+    with pytest.raises(ModelFileError, match=r"tampered.json: model file was modified after it was written \(SHA-256 mismatch\)"):
         ChurnModel.load(bad)
 
 
@@ -142,7 +143,7 @@ def test_incompatible_version_is_refused(sim_model_file: Path, tmp_path: Path) -
     doc["format_version"] = 2
     bad = tmp_path / "future.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
-    with pytest.raises(InputError, match=r"model file format 2 is not supported \(this fidelcli reads format 1\)"):
+    with pytest.raises(ModelFileError, match=r"model file format 2 is not supported \(this fidelcli reads format 1\)"):
         ChurnModel.load(bad)
 
 
@@ -167,7 +168,7 @@ def test_mismatched_features_are_refused(sim_files: tuple[Path, pl.DataFrame], s
     model.features = [*model.features[:-1], "last_nps"]  # as if trained with --surveys
     tx = load(sim_files[0])
     with pytest.raises(InputError, match="the model needs feature\\(s\\) the data does not provide: last_nps") as exc:
-        score_churn(tx.lf, model, cutoff=CUT)
+        score_churn(tx, model, engine=DEFAULT_ENGINE, cutoff=CUT)
     assert exc.value.hint == "pass the same --surveys input as in training"
 
 
@@ -183,7 +184,7 @@ def test_data_too_short_after_the_cutoff_validates_earlier(sim_files: tuple[Path
     tx = load(sim_files[0])
     end = tx.as_of - dt.timedelta(days=1)
     assert end == dt.date(2024, 12, 30)  # last simulated day (730 days from 2023-01-01)
-    rep = train_churn(tx.lf, data_end=end, cutoff=dt.date(2024, 12, 15), horizon="90d", seed=0).report
+    rep = train_churn(tx, engine=DEFAULT_ENGINE, data_end=end, cutoff=dt.date(2024, 12, 15), horizon="90d", seed=0).report
     # 2024-12-15 + 90 d is past the data: validation moves one horizon back, to 2024-09-16
     assert rep.validation_cutoff == dt.date(2024, 9, 16)
     assert rep.warnings == [
@@ -201,7 +202,7 @@ def test_p_alive_left_out_when_bgnbd_cannot_be_fitted(sim_files: tuple[Path, pl.
 
     monkeypatch.setattr(BGNBD, "fit", refuse)
     tx = load(sim_files[0])
-    result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=CUT, seed=0)
+    result = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=CUT, seed=0)
     rep = result.report
     assert rep.warnings == ["P(alive) left out: bgnbd: every optimisation attempt failed"]
     assert "p_alive" not in rep.features and "p_alive" not in rep.metrics

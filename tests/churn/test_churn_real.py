@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import CDNOW, load
+from churn_data import CDNOW, load
 
 from fidelcli.churn import ChurnInputs, train_churn
 from fidelcli.churn.model import CANDIDATES
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
 
 
@@ -17,7 +18,7 @@ def test_cdnow_beats_both_baselines() -> None:
     if CDNOW is None:
         pytest.skip("CDNOW data not available")
     tx = load(CDNOW)  # 1997-01-01 .. 1998-06-30
-    result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), horizon="90d", seed=0)
+    result = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), horizon="90d", seed=0)
     rep = result.report
     assert (rep.data_end, rep.validation_cutoff) == (dt.date(1998, 6, 30), dt.date(1997, 12, 31))
     assert rep.metrics["gradient_boosting"].customers == 2357  # the whole CDNOW 1/10 cohort bought before the cutoff
@@ -30,7 +31,7 @@ def test_cdnow_saves_the_model_that_validates_best() -> None:
     if CDNOW is None:
         pytest.skip("CDNOW data not available")
     tx = load(CDNOW)
-    result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), horizon="90d", seed=0)
+    result = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), cutoff=dt.date(1997, 12, 31), horizon="90d", seed=0)
     rep = result.report
     aucs = {c: rep.metrics[c].auc for c in CANDIDATES}
     assert rep.metrics[rep.saved_model].auc == max(aucs.values())
@@ -47,13 +48,14 @@ def test_cdnow_saves_the_model_that_validates_best() -> None:
                             f"gain over it"]
 
 
+@pytest.mark.slow
 def test_sample_beats_both_baselines(tmp_path: Path) -> None:
     from fidelcli.sample import generate
 
     generate(tmp_path, customers=5000, seed=42, formats=("parquet",))
     tx = load(tmp_path / "transactions.parquet")
     inputs = ChurnInputs(**{k: scan_table(str(tmp_path / f"{k}.parquet"), k).lf for k in ("customers", "surveys", "campaigns")})
-    rep = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d", inputs=inputs, seed=0).report
+    rep = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d", inputs=inputs, seed=0).report
     assert {"last_nps", "campaigns_opened", "loyalty_member", "p_alive"} <= set(rep.features)
     assert rep.auc_gain_vs_recency > 0.02 and rep.auc_gain_vs_p_alive > 0.05
 
@@ -66,7 +68,7 @@ def test_subscription_label_on_sample(tmp_path: Path) -> None:
     generate(tmp_path, customers=3000, seed=3, formats=("parquet",))
     tx = load(tmp_path / "transactions.parquet")
     subs = scan_table(str(tmp_path / "subscriptions.parquet"), "subscriptions").lf
-    result = train_churn(tx.lf, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d",
+    result = train_churn(tx, engine=DEFAULT_ENGINE, data_end=tx.as_of - dt.timedelta(days=1), horizon="90d",
                          inputs=ChurnInputs(subscriptions=subs), seed=0)
     rep = result.report
     cut = rep.validation_cutoff

@@ -15,14 +15,15 @@ from typing import Any
 
 import polars as pl
 import pytest
+from churn_data import load
 from churn_sim import simulate
-from conftest import load
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from fidelcli.churn import ChurnModel, TrainResult, score_churn
 from fidelcli.churn.modelfile import digest
 from fidelcli.cli.app import app
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import ModelFileError
 
 runner = CliRunner()
@@ -249,7 +250,7 @@ def test_saved_model_loads_and_scores_identically(sim_files: tuple[Path, pl.Data
     res = score(sim_files[0], sim_model_file, "--as-of", "2024-12-31", "-o", str(out))
     assert res.exit_code == 0, res.stderr
     tx = load(sim_files[0], as_of=dt.date(2024, 12, 31))
-    in_memory = score_churn(tx, sim_result.model, cutoff=dt.date(2024, 12, 30)).frame
+    in_memory = score_churn(tx, sim_result.model, engine=DEFAULT_ENGINE, cutoff=dt.date(2024, 12, 30)).frame
     # written files round probabilities to 6 decimals (fidelcli.io.rounding): half a unit of the 6th decimal apart at most
     assert_frame_equal(pl.read_parquet(out), in_memory, rel_tol=0, abs_tol=5e-7 + 1e-15)
 
@@ -270,6 +271,7 @@ def _train(tx: Path, model: Path):  # noqa: ANN202
     return runner.invoke(app, ["churn", "train", "-t", str(tx), "--model-out", str(model), "--format", "csv"])
 
 
+@pytest.mark.slow
 def test_all_amounts_zero_trains_without_the_spend_features(shop: tuple[Path, Path], tmp_path: Path) -> None:
     """Regression: scikit-learn's binning crashed on the all-missing spend trend (exit 3)."""
     model = tmp_path / "m.json"
@@ -366,7 +368,7 @@ def test_logistic_model_file_scores_through_the_cli(sim_files: tuple[Path, pl.Da
     res = score(sim_files[0], linear_model_file, "--as-of", "2024-12-31", "-o", str(out))
     assert res.exit_code == 0, res.stderr
     tx = load(sim_files[0], as_of=dt.date(2024, 12, 31))
-    in_memory = score_churn(tx, linear_result.model, cutoff=dt.date(2024, 12, 30)).frame
+    in_memory = score_churn(tx, linear_result.model, engine=DEFAULT_ENGINE, cutoff=dt.date(2024, 12, 30)).frame
     assert_frame_equal(pl.read_parquet(out), in_memory, rel_tol=0, abs_tol=5e-7 + 1e-15)  # files round to 6 decimals
 
 
@@ -401,5 +403,5 @@ def test_model_files_written_before_the_choice_still_load(sim_model_file: Path, 
     old = ChurnModel.from_dict(rehashed(doc), file="old.json")
     assert old.kind == "gradient_boosted_trees"
     tx = load(sim_files[0])
-    assert_frame_equal(score_churn(tx, old, cutoff=dt.date(2024, 12, 30)).frame,
-                       score_churn(tx, ChurnModel.load(sim_model_file), cutoff=dt.date(2024, 12, 30)).frame)
+    assert_frame_equal(score_churn(tx, old, engine=DEFAULT_ENGINE, cutoff=dt.date(2024, 12, 30)).frame,
+                       score_churn(tx, ChurnModel.load(sim_model_file), engine=DEFAULT_ENGINE, cutoff=dt.date(2024, 12, 30)).frame)

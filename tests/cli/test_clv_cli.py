@@ -217,7 +217,9 @@ def test_bgbb_horizon_below_one_period_is_an_error() -> None:
 @pytest.mark.parametrize(("args", "stderr"), [
     (["--lifetime", "0"], "error: --lifetime must be a number of years > 0, found 0.0"),
     (["--lifetime", "-3"], "error: --lifetime must be a number of years > 0, found -3.0"),
-    (["--discount-rate", "-1.5"], "error: discount rate must be a number > -1, found -1.5"),
+    (["--discount-rate", "-1.5"], "error: discount rate must be an annual rate >= 0 and < 1, found -1.5"),
+    (["--discount-rate", "-0.05"], "error: discount rate must be an annual rate >= 0 and < 1, found -0.05"),
+    (["--discount-rate", "10"], "error: discount rate must be an annual rate >= 0 and < 1, found 10.0"),
 ])
 def test_lifetime_and_discount_rate_are_range_checked_up_front(args: list[str], stderr: str) -> None:
     r = invoke("clv", "--summary", str(reference("btyd_cdnow_cbs_holdout.csv")), *args)
@@ -257,3 +259,33 @@ def test_pseudonym_key_is_random_per_run_unless_set(monkeypatch: pytest.MonkeyPa
     assert len(with_key[0]) == 3 and with_key[0] == with_key[1]
     monkeypatch.delenv("FIDELCLI_PSEUDONYM_KEY")
     assert top(invoke(*args).stdout) != with_key[0]
+
+
+def test_clv_cli_equals_the_library_call() -> None:
+    from fidelcli.analyses.clv import ClvOptions, customer_lifetime_value
+    from fidelcli.analyses.timeunits import parse_horizon
+    from fidelcli.clean import clean_transactions
+    from fidelcli.engine import get_engine
+    from fidelcli.io.read import scan_table
+
+    r = invoke("clv", "-t", str(CDNOW), "--model", "bgnbd", "--lifetime", "2", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    tx = clean_transactions(scan_table(str(CDNOW), "transactions"), occasion="day")
+    lib = customer_lifetime_value(tx, engine=get_engine("polars"), model="bgnbd",
+                                  options=ClvOptions(horizon=parse_horizon("12m"), lifetime_years=2.0))
+    assert json.loads(r.stdout) == json.loads(lib.to_json())["tables"]["customers"]
+    assert lib.headline()["customers"] == 2357  # the CDNOW cohort (Fader, Hardie & Lee 2005)
+
+
+def test_analysis_margin_of_the_config_is_the_clv_margin(tmp_path: Path) -> None:
+    # [analysis] margin = 0.25 gives --margin 0.25's CLV; [clv] margin wins over it.
+    base = ["-t", str(CDNOW), "--model", "bgnbd", "--lifetime", "2", "--format", "csv"]
+    (tmp_path / "a.toml").write_text("[analysis]\nmargin = 0.25\n")
+    (tmp_path / "b.toml").write_text("[analysis]\nmargin = 0.25\n[clv]\nmargin = '50%'\n")
+    by_config = invoke("--config", str(tmp_path / "a.toml"), "clv", *base)
+    by_flag = invoke("clv", *base, "--margin", "0.25")
+    clv_section = invoke("--config", str(tmp_path / "b.toml"), "clv", *base)
+    by_half = invoke("clv", *base, "--margin", "0.5")
+    assert {by_config.exit_code, by_flag.exit_code, clv_section.exit_code, by_half.exit_code} == {0}
+    assert by_config.stdout == by_flag.stdout and clv_section.stdout == by_half.stdout
+    assert by_config.stdout != by_half.stdout

@@ -24,10 +24,10 @@ def load(
     fmt: options.FormatOpt = None,
 ) -> None:
     """Load transactions and print the customer count."""
-    from fidelcli.summary import DEFAULT_ENGINE
+    from fidelcli.engine import DEFAULT_ENGINE
 
     tx = options.transactions(transactions, maps=maps, date_format=date_format)
-    render.mapping({"customers": DEFAULT_ENGINE.customer_summary(tx.lf).height}, fmt=fmt)
+    render.mapping({"customers": DEFAULT_ENGINE.customer_summary(tx).height}, fmt=fmt)
 
 
 @probe.command("crash")
@@ -194,6 +194,7 @@ def _into_closed_pipe(*args: str) -> tuple[int, bytes]:
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_is_not_an_error() -> None:
     sample = Path(__file__).parents[2] / "sample_data" / "transactions.csv"
     for args in (["cohort", "--help"], ["--help"], ["rfm", "-t", str(sample), "--format", "csv"]):

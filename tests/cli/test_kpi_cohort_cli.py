@@ -320,3 +320,38 @@ def test_kpi_yearly_view_and_views_exclusive(files):
     assert weekly.stderr.splitlines()[-2:] == [
         "error: --yearly needs --period month, quarter or year, and no --by", "hint: drop --by, or use another --period",
     ]
+
+
+def _load(path: Path):
+    from fidelcli.clean import clean_transactions
+    from fidelcli.io.read import scan_table
+
+    return clean_transactions(scan_table(str(path), "transactions"))
+
+
+def test_cohort_cli_equals_the_library_call(files):
+    from fidelcli.analyses.cohort import cohort_analysis
+    from fidelcli.engine import get_engine
+
+    sales, _ = files
+    r = run("cohort", "-t", str(sales), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    lib = cohort_analysis(_load(sales), engine=get_engine("polars"), period="month")
+    assert json.loads(r.stdout) == json.loads(lib.to_json())["tables"]["cells"]
+    # Cohorts Jan (A, B), Mar (C), Apr (D); no cell of Jan-Apr 2024 is partial (data from Jan 5 to Apr 10,
+    # as_of Apr 11: April is partial).
+    assert json.loads(lib.to_json())["headline"]["cohorts"] == 3
+
+
+def test_kpi_cli_equals_the_library_call(files):
+    from fidelcli.analyses.kpi import kpi_analysis
+    from fidelcli.engine import get_engine
+
+    sales, _ = files
+    r = run("kpi", "-t", str(sales), "--margin", "0.5", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    lib = kpi_analysis(_load(sales), engine=get_engine("polars"), period="month", margin=0.5)
+    assert json.loads(r.stdout) == json.loads(lib.to_json())["tables"]["periods"]
+    # January: revenue 10 + 20 + 40 = 70, profit at 50 % = 35.
+    jan = json.loads(lib.to_json())["tables"]["periods"][0]
+    assert (jan["revenue"], jan["profit"]) == (70.0, 35.0)

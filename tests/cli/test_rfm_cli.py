@@ -120,13 +120,13 @@ def test_rfm_bad_bins_is_usage_error(sales):
 def test_rfm_json_equals_library(sales):
     from fidelcli.analyses.rfm import rfm
     from fidelcli.clean import clean_transactions
+    from fidelcli.engine import DEFAULT_ENGINE
     from fidelcli.io.read import scan_table
-    from fidelcli.summary import DEFAULT_ENGINE
 
     result = run("rfm", "-t", str(sales), "--format", "json")
     assert result.exit_code == 0, result.stderr
     tx = clean_transactions(scan_table(str(sales), "transactions"))
-    lib = rfm(DEFAULT_ENGINE.customer_summary(tx.lf), as_of=tx.as_of).customers
+    lib = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of).customers
     got = pl.DataFrame(json.loads(result.stdout)).with_columns(
         pl.col("first_purchase", "last_purchase").str.to_date(), pl.col("r_score", "f_score", "m_score").cast(pl.Int8)
     )

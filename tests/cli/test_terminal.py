@@ -41,6 +41,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):  # noqa: ANN201
     return CliRunner().invoke(app, list(args), env=env)
 
 
+@pytest.mark.slow
 def test_clv_twice_gives_identical_bytes(tmp_path: Path) -> None:
     for ext in ("csv", "parquet"):
         first, second = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
@@ -50,6 +51,7 @@ def test_clv_twice_gives_identical_bytes(tmp_path: Path) -> None:
         assert first.read_bytes() == second.read_bytes(), ext
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("view", ["rfm", "rfm-summary", "kpi", "kpi-summary", "cohort"])
 def test_rfm_kpi_cohort_twice_give_identical_bytes(tmp_path: Path, view: str) -> None:
     outputs = []
@@ -152,7 +154,7 @@ def _crash(*args: object, **kwargs: object) -> object:
 def test_verbose_after_the_subcommand_gives_a_traceback(monkeypatch: pytest.MonkeyPatch, flag: str) -> None:
     import fidelcli.cli.rfm
 
-    monkeypatch.setattr(fidelcli.cli.rfm, "rfm", _crash)
+    monkeypatch.setattr(fidelcli.cli.rfm, "rfm_analysis", _crash)
     quiet = invoke("rfm", "-t", TX)
     assert quiet.exit_code == 3 and "Traceback" not in quiet.stderr
     loud = invoke("rfm", "-t", TX, flag)

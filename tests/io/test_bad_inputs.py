@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from fidelcli.clean import clean_transactions
 from fidelcli.cli import options, render
 from fidelcli.cli.app import FidelGroup
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import InputError, MappingError
 from fidelcli.io.dialect import MAX_LINE_BYTES, detect_separator
 from fidelcli.io.read import scan_table
-from fidelcli.summary import DEFAULT_ENGINE
 
 BAD = Path(__file__).parents[1] / "fixtures" / "io" / "bad"
 ROWS = "".join(f"C{i % 40},2024-03-{1 + i % 28:02d},{10 + i % 50}.50\n" for i in range(60_000))  # ~1.4 MB
@@ -38,7 +38,7 @@ def error(source: Path | str, **kw) -> InputError:
 
 def failed_rows(source: Path, name: str) -> list[int]:
     """Rows `validate` reports as not parsing in field `name` (the lenient scan and `Table.failed`)."""
-    t = scan_table(source, "transactions", strict=False)
+    t = scan_table(source, "transactions", lenient=True)
     return t.raw.with_row_index("r", offset=1).filter(t.failed(name)).collect()["r"].to_list()
 
 
@@ -169,7 +169,7 @@ def test_implausible_years_are_parse_failures_birth_dates_may_be_older(tmp_path)
     )
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,birth_date\n1,1890-01-01\n2,1790-01-01\n")
-    t = scan_table(path, "customers", strict=False)
+    t = scan_table(path, "customers", lenient=True)
     assert t.raw.with_row_index("r", offset=1).filter(t.failed("birth_date")).collect()["r"].to_list() == [2]
 
 

@@ -26,12 +26,12 @@ from typer.testing import CliRunner
 from fidelcli.clean import clean_transactions
 from fidelcli.cli import options
 from fidelcli.cli.app import app
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.errors import InputError, MappingError
 from fidelcli.io import values as V
 from fidelcli.io.columns import resolve_columns
 from fidelcli.io.dialect import WHITESPACE, sniff
 from fidelcli.io.read import scan_table
-from fidelcli.summary import DEFAULT_ENGINE
 
 IO = Path(__file__).parents[1] / "fixtures" / "io"
 CDNOW_MAP = ["--no-header", "--map", "customer_id=1", "--map", "date=2", "--map", "quantity=3", "--map", "amount=4"]
@@ -161,7 +161,7 @@ def test_online_retail_ii_header_on_the_whole_year(shared_data, tmp_path):
     path = tmp_path / "online_retail_ii.csv"
     raw.write_csv(path)
     tx = clean_transactions(scan_table(path, "transactions"))
-    revenue = DEFAULT_ENGINE.customer_summary(tx.lf)["revenue_cents"].sum()
+    revenue = DEFAULT_ENGINE.customer_summary(tx)["revenue_cents"].sum()
     lines = raw.filter(pl.col("Customer ID").is_not_null()).select(
         (pl.col("Quantity").cast(pl.Float64) * pl.col("Price").cast(pl.Float64) * 100).round(0).cast(pl.Int64).sum()
     ).item()

@@ -2,11 +2,11 @@
 
 import polars as pl
 import pytest
+from refdata import reference
 
 from fidelcli.clean import clean_transactions
+from fidelcli.engine import DEFAULT_ENGINE
 from fidelcli.io.read import scan_table
-from fidelcli.summary import DEFAULT_ENGINE
-from refdata import reference
 
 
 def test_uci_online_retail(shared_data):
@@ -19,7 +19,7 @@ def test_uci_online_retail(shared_data):
     # README: 541,909 lines, 135,080 without CustomerID.
     assert tx.stats["rows"] == 541_909
     assert tx.warnings == ["135,080 rows without a customer id were dropped"]
-    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    s = DEFAULT_ENGINE.customer_summary(tx)
     assert s.height == 4372  # distinct CustomerID values in the data set
     # Independent check: net spend of customer 17850 and its distinct non-"C" invoices.
     raw = pl.read_csv(shared_data / "uci_online_retail.csv.gz", schema_overrides={"CustomerID": pl.String, "InvoiceNo": pl.String})
@@ -38,18 +38,19 @@ def test_uci_online_retail(shared_data):
         ("clvtools_cdnow.csv", {"customer_id": "Id", "date": "Date", "amount": "Price"}),
         ("clvtools_apparelTrans_2020.csv", {"customer_id": "Id", "date": "Date", "amount": "Price"}),
         ("btydplus_groceryElog.csv", {"customer_id": "cust", "date": "date"}),
-        ("completejourney_transactions_sample.csv", {"customer_id": "household_id", "date": "transaction_timestamp", "amount": "sales_value", "order_id": "basket_id"}),
+        ("completejourney_transactions_sample.csv",
+         {"customer_id": "household_id", "date": "transaction_timestamp", "amount": "sales_value", "order_id": "basket_id"}),
     ],
 )
 def test_other_transaction_files(shared_data, name, mapping):
     table = scan_table(shared_data / name, "transactions")
     assert {k: table.mapping[k] for k in mapping} == mapping
     tx = clean_transactions(table)
-    assert DEFAULT_ENGINE.customer_summary(tx.lf).height > 0
+    assert DEFAULT_ENGINE.customer_summary(tx).height > 0
 
 
 def test_cdnow_customers_and_range():
     tx = clean_transactions(scan_table(reference("clvtools_cdnow.csv"), "transactions"))
-    s = DEFAULT_ENGINE.customer_summary(tx.lf)
+    s = DEFAULT_ENGINE.customer_summary(tx)
     assert s.height == 2357  # the CDNOW 1/10 cohort
     assert str(tx.as_of) == "1998-07-01"

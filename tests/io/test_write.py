@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from fidelcli.errors import InputError
+from fidelcli.errors import OutputError
 from fidelcli.io import scratch, write
 from fidelcli.io.rounding import NonFiniteValueWarning, column_kind, round_frame
 from fidelcli.io.write import (
@@ -44,7 +44,7 @@ def test_round_trip_by_extension(tmp_path, ext):
 
 
 def test_unknown_extension(tmp_path):
-    with pytest.raises(InputError, match="cannot write 'txt'"):
+    with pytest.raises(OutputError, match="cannot write 'txt'"):
         write_frame(DF, tmp_path / "out.txt")
 
 
@@ -149,7 +149,7 @@ def test_write_over_a_protected_input_is_refused(tmp_path, protected):
     link.symlink_to(protected)
     for path in (protected, link, tmp_path / "sub" / ".." / "in.csv"):
         (tmp_path / "sub").mkdir(exist_ok=True)
-        with pytest.raises(InputError) as err:
+        with pytest.raises(OutputError) as err:
             write_frame(DF, path)
         assert str(err.value) == f"{path}: the output is an input of this command; refusing to overwrite it"
         assert err.value.hint == "write the output to another path"
@@ -161,12 +161,12 @@ def test_write_over_a_protected_input_is_refused(tmp_path, protected):
 
 
 def test_check_not_input_names_the_option(protected):
-    with pytest.raises(InputError, match=r"in.csv: -o/--output is an input of this command"):
+    with pytest.raises(OutputError, match=r"in.csv: -o/--output is an input of this command"):
         check_not_input(protected, what="-o/--output")
 
 
 def test_atomic_dir_refuses_a_directory_holding_an_input(tmp_path, protected):
-    with pytest.raises(InputError, match="is an input of this command"), atomic_dir(tmp_path):
+    with pytest.raises(OutputError, match="is an input of this command"), atomic_dir(tmp_path):
         pass
     assert protected.exists()
 
@@ -182,7 +182,7 @@ def test_atomic_dir_never_replaces_the_current_directory_or_a_parent(tmp_path, m
     (cwd / "data.csv").write_text("precious")
     monkeypatch.chdir(cwd)
     path = Path({"CWD": str(cwd), "PARENT": str(tmp_path)}.get(target, target))
-    with pytest.raises(InputError) as err, atomic_dir(path) as tmp:
+    with pytest.raises(OutputError) as err, atomic_dir(path) as tmp:
         (tmp / "a.txt").write_text("1")
     assert str(err.value) == f"{path}: is the current directory or one of its parents; refusing to replace it"
     assert (cwd / "data.csv").read_text() == "precious"
@@ -283,7 +283,7 @@ def test_check_writable_refusals(tmp_path):
         (blocker, {"directory": True}, "is not a directory", "give the path of a directory to write"),
     ]
     for path, kw, message, hint in cases:
-        with pytest.raises(InputError) as err:
+        with pytest.raises(OutputError) as err:
             check_writable(path, **kw)
         assert (err.value.file, err.value.message, err.value.hint) == (str(path), message, hint)
 
@@ -293,7 +293,7 @@ def test_check_writable_without_permission(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     try:
-        with pytest.raises(InputError, match="no permission to write in"):
+        with pytest.raises(OutputError, match="no permission to write in"):
             check_writable(locked / "out.csv")
     finally:
         locked.chmod(0o700)
@@ -302,7 +302,7 @@ def test_check_writable_without_permission(tmp_path):
 def test_check_writable_without_permission_as_any_user(tmp_path, monkeypatch):
     # Root bypasses permission bits: simulate the refusal the kernel gives to other users.
     monkeypatch.setattr(write.os, "access", lambda path, mode: False)
-    with pytest.raises(InputError) as err:
+    with pytest.raises(OutputError) as err:
         check_writable(tmp_path / "out.csv")
     assert (err.value.message, err.value.hint) == (f"cannot write here: no permission to write in {tmp_path}", "choose a writable directory")
 

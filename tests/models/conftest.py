@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import polars as pl
 import pytest
-
 from refdata import reference
 
-# The tests import the simulators as `btyd_sim`, whatever --import-mode is used.
-sys.path.insert(0, str(Path(__file__).parent))
+# The tests import the simulators as `btyd_sim` (tests/models is on pytest's `pythonpath`).
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from btyd_sim import simulate_bgbb, simulate_lifetimes, simulate_purchases, simulate_spend
-from fidelcli.errors import ConfigError, FidelError, FitError, InputError
+
+from fidelcli.errors import ConfigError, FidelError, FitError, InputError, ModelFileError
 from fidelcli.models import (
     BGBB,
     BGNBD,
@@ -153,16 +153,16 @@ def test_from_dict_refuses_other_names_and_missing_params(name: str) -> None:
     cls = CASES[name].cls
     good = {"name": name, "params": {p: 1.5 for p in cls.param_names}}
     assert cls.from_dict(good).params_ == good["params"]
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelFileError):
         cls.from_dict({**good, "name": "nope"})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelFileError):
         cls.from_dict({"name": name, "params": {cls.param_names[0]: 1.0}})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelFileError):
         cls.from_dict({"name": name, "params": {**good["params"], cls.param_names[0]: -1.0}})
 
 
 def test_model_from_dict_refuses_unknown_names() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelFileError):
         model_from_dict({"name": "lifetimes", "params": {}})
 
 
@@ -172,10 +172,15 @@ def test_unfitted_model_says_so(name: str) -> None:
         CASES[name].cls().to_dict()
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("penalizer", [-1.0, float("nan")])
-def test_bad_penalizer_is_a_config_error(penalizer: float) -> None:
-    with pytest.raises(ConfigError):
-        BGNBD(penalizer=penalizer)
+def test_bad_penalizer_is_a_config_error(name: str, penalizer: float) -> None:
+    # __init__ only stores the setting (scikit-learn's rule); fit checks it before anything else.
+    case = CASES[name]
+    model = case.cls(penalizer=penalizer)
+    assert model.penalizer is penalizer and not hasattr(model, "params_")
+    with pytest.raises(ConfigError, match=r"^penalizer must be a finite number >= 0, found "):
+        case.fit(model, case.data)
 
 
 @pytest.mark.parametrize("cls", [BGNBD, MBGNBD, ParetoNBD])

@@ -11,12 +11,9 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from fidelcli.errors import ConfigError, FitError, InputError
-from fidelcli.models._fit import (
-    check_column,
-    compress,
-    discount_sum,
-    maximize_likelihood,
-)
+from fidelcli.models import compress
+from fidelcli.models._optimize import discount_sum, maximize_likelihood
+from fidelcli.models._validation import check_column
 
 
 def test_compress_hand_example() -> None:

@@ -193,9 +193,9 @@ def test_reader_error_during_the_pass_becomes_a_finding(tmp_path: Path):
     # validate reports the file and still checks the others.
     good = write(tmp_path, "good.csv", "customer_id,date,amount\nC1,2024-01-05,10\nC2,2024-01-06,12\n")
     ragged = write(tmp_path, "tx.csv", "customer_id,date,amount\nC1,2024-01-05,10\nC2,2024-01-06,12,oops\n")
-    table = dataclasses.replace(scan_table(good, "transactions", strict=False), file="tx.csv", raw=pl.scan_csv(ragged, infer_schema=False))
+    table = dataclasses.replace(scan_table(good, "transactions", lenient=True), file="tx.csv", raw=pl.scan_csv(ragged, infer_schema=False))
     customers = write(tmp_path, "customers.csv", "customer_id,country\nC1,FR\nC1,BE\n")
-    report = validate({"transactions": table, "customers": scan_table(customers, "customers", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": table, "customers": scan_table(customers, "customers", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [
         ("unreadable-file", "error", None, []),
         ("duplicate-id", "error", "customer_id", [1, 2]),

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fidelcli.errors import InputError, MappingError
+from fidelcli.errors import ConfigError, InputError, MappingError
 from fidelcli.io.read import scan_table
 from fidelcli.validate import CODES, Finding, Report, scan_for_validation, validate
 from fidelcli.validate.findings import from_mapping_error
@@ -33,7 +33,7 @@ def run(*, as_of: dt.date | None = AS_OF, examples: int = 5, date_format: str | 
             problems.append(scanned)
         else:
             tables[kind] = scanned
-    return validate(tables, as_of=as_of, examples=examples, problems=problems)
+    return validate(tables, as_of=as_of, today=dt.date.today(), examples=examples, problems=problems)
 
 
 def triples(report: Report) -> list[tuple[str, str, str | None, list[int]]]:
@@ -228,7 +228,7 @@ def test_missing_amount_is_a_warning():
 def test_surveys_without_a_score_column(tmp_path: Path):
     path = tmp_path / "s.csv"
     path.write_text("customer_id,date,comment\nC1,2024-05-01,fine\n")
-    report = validate({"surveys": scan_table(path, "surveys", strict=False)}, as_of=AS_OF)
+    report = validate({"surveys": scan_table(path, "surveys", lenient=True)}, as_of=AS_OF)
     assert [(f.code, f.field) for f in report.findings] == [("missing-column", "score")]
 
 
@@ -242,8 +242,20 @@ def test_ambiguous_column_is_a_finding(tmp_path: Path):
 
 
 def test_map_mistakes_are_not_findings():
-    exc = MappingError("--map names an unknown field 'cust' for transactions", file="x.csv")
+    exc = MappingError("--map names an unknown field 'cust' for transactions", code="unknown-field", field="cust", file="x.csv")
     assert from_mapping_error(exc, "transactions", "x.csv") is None
+
+
+def test_mapping_findings_come_from_the_error_data_not_its_text():
+    exc = MappingError("the text says nothing of the field", code="missing-column", field="date", candidates=("Jour",), hint="map it")
+    found = from_mapping_error(exc, "transactions", "x.csv")
+    assert found is not None
+    assert (found.code, found.severity, found.field, found.file, found.message) == (
+        "missing-column", "error", "date", "x.csv", "the text says nothing of the field; map it"
+    )
+    money = MappingError("with a quantity column ('Qty'), columns 'UnitPrice', 'Price' may be a unit price or a line total",
+                         code="ambiguous-money", candidates=("UnitPrice", "Price"))
+    assert from_mapping_error(money, "transactions", "x.csv") is None  # a usage error (exit 2), as before
 
 
 def test_future_dates_default_to_after_today(tmp_path: Path):
@@ -251,9 +263,23 @@ def test_future_dates_default_to_after_today(tmp_path: Path):
     tomorrow = today + dt.timedelta(days=1)
     path = tmp_path / "tx.csv"
     path.write_text(f"customer_id,date,amount\nC1,{today},10\nC2,{tomorrow},10\n")
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)})
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, today=today)
     assert triples(report) == [("future-date", "warning", "date", [2])]
     assert report.as_of == tomorrow
+
+
+def test_the_library_takes_today_and_never_reads_the_clock(tmp_path: Path):
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,date,amount\nC1,2020-03-01,10\nC2,2020-03-02,10\nC3,2020-03-03,10\n")
+    table = scan_table(path, "transactions", lenient=True)
+    report = validate({"transactions": table}, today=dt.date(2020, 3, 1))
+    # Dates after 2020-03-01 are in the future: rows 2 and 3 (whatever the system date).
+    assert triples(report) == [("future-date", "warning", "date", [2, 3])]
+    assert report.as_of == dt.date(2020, 3, 2)
+    # as_of wins over today.
+    assert validate({"transactions": table}, as_of=dt.date(2020, 3, 3), today=dt.date(2020, 3, 1)).as_of == dt.date(2020, 3, 3)
+    with pytest.raises(ConfigError, match="^validate needs an analysis date"):
+        validate({"transactions": table})
 
 
 def test_phone_and_email_found_by_content_and_name(tmp_path: Path):
@@ -263,7 +289,7 @@ def test_phone_and_email_found_by_content_and_name(tmp_path: Path):
         "C1,2024-01-05,10,a@b.fr,+33 1 23 45 67 89,Tea,75001\n"
         "C2,2024-01-06,12,c@d.fr,01 23 45 67 89,Cake,69002\n"
     )
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     pii = {f.column: f.message for f in report.findings if f.code == "pii-column"}
     assert sorted(pii) == ["contact", "tel_fixe", "zip_code"]  # product_name is not a person's name
     assert "(email)" in pii["contact"] and "(phone)" in pii["tel_fixe"] and "(address)" in pii["zip_code"]
@@ -272,14 +298,14 @@ def test_phone_and_email_found_by_content_and_name(tmp_path: Path):
 def test_consent_flags_are_not_personal_data(tmp_path: Path):
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,email_opt_in,sms_opt_in,customer_email\nC1,yes,no,a@b.fr\n")
-    report = validate({"customers": scan_table(path, "customers", strict=False)}, as_of=AS_OF)
+    report = validate({"customers": scan_table(path, "customers", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [("pii-column", "info", "customer_email", [])]
 
 
 def test_empty_optional_column_is_a_warning(tmp_path: Path):
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,amount,channel\nC1,2024-01-05,10,\nC2,2024-01-06,12,\n")
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [("empty-column", "warning", "channel", [1, 2])]
 
 
@@ -289,7 +315,7 @@ def test_outlier_fence(tmp_path: Path):
     amounts = [10] * 10 + [13] * 10 + [28.5, 28.6]
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,amount\n" + "".join(f"C{i},2024-01-{i + 1:02d},{a}\n" for i, a in enumerate(amounts)))
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [("outlier", "info", "amount", [22])]
     assert report.findings[0].examples == ["28.6"]
 
@@ -297,20 +323,20 @@ def test_outlier_fence(tmp_path: Path):
 def test_no_outliers_below_twenty_values(tmp_path: Path):
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,amount\n" + "".join(f"C{i},2024-01-{i + 1:02d},{a}\n" for i, a in enumerate([10, 13] * 9 + [5000])))
-    assert validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF).findings == []
+    assert validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF).findings == []
 
 
 def test_empty_amount_is_an_error(tmp_path: Path):
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,amount\nC1,2024-01-05,10\nC2,2024-01-06,\n")
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [("null-required", "error", "amount", [2])]
 
 
 def test_amount_from_quantity_times_unit_price(tmp_path: Path):
     path = tmp_path / "retail.csv"
     path.write_text("CustomerID,InvoiceDate,Quantity,UnitPrice\n17850,2010-12-01 08:26,6,2.55\n17850,2010-12-01 08:26,-1,0\n")
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [("zero-amount", "warning", "Quantity x UnitPrice", [2])]
     assert report.findings[0].examples == ["-1 x 0"]
 
@@ -320,7 +346,7 @@ def test_typed_parquet_input(tmp_path: Path):
     pl.DataFrame(
         {"customer_id": ["C1", "C2", "C2"], "date": [dt.date(2024, 1, 5), dt.date(2026, 1, 1), dt.date(2026, 1, 1)], "amount": [10.0, -1.0, -1.0]}
     ).write_parquet(path)
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert triples(report) == [
         ("duplicate-row", "warning", None, [3]),
         ("future-date", "warning", "date", [2, 3]),
@@ -342,7 +368,7 @@ def test_report_json_round_trip():
 
 def test_uci_december_cut(shared_data: Path):
     # README of ../shared/data: 15,631 lines of the 2010-12 cut have no CustomerID.
-    tbl = scan_table(shared_data / "uci_online_retail_2010-12.csv", "transactions", strict=False)
+    tbl = scan_table(shared_data / "uci_online_retail_2010-12.csv", "transactions", lenient=True)
     report = validate({"transactions": tbl}, as_of=dt.date(2011, 1, 1))
     missing = next(f for f in report.findings if f.code == "missing-customer")
     assert (missing.column, missing.count) == ("CustomerID", 15_631)

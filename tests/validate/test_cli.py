@@ -57,8 +57,8 @@ def test_json_equals_library_report():
     )
     assert result.exit_code == 1
     tables = {
-        "transactions": scan_table(FIX / "transactions_defects.csv", "transactions", strict=False),
-        "customers": scan_table(FIX / "customers_clean.csv", "customers", strict=False),
+        "transactions": scan_table(FIX / "transactions_defects.csv", "transactions", lenient=True),
+        "customers": scan_table(FIX / "customers_clean.csv", "customers", lenient=True),
     }
     expected = validate(tables, as_of=dt.date(2025, 1, 1)).model_dump(mode="json")
     assert json.loads(result.stdout) == expected

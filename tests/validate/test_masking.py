@@ -27,8 +27,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
-from fidelcli.io.read import scan_table
 from fidelcli.errors import InputError
+from fidelcli.io.read import scan_table
 from fidelcli.validate import validate
 from fidelcli.validate.findings import from_input_error
 
@@ -66,7 +66,7 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
 
 
 def report_of(tx: Path, cu: Path, *, show_values: bool = False):
-    tables = {"transactions": scan_table(tx, "transactions", strict=False), "customers": scan_table(cu, "customers", strict=False)}
+    tables = {"transactions": scan_table(tx, "transactions", lenient=True), "customers": scan_table(cu, "customers", lenient=True)}
     return validate(tables, as_of=AS_OF, show_values=show_values)
 
 
@@ -137,7 +137,7 @@ def test_personal_values_in_every_column_not_only_mapped_ones(tmp_path: Path):
     # A survey's long-format `type` column is no personal-data field; an email typed into it is still masked.
     path = tmp_path / "surveys.csv"
     path.write_text("customer_id,date,type,score\nC1,2024-01-05,nps,9\nC2,2024-01-06,bob@example.org,3\nC3,2024-01-07,Jean Dupont,4\n")
-    report = validate({"surveys": scan_table(path, "surveys", strict=False)}, as_of=AS_OF)
+    report = validate({"surveys": scan_table(path, "surveys", lenient=True)}, as_of=AS_OF)
     assert [(f.code, f.column, f.rows, f.examples) for f in report.findings] == [
         ("unknown-score-type", "type", [2, 3], ["an email address", "a name"]),
     ]
@@ -165,7 +165,7 @@ def test_names_found_by_content_but_not_in_places_or_stores(tmp_path: Path):
         "C3,2024-01-07,11,Paul Martin,Lille Flandres,New York\n",
         encoding="utf-8",
     )
-    report = validate({"transactions": scan_table(path, "transactions", strict=False)}, as_of=AS_OF)
+    report = validate({"transactions": scan_table(path, "transactions", lenient=True)}, as_of=AS_OF)
     assert [(f.code, f.column, f.message) for f in report.findings] == [
         ("pii-column", "contact", "personal data (name): values are never shown; pseudonymize before sharing"),
     ]

@@ -15,7 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fidelcli.analyses.clv.analysis import CUSTOMER_COLUMNS, ClvResult, clv_analysis, p_alive_warning, predict_clv
+from fidelcli.analyses.clv.analysis import (
+    CUSTOMER_COLUMNS,
+    ClvResult,
+    check_options,
+    clv_analysis,
+    customer_count,
+    customer_lifetime_value,
+    is_discrete_summary,
+    p_alive_warning,
+    predict_clv,
+    read_summary_file,
+)
 from fidelcli.analyses.clv.fit import (
     CONTINUOUS,
     Fit,
@@ -29,7 +40,6 @@ from fidelcli.analyses.clv.fit import (
     n_params,
     purchase_models,
     spend_known,
-    weighted_corr,
 )
 from fidelcli.analyses.clv.modelfile import ClvModelDoc, fit_from_document, load_model_file, model_document
 from fidelcli.analyses.clv.predict import (
@@ -59,7 +69,6 @@ from fidelcli.analyses.clv.value import (
     pseudonym,
     top_customers,
     value_tiers,
-    weighted_median,
     weighted_value_tiers,
 )
 from fidelcli.analyses.timeunits import parse_horizon
@@ -79,10 +88,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CONTINUOUS", "CUSTOMER_COLUMNS", "HIGH_POTENTIAL_RATIO", "SUMMARY_SYNONYMS", "TIERS",
     "ClvModelDoc", "ClvOptions", "ClvResult", "Fit", "ModelName", "NonFiniteError", "Summary",
-    "arrays", "bootstrap_intervals", "check_finite", "choose", "clv_analysis", "comparison_row", "discount_steps",
+    "arrays", "bootstrap_intervals", "check_finite", "check_options", "customer_count", "customer_lifetime_value",
+    "is_discrete_summary", "read_summary_file", "choose", "clv_analysis", "comparison_row", "discount_steps",
     "discrete_horizon", "discrete_summary_from_occasions", "estimate_lifetime_years", "fit_from_document", "fit_models",
     "fit_problem", "fit_purchase_model", "fit_spend_model", "historical_clv", "load_model_file", "margin_rates",
     "model_document", "n_params", "p_alive_warning", "parse_horizon", "predict_clv", "pseudonym", "purchase_models",
     "purchase_predictions", "read_summary", "spend_known", "summary_from_occasions", "summary_from_transactions",
-    "top_customers", "value_tiers", "weighted_corr", "weighted_median", "weighted_value_tiers",
+    "top_customers", "value_tiers", "weighted_value_tiers",
 ]

@@ -1,5 +1,6 @@
-"""The CLV analysis: per-customer predictions, values, tiers and totals (`predict_clv`), and the one
-library call behind `fidelcli clv` (`clv_analysis`)."""
+"""The CLV analysis: per-customer predictions, values, tiers and totals (`predict_clv`), fit and
+predict on a summary (`clv_analysis`), and the one library call behind `fidelcli clv`
+(`customer_lifetime_value`: transactions or a summary table in, a `ClvResult` out)."""
 
 from __future__ import annotations
 
@@ -20,19 +21,23 @@ from fidelcli.analyses.clv.predict import (
     discrete_horizon,
     purchase_predictions,
 )
-from fidelcli.analyses.clv.summary import Summary
+from fidelcli.analyses.clv.summary import SUMMARY_SYNONYMS, Summary, read_summary, summary_from_transactions
 from fidelcli.analyses.clv.value import (
     HIGH_POTENTIAL_RATIO,
     estimate_lifetime_years,
     historical_clv,
-    weighted_median,
     weighted_value_tiers,
 )
-from fidelcli.analyses.timeunits import DAYS_PER_YEAR, days_per
+from fidelcli.analyses.timeunits import DAYS_PER_YEAR, TimeUnit, days_per
+from fidelcli.clean import Occasion, Transactions
 from fidelcli.errors import ConfigError, FitError
+from fidelcli.result import Figure, JsonResult
+from fidelcli.stats import check_discount_rate, weighted_median
 
 if TYPE_CHECKING:
-    from fidelcli.models._fit import FittedModel
+    from fidelcli.analyses.clv.holdout import HoldoutReport
+    from fidelcli.engine import Engine
+    from fidelcli.models.base import Fitted, PurchasePredictor
 
 # The parameter whose smallness means "nobody drops out": p ~ Beta(a, b) (BG/NBD, MBG/NBD),
 # mu ~ Gamma(s, beta) (Pareto/NBD), theta ~ Beta(gamma, delta) (BG/BB).
@@ -40,12 +45,19 @@ DROPOUT_PARAMETER = {"bgnbd": "a", "mbgnbd": "a", "pnbd": "s", "bgbb": "gamma"}
 UNINFORMATIVE_P_ALIVE = 0.95
 
 
+def customer_count(v: float | None) -> int | float:
+    """A count of customers: an integer unless fractional weights make it fractional."""
+    v = float(v or 0.0)
+    return int(round(v)) if abs(v - round(v)) < 1e-9 else v
+
+
 @dataclass
-class ClvResult:
-    """Everything `fidelcli clv` shows: per-customer predictions, the fit and the totals.
+class ClvResult(JsonResult):
+    """Everything `fidelcli clv` shows: per-customer predictions, the fit, the totals and the holdout.
 
     `totals` count customers (summary rows times their weight): customers, total_expected_purchases,
-    total_clv (None without a spend model), high_potential_customers.
+    total_clv (None without a spend model), high_potential_customers. `holdout`: the holdout report,
+    when the summary has a holdout (`customer_lifetime_value`).
     """
 
     customers: pl.DataFrame
@@ -55,13 +67,63 @@ class ClvResult:
     lifetime_years: float | None
     warnings: list[str] = field(default_factory=list)
     totals: dict[str, float | None] = field(default_factory=dict)
+    holdout: HoldoutReport | None = None
+
+    def parameters(self) -> pl.DataFrame:
+        """model, parameter, value, std_error (null when not finite) of the purchase and spend models."""
+        rows = []
+        for m in (self.fit.purchase, self.fit.spend):
+            if m is None:
+                continue
+            for k, v in m.params_.items():
+                se = m.std_errors_.get(k, math.nan)
+                rows.append({"model": m.name, "parameter": k, "value": float(v), "std_error": None if not math.isfinite(se) else float(se)})
+        return pl.DataFrame(rows, schema={"model": pl.String, "parameter": pl.String, "value": pl.Float64, "std_error": pl.Float64})
+
+    def quality(self) -> dict[str, Figure]:
+        """The model, its settings, convergence and the totals (the terminal's Summary table)."""
+        fit, totals = self.fit, self.totals
+        out: dict[str, Figure] = {
+            "model": fit.purchase.name,
+            "customers": customer_count(totals["customers"]),
+            "time_unit": self.summary.time_unit,
+            **({"occasion": self.summary.occasion} if self.summary.occasion else {}),
+            "horizon": str(self.options.horizon),
+            "annual_discount_rate": self.options.discount_rate,
+            "converged": bool(fit.purchase.converged_),
+        }
+        if fit.spend is not None:
+            out["spend_model_converged"] = bool(fit.spend.converged_)
+        if fit.spend_frequency_correlation is not None:
+            out["spend_frequency_correlation"] = round(fit.spend_frequency_correlation, 4)
+        if self.lifetime_years is not None:
+            out["expected_relationship_years"] = round(self.lifetime_years, 3)
+        out["total_expected_purchases"] = float(totals["total_expected_purchases"] or 0.0)
+        if totals["total_clv"] is not None:
+            out["total_clv"] = float(totals["total_clv"])
+        out["high_potential_customers"] = customer_count(totals["high_potential_customers"])
+        return out
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """customers, parameters, comparison (fit quality), and with a holdout holdout_customers,
+        holdout_by_frequency, holdout_tracking."""
+        out = {"customers": self.customers, "parameters": self.parameters(), "comparison": self.fit.comparison}
+        if self.holdout is not None:
+            out |= {"holdout_customers": self.holdout.customers, "holdout_by_frequency": self.holdout.by_frequency,
+                    "holdout_tracking": self.holdout.tracking}
+        return out
+
+    def headline(self) -> dict[str, Figure]:
+        """`quality()`, and the holdout metrics prefixed with holdout_."""
+        metrics = self.holdout.metrics if self.holdout is not None else {}
+        return {**self.quality(), **{f"holdout_{k}": v for k, v in metrics.items() if f"holdout_{k}" not in self.quality()}}
 
 
 CUSTOMER_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases",
                     "expected_value", "clv", "value_tier"]
 
 
-def p_alive_warning(model: FittedModel, mean_p_alive: float) -> str | None:
+def p_alive_warning(model: Fitted, mean_p_alive: float) -> str | None:
     """A warning when P(alive) cannot tell active from lapsed customers: almost everyone is alive
     (weighted mean above `UNINFORMATIVE_P_ALIVE`) and the drop-out parameter is not identified
     (its standard error exceeds its value)."""
@@ -115,9 +177,8 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
     NonFiniteError
         A prediction is NaN or infinite (a degenerate fit, e.g. a model file's).
     """
+    check_options(options)
     life = options.lifetime_years
-    if life is not None and not (math.isfinite(life) and life > 0):
-        raise ConfigError(f"--lifetime must be a number of years > 0, found {life!r}", hint="e.g. --lifetime 3 for three years")
     frame = summary.frame
     age = summary.age
     tu = summary.time_unit
@@ -126,7 +187,7 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
         _, partial = discrete_horizon(options.horizon, tu)
         if partial:
             warnings.append(partial)
-    from fidelcli.models._fit import single_threaded_blas
+    from fidelcli.models import single_threaded_blas
 
     with single_threaded_blas():
         preds = purchase_predictions(fit.purchase, frame, age=age, horizon=options.horizon, time_unit=tu,
@@ -225,7 +286,7 @@ def clv_analysis(
         if summary.has_holdout and model == "auto":
             from fidelcli.analyses.clv.holdout import holdout_errors as errors_of
 
-            def holdout_errors(m: FittedModel) -> tuple[float, float]:
+            def holdout_errors(m: PurchasePredictor) -> tuple[float, float]:
                 return errors_of(m, summary)
 
         fit = fit_models(summary, model=model, penalizer=penalizer, holdout_errors=holdout_errors)
@@ -239,4 +300,98 @@ def clv_analysis(
             except FitError as none_left:
                 raise FitError(none_left.message, file=summary.file, hint=exc.hint) from None
     result.warnings = [*summary.warnings, *result.warnings]
+    return result
+
+
+def check_options(options: ClvOptions) -> None:
+    """Refuse, before any work, a lifetime that is not > 0 years, an annual discount rate outside
+    [0, 1) (`fidelcli.stats.check_discount_rate`), and an interval level outside (0, 1).
+
+    Raises
+    ------
+    ConfigError
+    """
+    life = options.lifetime_years
+    if life is not None and not (math.isfinite(life) and life > 0):
+        raise ConfigError(f"--lifetime must be a number of years > 0, found {life!r}", hint="e.g. --lifetime 3 for three years")
+    check_discount_rate(options.discount_rate)
+    if options.ci is not None and not 0 < options.ci < 1:
+        raise ConfigError(f"--ci must be a level between 0 and 1, found {options.ci}", hint="e.g. --ci 0.9")
+
+
+def is_discrete_summary(columns: list[str]) -> bool:
+    """A summary table is discrete (BG/BB) when it has a periods column and no T column
+    (`SUMMARY_SYNONYMS` names both)."""
+    names = {c.lower().strip() for c in columns}
+    return bool(names & set(SUMMARY_SYNONYMS["periods"])) and not names & set(SUMMARY_SYNONYMS["T"])
+
+
+def read_summary_file(path: str, *, time_unit: TimeUnit = "week", discrete: bool | None = None) -> Summary:
+    """Read a per-customer summary table (`--summary FILE`, see `read_summary`); `discrete=None`
+    (model auto) means discrete when it has periods and no T."""
+    from fidelcli.io.read import scan_raw
+
+    raw = scan_raw(path).collect()
+    if discrete is None:
+        discrete = is_discrete_summary(raw.columns)
+    return read_summary(raw, time_unit=time_unit, discrete=discrete, file=path)
+
+
+def customer_lifetime_value(
+    data: Transactions | Summary,
+    *,
+    engine: Engine,
+    model: ModelName = "auto",
+    penalizer: float = 0.0,
+    options: ClvOptions = ClvOptions(),
+    fit: Fit | None = None,
+    calibration_end: dt.date | None = None,
+    time_unit: TimeUnit = "week",
+    occasion: Occasion = "day",
+) -> ClvResult:
+    """The one library call behind `fidelcli clv`: summarise the transactions (or take a summary
+    table), add the per-customer margin rates when `options.margin` is None, fit (unless `fit`
+    is given) and predict (`clv_analysis`), and report the holdout when there is one.
+
+    Parameters
+    ----------
+    data: cleaned transactions, or a summary table (`read_summary_file`).
+    engine: the engine of the transaction reductions (`fidelcli.engine.get_engine`).
+    calibration_end: fit on the purchases up to this day (included); the rest is the holdout.
+    occasion: purchase occasions are shopping days (the BTYD literature's count) or order ids.
+    options.margin None: each customer's margin rate from the margin or cost column, over the
+        calibration only (the holdout does not leak into the CLV); a customer without purchases in
+        it gets the mean rate.
+
+    Raises
+    ------
+    ConfigError: a calibration end or a margin column with a summary table; bad options (`check_options`).
+    FitError, InputError: as `clv_analysis`, `summary_from_transactions`.
+    """
+    check_options(options)
+    warnings: list[str] = []
+    if isinstance(data, Summary):
+        if calibration_end is not None:
+            raise ConfigError("--calibration-end needs transactions, not a summary table", hint="drop --calibration-end or use -t FILE")
+        if options.margin is None:
+            raise ConfigError("--margin column needs transactions", hint="give a rate, e.g. --margin 0.3")
+        summary = data
+    else:
+        from fidelcli.analyses.clv.value import margin_rates
+
+        discrete = model == "bgbb" or (fit is not None and fit.purchase.name == "bgbb")
+        summary = summary_from_transactions(data, calibration_end=calibration_end, time_unit=time_unit, discrete=discrete,
+                                            occasion=occasion, engine=engine)
+        if options.margin is None:
+            # From the calibration only (the summary's calibration end: a BG/BB one is moved back to
+            # the end of the last complete period), so the holdout does not leak into the CLV.
+            rates, warnings = margin_rates(data, calibration_end=summary.calibration_end, engine=engine)
+            overall = float(rates["margin_rate"].mean() or 0.0)  # type: ignore[arg-type]
+            summary.frame = summary.frame.join(rates, on="customer_id", how="left").with_columns(pl.col("margin_rate").fill_null(overall))
+    result = clv_analysis(summary, model=model, penalizer=penalizer, options=options, fit=fit)
+    result.warnings = [*warnings, *result.warnings]
+    if summary.has_holdout:
+        from fidelcli.analyses.clv.holdout import holdout_report
+
+        result.holdout = holdout_report(result.fit.purchase, summary)
     return result

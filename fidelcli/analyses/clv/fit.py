@@ -24,10 +24,11 @@ import polars as pl
 
 from fidelcli.analyses.clv.summary import Summary, arrays
 from fidelcli.errors import ConfigError, FitError, InputError
+from fidelcli.stats import weighted_corr
 
 if TYPE_CHECKING:
     from fidelcli.models import GammaGamma
-    from fidelcli.models._fit import FittedModel
+    from fidelcli.models.base import Fitted, PurchasePredictor
 
 ModelName = Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"]
 CONTINUOUS = ("bgnbd", "pnbd", "mbgnbd")
@@ -46,11 +47,11 @@ DEGENERATE_HINT = ("with few customers, or too little drop-out or variation to e
 
 # The models (SciPy, ~0.4 s to import) are imported when first needed, so the CLI can import them in
 # the background while Polars builds the summary.
-def purchase_models() -> dict[str, type[FittedModel]]:
-    """The purchase model classes by name (imported on first use)."""
-    from fidelcli.models import BGBB, BGNBD, MBGNBD, ParetoNBD
+def purchase_models() -> dict[str, type[PurchasePredictor]]:
+    """The purchase model classes by name (imported on first use): `fidelcli.models.PURCHASE_MODELS`."""
+    from fidelcli.models import PURCHASE_MODELS
 
-    return {"bgnbd": BGNBD, "pnbd": ParetoNBD, "mbgnbd": MBGNBD, "bgbb": BGBB}
+    return dict(PURCHASE_MODELS)
 
 
 @dataclass
@@ -62,12 +63,12 @@ class Fit:
     chosen, for the analyst (not warnings).
     """
 
-    purchase: FittedModel
+    purchase: PurchasePredictor
     spend: GammaGamma | None
     comparison: pl.DataFrame
     spend_frequency_correlation: float | None = None
     warnings: list[str] = field(default_factory=list)
-    ranked: list[FittedModel] = field(default_factory=list)
+    ranked: list[PurchasePredictor] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def drop_purchase(self, problem: str) -> Fit:
@@ -82,7 +83,8 @@ class Fit:
         if not rest:
             if self.comparison.height > 1:
                 errors = [message if m == name else e for m, e in self.comparison.select("model", "error").iter_rows() if m == name or e]
-                message = f"no purchase model could be fitted ({', '.join(self.comparison['model'])}); " + "; ".join(distinct_problems(errors))
+                message = (f"no purchase model could be fitted ({', '.join(self.comparison['model'])}); "
+                           + "; ".join(distinct_problems(errors)))
             raise FitError(message, hint=DEGENERATE_HINT)
         comparison = self.comparison.with_columns(
             error=pl.when(pl.col("model") == name).then(pl.lit(message)).otherwise(pl.col("error")),
@@ -106,7 +108,7 @@ def distinct_problems(errors: list[str]) -> list[str]:
     return out
 
 
-def fit_problem(model: FittedModel) -> str | None:
+def fit_problem(model: Fitted) -> str | None:
     """Why a fitted model is not a usable fit (None when it is): parameters not finite or run off
     to an implausible value, or standard errors that are not finite (a flat likelihood)."""
     params = model.params_
@@ -126,7 +128,7 @@ def fit_problem(model: FittedModel) -> str | None:
     return None
 
 
-def fit_purchase_model(summary: Summary, name: str, *, penalizer: float = 0.0) -> FittedModel:
+def fit_purchase_model(summary: Summary, name: str, *, penalizer: float = 0.0) -> PurchasePredictor:
     """Fit one purchase model on the summary (BG/BB on a discrete summary only).
 
     Raises
@@ -207,21 +209,11 @@ def fit_spend_model(summary: Summary, *, penalizer: float = 0.0) -> tuple[GammaG
     return model, corr, warnings
 
 
-def weighted_corr(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float | None:
-    """Weighted Pearson correlation; None when either variable is constant."""
-    wsum = w.sum()
-    mx, my = (w @ x) / wsum, (w @ y) / wsum
-    vx, vy = w @ (x - mx) ** 2, w @ (y - my) ** 2
-    if vx <= 0 or vy <= 0:
-        return None
-    return float((w @ ((x - mx) * (y - my))) / math.sqrt(vx * vy))
-
-
-def n_params(model: FittedModel) -> int:
+def n_params(model: Fitted) -> int:
     return len(model.param_names)
 
 
-def comparison_row(model: FittedModel, n: float) -> dict[str, Any]:
+def comparison_row(model: Fitted, n: float) -> dict[str, Any]:
     """Log-likelihood, AIC = 2k - 2LL and BIC = k ln(n) - 2LL of a fitted model."""
     k = n_params(model)
     ll = float(model.log_likelihood_)
@@ -272,7 +264,7 @@ def fit_models(
     *,
     model: ModelName = "auto",
     penalizer: float = 0.0,
-    holdout_errors: Callable[[FittedModel], tuple[float, float]] | None = None,
+    holdout_errors: Callable[[PurchasePredictor], tuple[float, float]] | None = None,
 ) -> Fit:
     """Fit the purchase model(s) and the spend model, leaving out any degenerate fit.
 
@@ -297,7 +289,7 @@ def fit_models(
     """
     names = ([*CONTINUOUS] if not summary.discrete else ["bgbb"]) if model == "auto" else [model]
     n = float(summary.frame["weight"].sum())
-    fitted: dict[str, FittedModel] = {}
+    fitted: dict[str, PurchasePredictor] = {}
     rows: list[dict[str, Any]] = []
     errors: list[str] = []
     hints: list[str | None] = []

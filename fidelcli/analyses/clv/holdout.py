@@ -14,15 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from fidelcli.analyses.clv.fit import weighted_corr
 from fidelcli.analyses.clv.summary import Summary, arrays
 from fidelcli.analyses.timeunits import days_per
 from fidelcli.errors import ConfigError
-from fidelcli.models._fit import FittedModel
+from fidelcli.stats import weighted_corr
+
+if TYPE_CHECKING:
+    from fidelcli.models.base import PurchasePredictor
 
 FREQUENCY_CAP = 7
 # A holdout forecast further than this from what happened (in % of the actual total) is worth a warning.
@@ -59,16 +62,16 @@ def _check(summary: Summary) -> float:
     return summary.holdout_length
 
 
-def holdout_predictions(model: FittedModel, summary: Summary) -> np.ndarray:
+def holdout_predictions(model: PurchasePredictor, summary: Summary) -> np.ndarray:
     """Expected purchases of each customer over the holdout period."""
     length = _check(summary)
     if summary.discrete:
         length = round(length)
     x, t_x, age = arrays(summary.frame, "frequency", "recency", summary.age)
-    return np.asarray(model.expected_purchases(length, x, t_x, age), dtype=float)  # type: ignore[attr-defined]
+    return np.asarray(model.expected_purchases(length, x, t_x, age), dtype=float)
 
 
-def holdout_errors(model: FittedModel, summary: Summary) -> tuple[float, float]:
+def holdout_errors(model: PurchasePredictor, summary: Summary) -> tuple[float, float]:
     """Mean absolute error and root mean squared error of the per-customer holdout purchase
     predictions (weighted by customers): what `--model auto` chooses on with a holdout."""
     pred = holdout_predictions(model, summary)
@@ -78,12 +81,12 @@ def holdout_errors(model: FittedModel, summary: Summary) -> tuple[float, float]:
         return float((w @ np.abs(err)) / w.sum()), float(math.sqrt((w @ err**2) / w.sum()))
 
 
-def holdout_rmse(model: FittedModel, summary: Summary) -> float:
+def holdout_rmse(model: PurchasePredictor, summary: Summary) -> float:
     """Root mean squared error of the per-customer holdout predictions (weighted by customers)."""
     return holdout_errors(model, summary)[1]
 
 
-def holdout_report(model: FittedModel, summary: Summary) -> HoldoutReport:
+def holdout_report(model: PurchasePredictor, summary: Summary) -> HoldoutReport:
     """Predicted vs actual holdout purchases: per customer, by frequency, aggregate and tracking.
 
     Raises
@@ -144,7 +147,7 @@ def holdout_report(model: FittedModel, summary: Summary) -> HoldoutReport:
                          warnings=warnings)
 
 
-def weekly_tracking(model: FittedModel, summary: Summary) -> pl.DataFrame:
+def weekly_tracking(model: PurchasePredictor, summary: Summary) -> pl.DataFrame:
     """Cumulative repeat purchases of the calibration cohort, week by week from its first purchase.
 
     actual: repeat occasions (every occasion after a customer's first) dated before the end of the
@@ -177,7 +180,7 @@ def weekly_tracking(model: FittedModel, summary: Summary) -> pl.DataFrame:
     counts = firsts["len"].to_numpy().astype(float)
     ends = 7.0 * np.arange(1, n_weeks + 1, dtype=float)
     elapsed = np.clip(ends[None, :] - offsets[:, None], 0.0, None) / days_per(summary.time_unit)
-    e = np.asarray(model.expected_purchases_new(elapsed.ravel()), dtype=float).reshape(elapsed.shape)  # type: ignore[attr-defined]
+    e = np.asarray(model.expected_purchases_new(elapsed.ravel()), dtype=float).reshape(elapsed.shape)
     expected = counts @ e
     cal_end = summary.calibration_end
     return actual.with_columns(

@@ -11,7 +11,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fidelcli.analyses.clv.fit import Fit, comparison_row, purchase_models
-from fidelcli.errors import ConfigError, ModelFileError
+from fidelcli.errors import ModelFileError
 from fidelcli.io.jsonfile import read_json, schema_problem
 
 
@@ -82,44 +82,47 @@ def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, d
 
     Raises
     ------
-    ConfigError
+    ModelFileError
         The document is not a CLV model (a churn model, say), another format version, or does not
-        have the expected shape.
+        have the expected shape (named after `file` when given).
     """
     if isinstance(doc, dict) and doc.get("format") == "fidelcli-churn-model":
-        raise ConfigError("a churn model file (written by fidelcli churn train), not a CLV model", file=file,
-                          hint="give the file written by fidelcli clv --save-model")
+        raise ModelFileError("a churn model file (written by fidelcli churn train), not a CLV model", file=file,
+                             hint="give the file written by fidelcli clv --save-model")
     if not isinstance(doc, dict) or "purchase_model" not in doc or "time_unit" not in doc:
-        raise ConfigError("not a fidelcli CLV model file (no purchase_model / time_unit)", file=file, hint=SAVE_HINT)
+        raise ModelFileError("not a fidelcli CLV model file (no purchase_model / time_unit)", file=file, hint=SAVE_HINT)
     if doc.get("format_version", 1) != 1 or isinstance(doc.get("format_version"), bool):
-        raise ConfigError(f"CLV model file format {doc['format_version']!r} is not supported (this fidelcli reads format 1)",
-                          file=file, hint="save the model again with this version: fidelcli clv ... --save-model FILE.json")
+        raise ModelFileError(f"CLV model file format {doc['format_version']!r} is not supported (this fidelcli reads format 1)",
+                             file=file, hint="save the model again with this version: fidelcli clv ... --save-model FILE.json")
     from fidelcli.models import GammaGamma
 
     models = purchase_models()
     pm = doc["purchase_model"]
     name = pm.get("name") if isinstance(pm, dict) else None
     if name not in models:
-        raise ConfigError(f"unknown purchase model {name!r} in the model file", file=file, hint="expected bgnbd, pnbd, mbgnbd or bgbb")
+        raise ModelFileError(f"unknown purchase model {name!r} in the model file", file=file, hint="expected bgnbd, pnbd, mbgnbd or bgbb")
     if doc["time_unit"] not in ("day", "week", "month", "year"):
-        raise ConfigError(f"unknown time unit {doc['time_unit']!r} in the model file", file=file, hint="expected day, week, month or year")
+        raise ModelFileError(f"unknown time unit {doc['time_unit']!r} in the model file", file=file, hint="expected day, week, month or year")
     try:
         checked = ClvModelDoc.model_validate(doc)
         cal_date = dt.date.fromisoformat(checked.calibration_end) if checked.calibration_end else None
     except ValidationError as exc:
-        raise ConfigError(schema_problem(exc, CLV_MODEL_FILE), file=file, hint=SAVE_HINT) from None
+        raise ModelFileError(schema_problem(exc, CLV_MODEL_FILE), file=file, hint=SAVE_HINT) from None
     except ValueError:
-        raise ConfigError(f"calibration_end {doc['calibration_end']!r} in the model file is not a YYYY-MM-DD date",
-                          file=file, hint=SAVE_HINT) from None
+        raise ModelFileError(f"calibration_end {doc['calibration_end']!r} in the model file is not a YYYY-MM-DD date",
+                             file=file, hint=SAVE_HINT) from None
     saved: list[tuple[type[Any], SavedSpendModel]] = [(models[name], checked.purchase_model)]
     if checked.spend_model is not None:
         saved.append((GammaGamma, checked.spend_model))
     restored = []
     for cls, m in saved:
         if set(m.params) != set(cls.param_names) or not set(getattr(m, "std_errors", {})) <= set(cls.param_names):
-            raise ConfigError(f"{m.name} parameters must be {', '.join(cls.param_names)}; found {', '.join(m.params)}",
-                              file=file, hint=SAVE_HINT)
-        restored.append(cls.from_dict({**m.model_dump(), "converged": True}))
+            raise ModelFileError(f"{m.name} parameters must be {', '.join(cls.param_names)}; found {', '.join(m.params)}",
+                                 file=file, hint=SAVE_HINT)
+        try:
+            restored.append(cls.from_dict({**m.model_dump(), "converged": True}))
+        except ModelFileError as exc:  # the schema checks the same: kept as a second line of defence
+            raise ModelFileError(exc.message, file=file, hint=exc.hint) from None
     purchase, spend = restored[0], (restored[1] if len(restored) > 1 else None)
     n = float(checked.purchase_model.n_customers or 1)
     comparison = pl.DataFrame([comparison_row(purchase, max(n, 1.0))]).with_columns(error=pl.lit(None, dtype=pl.String), best=pl.lit(True))
@@ -140,7 +143,4 @@ def load_model_file(path: str | Path) -> tuple[Fit, str, dt.date | None]:
     """
     file = str(path)
     doc = read_json(path, what=CLV_MODEL_FILE, hint=SAVE_HINT, error=ModelFileError)
-    try:
-        return fit_from_document(doc, file=file)
-    except ConfigError as exc:
-        raise ModelFileError(exc.message, file=file, hint=exc.hint) from None
+    return fit_from_document(doc, file=file)

@@ -14,9 +14,10 @@ from fidelcli.analyses.clv.fit import Fit, spend_known
 from fidelcli.analyses.clv.summary import Summary, arrays
 from fidelcli.analyses.timeunits import Horizon, rate_per_period
 from fidelcli.errors import ConfigError, FitError
+from fidelcli.stats import compound_rate
 
 if TYPE_CHECKING:
-    from fidelcli.models._fit import FittedModel
+    from fidelcli.models.base import PurchasePredictor
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,11 @@ def discount_steps(horizon: Horizon, time_unit: str, annual_rate: float, discret
     if discrete:
         return discrete_horizon(horizon, time_unit)[0], 1.0, rate_per_period(annual_rate, time_unit)
     steps = max(1, round(horizon.length("month")))
-    rate_per_period(annual_rate, "month")  # validates the annual rate
-    step_years = horizon.years() / steps
-    return steps, horizon.length(time_unit) / steps, (1.0 + annual_rate) ** step_years - 1.0
+    return steps, horizon.length(time_unit) / steps, compound_rate(annual_rate, horizon.years() / steps)
 
 
 def purchase_predictions(
-    model: FittedModel, frame: pl.DataFrame, *, age: str, horizon: Horizon, time_unit: str, annual_rate: float,
+    model: PurchasePredictor, frame: pl.DataFrame, *, age: str, horizon: Horizon, time_unit: str, annual_rate: float,
     discrete: bool = False, p_alive: bool = True,
 ) -> pl.DataFrame:
     """Purchase predictions per row of `frame`, computed once per distinct (frequency, recency, age).
@@ -88,22 +87,15 @@ def purchase_predictions(
     uniq = frame.select(keys).with_row_index("_row").group_by(keys).agg("_row")
     x, t_x, T = arrays(uniq, *keys)
     length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
-    steps, step, rate = discount_steps(horizon, time_unit, annual_rate, discrete)
+    steps, _, rate = discount_steps(horizon, time_unit, annual_rate, discrete)
     preds: dict[str, np.ndarray] = {}
-    joint = getattr(model, "horizon_predictions", None)
-    if joint is not None and not discrete:
-        # BG/NBD family: P(alive), expected and discounted purchases share their terms.
-        alive, expected, discounted = joint(x, t_x, T, length=length, steps=steps,
-                                            discount_rate_per_period=rate, p_alive=p_alive)
-        if alive is not None:
-            preds["p_alive"] = alive
-        preds["expected_purchases"], preds["discounted_purchases"] = expected, discounted
-    else:
-        if p_alive:
-            preds["p_alive"] = model.p_alive(x, t_x, T)  # type: ignore[attr-defined]
-        preds["expected_purchases"] = model.expected_purchases(length, x, t_x, T)  # type: ignore[attr-defined]
-        preds["discounted_purchases"] = model.discounted_expected_transactions(  # type: ignore[attr-defined]
-            x, t_x, T, horizon=steps, discount_rate_per_period=rate, step=step)
+    # The BG/NBD family computes the three together, sharing their terms; the other models one by
+    # one, with step = length / steps (1.0 for BG/BB, whose `length` is `steps` whole periods).
+    alive, expected, discounted = model.horizon_predictions(x, t_x, T, length=length, steps=steps,
+                                                            discount_rate_per_period=rate, p_alive=p_alive)
+    if alive is not None:
+        preds["p_alive"] = alive
+    preds["expected_purchases"], preds["discounted_purchases"] = expected, discounted
     # Spread each distinct row's prediction to the rows holding it.
     rows = uniq.get_column("_row")
     where, repeat = rows.explode().to_numpy(), rows.list.len().to_numpy()
@@ -174,7 +166,7 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
     for _ in range(options.n_bootstrap):
         bw = rng.multinomial(total, p).astype(float)
         try:
-            pm = type(fit.purchase)(penalizer=fit.purchase.penalizer).fit(x, t_x, T, weights=bw)  # type: ignore[attr-defined]
+            pm = type(fit.purchase)(penalizer=fit.purchase.penalizer).fit(x, t_x, T, weights=bw)
         except FitError:
             continue
         preds = purchase_predictions(pm, summary.frame, age=age, horizon=options.horizon, time_unit=summary.time_unit,
@@ -186,7 +178,7 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
         if fit.spend is not None:
             keep = (x > 0) & (m > 0) & known & (bw > 0)
             try:
-                sm = GammaGamma(penalizer=fit.spend.penalizer).fit(x[keep], m[keep], weights=bw[keep])  # type: ignore[attr-defined]
+                sm = GammaGamma(penalizer=fit.spend.penalizer).fit(x[keep], m[keep], weights=bw[keep])
             except FitError:
                 continue
             with np.errstate(invalid="ignore"):

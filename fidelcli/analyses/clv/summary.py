@@ -11,7 +11,6 @@ repeat occasion, as in Fader & Hardie's gamma-gamma note, with returns netted as
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,8 +18,9 @@ import polars as pl
 
 from fidelcli.analyses.timeunits import TimeUnit, days_per
 from fidelcli.clean import Occasion, Transactions
+from fidelcli.engine import Engine, RFReductions
+from fidelcli.engine.periods import discrete_calendar, rf_statistics
 from fidelcli.errors import InputError
-from fidelcli.summary import DEFAULT_ENGINE, Engine, cents, period_index
 
 
 @dataclass
@@ -64,154 +64,56 @@ def arrays(frame: pl.DataFrame, *cols: str) -> list[np.ndarray]:
     return [np.asarray(frame[c].to_numpy(), dtype=float) for c in cols]
 
 
-def _groups(occasions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
-    """Occasion groups in the form the reductions use: customer_id, purchase (a purchase occasion,
-    not a group made only of returns), when (its day), occasion, value_cents; and the sort keys of
-    the purchase occasions (day, then occasion id when it is not the day itself)."""
-    schema = occasions.collect_schema()
-    value = pl.col("value") if "value" in schema else pl.lit(0.0)
-    when = pl.coalesce("date", "line_date") if "line_date" in schema else pl.col("date")
-    # Without order ids the occasion is the date itself (ids are text, never dates).
-    by_id = schema.get("occasion") not in (None, pl.Date)
-    lf = occasions.select("customer_id", purchase=pl.col("date").is_not_null(), when=when,
-                          **({"occasion": pl.col("occasion")} if by_id else {}), value_cents=cents(value.fill_null(0.0)))
-    return lf, (["when", "occasion"] if by_id else ["when"])
+def _occasion_lines(occasions: pl.DataFrame | pl.LazyFrame, *, as_of: dt.date) -> Transactions:
+    """Occasions (or occasion groups with a line_date) as cleaned transactions with one line each:
+    a group made only of returns (a null date) is a return line dated by its line_date."""
+    lf = occasions.lazy()
+    schema = lf.collect_schema()
+    groups = "line_date" in schema
+    when = pl.coalesce("date", "line_date") if groups else pl.col("date")
+    lines = lf.select(
+        "customer_id", date=when, amount=pl.col("value") if "value" in schema else pl.lit(0.0),
+        is_return=pl.col("date").is_null() if groups else pl.lit(False),
+        occasion=pl.col("occasion") if "occasion" in schema else when,
+    )
+    return Transactions.from_frame(lines, as_of=as_of, file="<occasions>")
 
 
-OccasionsOf = Callable[[pl.Series], pl.LazyFrame]
-
-
-def calibration_plan(groups: pl.LazyFrame, order: list[str], cal: pl.Expr | None, holdout: bool = False) -> pl.LazyFrame:
-    """Per customer with a purchase occasion in the calibration (`cal` selects its groups; None:
-    every group), from `_groups` rows, in one pass of plain aggregations: first_purchase,
-    last_purchase, n (calibration purchase occasions), purchase_cents (their net value: the returns
-    made in the same order, or on the same day with day occasions, are part of them), own_cents
-    (the first occasion's: earliest day, ties broken by occasion id), total_cents (every group of
-    the calibration, purchases and returns: the net spend), first_return and last_return (days of
-    the calibration returns that are in no purchase occasion) and, with `holdout` (the groups after
-    the calibration), holdout_frequency (purchase occasions) and holdout_cents (net value, returns
-    included). `net_money` completes it.
-    """
-    p, when, v = pl.col("purchase"), pl.col("when"), pl.col("value_cents")
-    zero = pl.lit(0, pl.Int64)
-    in_cal = pl.lit(True) if cal is None else cal
-    # Conditional columns first, so that every aggregation is a plain count, sum, min or max (fast).
-    cols = {"_pw": pl.when(p & in_cal).then(when), "_pv": pl.when(p & in_cal).then(v).otherwise(zero),
-            "_rw": pl.when(~p & in_cal).then(when)}
-    aggs = {
-        "first_purchase": pl.col("_pw").min(), "last_purchase": pl.col("_pw").max(),
-        "n": pl.col("_pw").count().cast(pl.Int64), "purchase_cents": pl.col("_pv").sum(),
-        "own_cents": v.sort_by([pl.col("_pw"), *order[1:]], nulls_last=True).first(),
-        "first_return": pl.col("_rw").min(), "last_return": pl.col("_rw").max(),
-    }
-    if cal is None:
-        aggs["total_cents"] = v.sum()
-    else:
-        cols["_cv"] = pl.when(cal).then(v).otherwise(zero)
-        aggs["total_cents"] = pl.col("_cv").sum()
-    if holdout:
-        cols["_hw"] = pl.when(p & ~in_cal).then(when)
-        aggs |= {"holdout_frequency": pl.col("_hw").count().cast(pl.Float64), "_all": v.sum()}
-    out = groups.with_columns(**cols).group_by("customer_id").agg(**aggs).filter(pl.col("n") > 0)
-    if holdout:
-        out = out.with_columns(holdout_cents=pl.col("_all") - pl.col("total_cents")).drop("_all")
-    return out
-
-
-def net_money(customers: pl.DataFrame, occasions_of: OccasionsOf, cal: pl.Expr) -> pl.DataFrame:
-    """Net money of the calibration, returns netted as `rfm` nets them, from `calibration_plan`:
-
-    - total_cents: every group dated in the calibration, purchases and returns (negative under
-      `--returns net`): the customer's net spend, as `rfm` computes it;
-    - first_cents: net value of the first purchase occasion: its own lines (a return in the same
-      order, or on the same day with day occasions) plus the calibration returns that are in no
-      purchase occasion and are dated before the second purchase occasion (before any purchase, or
-      after the first one; with one occasion, all of them). Such a return is netted against the
-      latest occasion on or before it (the first one when it precedes them all): only these reduce
-      the first occasion, the others the repeat ones.
-
-    monetary_value = (total_cents - first_cents) / (n - 1) is then the net spend per repeat
-    occasion. The allocation is decided from the customer's row unless a return falls after her
-    first purchase and she has several occasions; for those few customers the day of the second
-    occasion is read from `occasions_of(their ids)` (their occasion groups, the rows of `_groups`).
-    """
-    decided = (pl.col("n") == 1) | pl.col("first_return").is_null() | (pl.col("last_return") < pl.col("first_purchase"))
-    returns = pl.col("total_cents") - pl.col("purchase_cents")  # of the returns in no purchase occasion
-    out = customers.with_columns(to_first=pl.when(decided).then(returns))
-    undecided = out.filter(pl.col("to_first").is_null())["customer_id"]
-    if undecided.len():
-        p, when, v = pl.col("purchase"), pl.col("when"), pl.col("value_cents")
-        sub, _ = _groups(occasions_of(undecided))
-        second = sub.filter(p & cal).group_by("customer_id").agg(second=when.sort().slice(1, 1).first())
-        exact = (sub.filter(~p & cal).join(second, on="customer_id", how="left").group_by("customer_id")
-                 .agg(exact=v.filter(pl.col("second").is_null() | (when < pl.col("second"))).sum())
-                 .collect(engine="streaming"))
-        out = (out.join(exact, on="customer_id", how="left", maintain_order="left")
-               .with_columns(to_first=pl.coalesce("to_first", "exact", pl.lit(0, pl.Int64))).drop("exact"))
-    return out.with_columns(first_cents=pl.col("own_cents") + pl.col("to_first")).drop(
-        "purchase_cents", "own_cents", "first_return", "last_return", "to_first")
-
-
-def _calibration(calibration_end: dt.date | None) -> pl.Expr:
-    return pl.col("when") <= pl.lit(calibration_end) if calibration_end is not None else pl.lit(True)
-
-
-def _customer_plan(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> pl.LazyFrame:
-    """Per customer of the calibration cohort, from occasion groups: `calibration_plan` with, given
-    a calibration end, the holdout after it."""
-    lf, order = _groups(occasions)
-    if calibration_end is None:
-        return calibration_plan(lf, order, None)
-    return calibration_plan(lf, order, _calibration(calibration_end), holdout=True)
-
-
-def _summary_queries(occasions: pl.LazyFrame, calibration_end: dt.date | None) -> list[pl.LazyFrame]:
-    """The reductions behind a summary, collected together so that they share one pass: the
-    per-customer plan and (with a holdout) the cohort's purchase occasions per day."""
-    customers = _customer_plan(occasions, calibration_end)
-    queries = [customers.sort("customer_id")]
-    if calibration_end is not None:
-        queries.append(occasions.filter(pl.col("date").is_not_null())
-                       .join(customers.select("customer_id"), on="customer_id", how="semi")
-                       .group_by("date").agg(occasions=pl.len().cast(pl.Int64)).sort("date"))
-    return queries
-
-
-def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame, *, as_of: dt.date,
-                             calibration_end: dt.date | None, time_unit: TimeUnit, file: str | None = None,
-                             occasions_of: OccasionsOf | None = None) -> Summary:
-    """The `Summary` from the `_summary_queries` results (`occasions` is read again to name the
-    first purchase in the error when no customer is left, and, for the few customers `net_money`
-    cannot settle from their row, through `occasions_of` (default: `occasions` filtered))."""
-    unit = days_per(time_unit)
+def _check_calibration_end(calibration_end: dt.date | None, as_of: dt.date) -> dt.date:
+    """The calibration end (default: the last day), checked to be before the analysis date."""
     last_day = as_of - dt.timedelta(days=1)
     cal_end = calibration_end or last_day
     if cal_end > last_day:
         raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
                          hint="choose a calibration end inside the data, or a later --as-of")
-    agg = frames[0]
+    return cal_end
+
+
+def _continuous(red: RFReductions, *, calibration_end: dt.date | None, time_unit: TimeUnit, file: str | None) -> Summary:
+    """The `Summary` from the engine's continuous reductions: x, t_x, T (`rf_statistics`) and the
+    net spend per repeat occasion."""
+    unit = days_per(time_unit)
+    as_of = red.as_of
+    last_day = as_of - dt.timedelta(days=1)
+    cal_end = _check_calibration_end(calibration_end, as_of)
+    agg = red.customers
     if agg.height == 0:
-        first = occasions.select(pl.col("date").min()).collect(engine="streaming").item()
+        first = red.first_purchase
         where = f"before the first purchase ({first})" if first is not None else "but there is no purchase"
         raise InputError(f"calibration end {cal_end} is {where}: no customer to model", file=file,
                          hint="choose a --calibration-end inside the data")
-    if occasions_of is None:
-        def occasions_of(ids: pl.Series) -> pl.LazyFrame:
-            return occasions.filter(pl.col("customer_id").is_in(ids.implode()))
-    agg = net_money(agg, occasions_of, _calibration(calibration_end))
     n = pl.col("n")
+    holdout: dict[str, pl.Expr | str] = (
+        {"holdout_frequency": "holdout_frequency", "holdout_value": pl.col("holdout_cents") / 100} if calibration_end is not None else {})
     frame = agg.select(
         "customer_id",
-        frequency=(n - 1).cast(pl.Float64),
-        recency=(pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit,
-        T=(pl.lit(cal_end) - pl.col("first_purchase")).dt.total_days() / unit,
+        **rf_statistics(occasions=n, end=cal_end, unit_days=unit),
         monetary_value=pl.when(n > 1).then((pl.col("total_cents") - pl.col("first_cents")) / (n - 1) / 100).otherwise(0.0),
         weight=pl.lit(1.0),
         first_purchase="first_purchase",
         last_purchase="last_purchase",
         revenue=pl.col("total_cents") / 100,
-        **({"holdout_frequency": "holdout_frequency", "holdout_value": pl.col("holdout_cents") / 100}
-           if calibration_end is not None else {}),
+        **holdout,
     )
     holdout_length = None
     if cal_end < last_day:
@@ -219,14 +121,33 @@ def _summary_from_reductions(frames: list[pl.DataFrame], occasions: pl.LazyFrame
     else:
         frame = frame.drop("holdout_frequency", "holdout_value", strict=False)
     return Summary(frame=frame, time_unit=time_unit, calibration_end=calibration_end, as_of=as_of,
-                   holdout_length=holdout_length, occasions_by_day=frames[1] if len(frames) > 1 else None, file=file)
+                   holdout_length=holdout_length, occasions_by_day=red.occasions_by_day, file=file)
 
 
-def _before(occasions: pl.DataFrame | pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
-    """The occasion groups dated before `as_of` (a group of returns only is dated by its lines)."""
-    lf = occasions.lazy()
-    when = pl.coalesce("date", "line_date") if "line_date" in lf.collect_schema() else pl.col("date")
-    return lf.filter(when < pl.lit(as_of))
+def _discrete(red: RFReductions, *, calibration_end: dt.date | None, time_unit: TimeUnit, file: str | None) -> Summary:
+    """The BG/BB `Summary` from the engine's discrete reductions (see `discrete_summary_from_occasions`)."""
+    as_of = red.as_of
+    cal_end = _check_calibration_end(calibration_end, as_of)
+    _, effective_end, holdout_n = discrete_calendar(calibration_end, as_of, time_unit)
+    warnings: list[str] = []
+    if calibration_end is not None and effective_end != calibration_end:
+        warnings.append(f"calibration end {calibration_end} is inside a {time_unit}: the calibration is the complete "
+                        f"{time_unit}s up to {effective_end} and the holdout starts on {effective_end + dt.timedelta(days=1)}")
+    n = pl.col("n") - 1
+    cols = [
+        "customer_id", "frequency", "recency", "periods",
+        pl.when(n > 0).then((pl.col("total_cents") - pl.col("first_cents")) / n / 100).otherwise(0.0).alias("monetary_value"),
+        pl.lit(1.0).alias("weight"), "first_purchase", "last_purchase", (pl.col("total_cents") / 100).alias("revenue"),
+    ]
+    if holdout_n is not None:
+        cols += ["holdout_frequency", (pl.col("holdout_cents") / 100).alias("holdout_value")]
+    out = red.customers.select(cols)
+    if out.height == 0:
+        raise InputError(f"calibration end {cal_end} leaves no complete {time_unit} after a first purchase: no customer to model",
+                         file=file, hint="choose a later --calibration-end, or a shorter --time-unit")
+    return Summary(frame=out, time_unit=time_unit, calibration_end=effective_end if calibration_end is not None else None,
+                   as_of=as_of, holdout_length=None if holdout_n is None else float(holdout_n), discrete=True,
+                   warnings=warnings, file=file)
 
 
 def summary_from_occasions(
@@ -235,6 +156,7 @@ def summary_from_occasions(
     as_of: dt.date,
     calibration_end: dt.date | None = None,
     time_unit: TimeUnit = "week",
+    engine: Engine,
 ) -> Summary:
     """Recency/frequency/monetary summary of each customer from purchase occasions.
 
@@ -245,15 +167,17 @@ def summary_from_occasions(
     Parameters
     ----------
     occasions
-        One row per purchase occasion: customer_id, occasion, date, value; or the occasion groups
-        of `DEFAULT_ENGINE.net_occasions_plan(tx)`, whose rows with a null date (returns outside
-        any purchase occasion, dated by `line_date`) are netted as `net_money` says.
+        One row per purchase occasion: customer_id, occasion, date, value; or occasion groups with
+        a line_date, whose rows with a null date (returns outside any purchase occasion, dated by
+        `line_date`) are netted as `PolarsEngine.rf_summary` nets them (`fidelcli.engine.polars_clv.net_money`).
     as_of
         Analysis date, exclusive.
     calibration_end
         Last day of the calibration period (inclusive); default the day before `as_of` (no holdout).
     time_unit
         day, week (7 days) or month (365.25/12 days).
+    engine
+        The engine that reduces them (`Engine.rf_summary`), as transactions with one line per occasion.
 
     Returns
     -------
@@ -267,9 +191,9 @@ def summary_from_occasions(
     InputError
         The calibration end is on or after `as_of`, or before every purchase.
     """
-    occ = _before(occasions, as_of)
-    frames = pl.collect_all(_summary_queries(occ, calibration_end), engine="streaming")
-    return _summary_from_reductions(frames, occ, as_of=as_of, calibration_end=calibration_end, time_unit=time_unit)
+    tx = _occasion_lines(occasions, as_of=as_of)
+    red = engine.rf_summary(tx, calibration_end=calibration_end, time_unit=time_unit, occasion=None)
+    return _continuous(red, calibration_end=calibration_end, time_unit=time_unit, file=None)
 
 
 def discrete_summary_from_occasions(
@@ -279,6 +203,7 @@ def discrete_summary_from_occasions(
     calibration_end: dt.date | None = None,
     time_unit: TimeUnit = "year",
     file: str | None = None,
+    engine: Engine,
 ) -> Summary:
     """BG/BB summary: purchases counted as transaction opportunities, one per calendar period.
 
@@ -304,77 +229,10 @@ def discrete_summary_from_occasions(
     InputError
         The calibration end is outside the data or leaves no complete period.
     """
-    last_day = as_of - dt.timedelta(days=1)
-    cal_end = calibration_end or last_day
-    if cal_end > last_day:
-        raise InputError(f"calibration end {cal_end} is not before the analysis date {as_of}",
-                         hint="choose a calibration end inside the data, or a later --as-of")
-
-    def complete_through(day: dt.date) -> int:
-        # the last period that has ended by `day` (inclusive)
-        here, nxt = (pl.select(period_index(pl.lit(d), time_unit)).item() for d in (day, day + dt.timedelta(days=1)))
-        return int(here if nxt != here else here - 1)
-
-    cal_last = complete_through(cal_end)
-    # The calibration is made of the complete periods up to the calibration end; the holdout starts
-    # with the period after the last of them, so an occasion is never in both.
-    effective_end = _period_first_day(cal_last + 1, time_unit) - dt.timedelta(days=1)
-    warnings: list[str] = []
-    if calibration_end is not None and effective_end != calibration_end:
-        warnings.append(f"calibration end {calibration_end} is inside a {time_unit}: the calibration is the complete "
-                        f"{time_unit}s up to {effective_end} and the holdout starts on {effective_end + dt.timedelta(days=1)}")
-    groups, order = _groups(_before(occasions, as_of))
-    p, k = pl.col("purchase"), pl.col("k")
-    occ = groups.with_columns(k=period_index(pl.col("when"), time_unit))
-    occ = occ.with_columns(k0=pl.when(p).then(k).min().over("customer_id")).filter(pl.col("k0") <= cal_last)
-    idx = k - pl.col("k0")
-    in_cal = p & (k > pl.col("k0")) & (k <= cal_last)
-    cal_occ = k <= cal_last
-    agg = {
-        "first_purchase": pl.col("when").filter(p).min(),
-        "last_purchase": pl.col("when").filter(p & cal_occ).max(),
-        "k0": pl.col("k0").first(),
-        "frequency": k.filter(in_cal).n_unique().cast(pl.Float64),
-        "recency": idx.filter(in_cal).max().fill_null(0).cast(pl.Float64),
-    }
-    holdout_n = None
-    if cal_end < last_day:
-        hold_last = complete_through(last_day)
-        holdout_n = max(hold_last - cal_last, 0)
-        in_hold = (k > cal_last) & (k <= cal_last + holdout_n)
-        agg["holdout_frequency"] = k.filter(p & in_hold).n_unique().cast(pl.Float64)
-        agg["holdout_cents"] = pl.col("value_cents").filter(in_hold).sum()
-    # Occasions in the calibration periods (first included) and their net money.
-    lf = _before(occasions, as_of)
-    cal = pl.col("when") <= pl.lit(effective_end)
-    money = net_money(calibration_plan(groups, order, cal).collect(), lambda ids: lf.filter(pl.col("customer_id").is_in(ids.implode())), cal)
-    frame = (occ.group_by("customer_id").agg(**agg).join(money.lazy().select("customer_id", "n", "total_cents", "first_cents"), on="customer_id")
-             .with_columns(periods=(pl.lit(cal_last) - pl.col("k0")).cast(pl.Float64)))
-    n = pl.col("n") - 1
-    cols = [
-        "customer_id", "frequency", "recency", "periods",
-        pl.when(n > 0).then((pl.col("total_cents") - pl.col("first_cents")) / n / 100).otherwise(0.0).alias("monetary_value"),
-        pl.lit(1.0).alias("weight"), "first_purchase", "last_purchase", (pl.col("total_cents") / 100).alias("revenue"),
-    ]
-    if holdout_n is not None:
-        cols += ["holdout_frequency", (pl.col("holdout_cents") / 100).alias("holdout_value")]
-    out = frame.select(cols).sort("customer_id").collect()
-    if out.height == 0:
-        raise InputError(f"calibration end {cal_end} leaves no complete {time_unit} after a first purchase: no customer to model",
-                         file=file, hint="choose a later --calibration-end, or a shorter --time-unit")
-    return Summary(frame=out, time_unit=time_unit, calibration_end=effective_end if calibration_end is not None else None,
-                   as_of=as_of, holdout_length=None if holdout_n is None else float(holdout_n), discrete=True,
-                   warnings=warnings, file=file)
-
-
-def _period_first_day(k: int, unit: str) -> dt.date:
-    """First day of the calendar period numbered `k` by `period_index` (its inverse)."""
-    if unit == "year":
-        return dt.date(k, 1, 1)
-    if unit == "month":
-        return dt.date((k - 1) // 12, (k - 1) % 12 + 1, 1)
-    epoch = dt.date(1970, 1, 1)
-    return epoch + dt.timedelta(days=7 * k - 3 if unit == "week" else k)
+    _check_calibration_end(calibration_end, as_of)
+    tx = _occasion_lines(occasions, as_of=as_of)
+    red = engine.rf_summary(tx, calibration_end=calibration_end, time_unit=time_unit, discrete=True, occasion=None)
+    return _discrete(red, calibration_end=calibration_end, time_unit=time_unit, file=file)
 
 
 def summary_from_transactions(
@@ -384,12 +242,12 @@ def summary_from_transactions(
     time_unit: TimeUnit = "week",
     discrete: bool = False,
     occasion: Occasion | None = "day",
-    engine: Engine = DEFAULT_ENGINE,
+    engine: Engine,
 ) -> Summary:
     """`summary_from_occasions` (or, with `discrete`, the BG/BB `discrete_summary_from_occasions`)
-    on cleaned transactions, with returns netted as `rfm` nets them (the occasion groups of
-    `Engine.net_occasions_plan`). The continuous summary is reduced in one streaming pass over the
-    transactions (shared with their profile), without materialising the occasions.
+    on cleaned transactions, with returns netted as `rfm` nets them, from the engine's
+    `rf_summary` reductions (the continuous one is one streaming pass over the transactions,
+    shared with their profile, without materialising the occasions).
 
     `occasion` counts purchase occasions by shopping day (`"day"`, the default: several orders on
     one day are one occasion, as the BTYD literature counts) or by order id (`"order"`); None keeps
@@ -402,25 +260,11 @@ def summary_from_transactions(
 
     Example
     -------
-    >>> s = summary_from_transactions(tx, calibration_end=dt.date(1997, 9, 30), time_unit="week")
+    >>> s = summary_from_transactions(tx, calibration_end=dt.date(1997, 9, 30), time_unit="week", engine=engine)
     """
-    lf = tx.keyed_by(occasion)
-    occ = engine.net_occasions_plan(lf)
-    if discrete:
-        frame = tx.collect(occ.sort("customer_id", "line_date", "occasion"))[0]
-        summary = discrete_summary_from_occasions(frame, as_of=tx.as_of, calibration_end=calibration_end,
-                                                  time_unit=time_unit, file=tx.file)
-    else:
-        # `clean_transactions` already keeps the lines before the analysis date: no filter, so the
-        # profile (which sets the default date) is computed in the same pass.
-        frames = tx.collect(*_summary_queries(occ, calibration_end))
-
-        def occasions_of(ids: pl.Series) -> pl.LazyFrame:
-            # A second reading of the source, for the few customers whose returns need it (`net_money`).
-            return engine.net_occasions_plan(lf.filter(pl.col("customer_id").is_in(ids.implode())))
-
-        summary = _summary_from_reductions(frames, occ, as_of=tx.as_of, calibration_end=calibration_end,
-                                           time_unit=time_unit, file=tx.file, occasions_of=occasions_of)
+    red = engine.rf_summary(tx, calibration_end=calibration_end, time_unit=time_unit, discrete=discrete, occasion=occasion)
+    build = _discrete if discrete else _continuous
+    summary = build(red, calibration_end=calibration_end, time_unit=time_unit, file=tx.file)
     summary.has_monetary = tx.has_amount
     summary.occasion = occasion or tx.occasion
     return summary

@@ -8,11 +8,12 @@ import hashlib
 import hmac
 import math
 
-import numpy as np
 import polars as pl
 
 from fidelcli.analyses.timeunits import DAYS_PER_YEAR
 from fidelcli.clean import Transactions
+from fidelcli.engine import Engine
+from fidelcli.engine.periods import profit_line
 from fidelcli.errors import ConfigError
 
 TIERS = ((0.01, "top 1%"), (0.05, "top 5%"), (0.20, "top 20%"))
@@ -104,21 +105,6 @@ def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight"
             .select(value_tier=expr.otherwise(pl.lit("other")))["value_tier"])
 
 
-def weighted_median(values: pl.Series, weights: pl.Series) -> float | None:
-    """Median of `values` where each stands for `weights` customers (nulls left out): the value at
-    half the customers, the mean of the two middle values when half falls between them (the plain
-    median with weights of 1)."""
-    df = pl.DataFrame({"v": values, "w": weights}).filter(pl.col("v").is_not_null(), pl.col("w") > 0).sort("v")
-    if df.height == 0:
-        return None
-    v, cum = df["v"].to_numpy(), df["w"].cum_sum().to_numpy()
-    half = cum[-1] / 2
-    i = int(np.searchsorted(cum, half - 1e-9 * cum[-1]))
-    if abs(cum[i] - half) <= 1e-9 * cum[-1] and i + 1 < v.size:
-        return float((v[i] + v[i + 1]) / 2)
-    return float(v[i])
-
-
 def pseudonym(customer_id: pl.Expr, key: str) -> pl.Expr:
     """A short keyed hash of the id (first 10 hex digits of HMAC-SHA256) for terminal summaries.
 
@@ -129,11 +115,12 @@ def pseudonym(customer_id: pl.Expr, key: str) -> pl.Expr:
         lambda v: hmac.new(k, str(v).encode(), hashlib.sha256).hexdigest()[:10], return_dtype=pl.String)
 
 
-def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None) -> tuple[pl.DataFrame, list[str]]:
-    """Per-customer margin rate for `--margin column`: margin (or amount - cost) over amount of the
-    purchase lines, from the calibration period only (lines dated up to `calibration_end`, included)
-    so the holdout never informs the prediction. A customer whose purchases sum to 0 gets the overall
-    rate of all customers; rates outside [0, 1] are clipped to it, with a warning counting them.
+def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None, engine: Engine) -> tuple[pl.DataFrame, list[str]]:
+    """Per-customer margin rate for `--margin column`: the profit of the purchase lines (their
+    margin, or amount - cost: `fidelcli.engine.periods.profit_line`) over their amount, from the
+    calibration period only (lines dated up to `calibration_end`, included) so the holdout never
+    informs the prediction (`Engine.margin_rates`). A customer whose purchases sum to 0 gets the
+    overall rate of all customers; rates outside [0, 1] are clipped to it, with a warning counting them.
 
     Returns
     -------
@@ -144,18 +131,10 @@ def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None) ->
     ConfigError
         The transactions have neither a margin nor a cost column.
     """
-    names = tx.lf.collect_schema().names()
-    if "margin" in names:
-        profit = pl.col("margin")
-    elif "cost" in names:
-        profit = pl.col("amount") - pl.col("cost")
-    else:
+    if profit_line(tx.fields) is None:
         raise ConfigError("--margin column needs a margin or cost column in the transactions",
                           hint="map it with --map margin=COLUMN, or give a rate: --margin 0.3")
-    lines = tx.lf.filter(~pl.col("is_return"))
-    if calibration_end is not None:
-        lines = lines.filter(pl.col("date") <= pl.lit(calibration_end))
-    per = lines.group_by("customer_id").agg(profit=profit.fill_null(0).sum(), amount=pl.col("amount").sum()).collect()
+    per = engine.margin_rates(tx, calibration_end=calibration_end)
     total = per["amount"].sum()
     overall = min(max(per["profit"].sum() / total, 0.0), 1.0) if total else 0.0
     raw = per.select("customer_id", rate=pl.when(pl.col("amount") > 0).then(pl.col("profit") / pl.col("amount")).otherwise(overall))

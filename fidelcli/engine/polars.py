@@ -1,0 +1,294 @@
+"""The Polars engine: every reduction as a lazy Polars plan, collected with the streaming engine.
+
+Each reduction is one pass over the transactions: rows are first grouped by (customer, occasion),
+then by customer (or customer and period). Given cleaned `Transactions`, the first reduction also
+computes their profile (warnings, default analysis date) in the same pass (`Transactions.collect`).
+Money is summed in integer cents, so totals are exact and never depend on row order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+
+from fidelcli.clean import CleanOptions, Transactions, clean_transactions
+from fidelcli.engine import polars_churn, polars_clv
+from fidelcli.engine.periods import Period, cents, period_start, profit_line
+from fidelcli.engine.polars_subscriptions import subscription_periods
+from fidelcli.engine.results import RFReductions, SubscriptionPeriods
+from fidelcli.errors import InputError
+from fidelcli.io.read import Table, scan_table
+from fidelcli.io.spec import TableSpec
+
+OCCASIONS = "polars.occasions"  # the key of the collected purchase occasions in `Transactions.cache`
+
+
+def _sum_cents(plan: pl.LazyFrame) -> pl.Expr:
+    """Sum of the occasions' cents, null (unknown) when the transactions have no amounts."""
+    return pl.col("total_cents").sum() if "amount" in plan.collect_schema().names() else pl.lit(None, pl.Int64)
+
+
+def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: bool = False,
+                 line_date: bool = False) -> pl.LazyFrame:
+    """The lines grouped by (customer, keys, occasion): date (of the purchase lines), total_cents,
+    returns, and on demand value_cents (purchase lines), profit_cents and line_date."""
+    purchase = ~pl.col("is_return")
+    # Without amounts money is unknown: null cents, never a sum of nothing (0).
+    money = "amount" in tx.collect_schema().names()
+    no_cents = pl.lit(None, pl.Int64)
+    aggs = {
+        # An occasion made only of returns has no purchase date: it is not a purchase occasion.
+        "date": pl.when(purchase).then(pl.col("date")).min(),
+        **({"line_date": pl.col("date").min()} if line_date else {}),
+        "total_cents": cents(pl.col("amount")).sum() if money else no_cents,
+        "returns": pl.col("is_return").sum().cast(pl.Int64),
+    }
+    if value:
+        aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum() if money else no_cents
+    if profit:
+        aggs["profit_cents"] = cents(profit_line(tx.collect_schema().names())).sum()  # type: ignore[arg-type]
+    return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
+
+
+def net_occasions(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Every (customer, occasion) group of lines with its net value, returns included: the
+    purchase occasions and the groups made only of returns (a cancellation invoice, a day with
+    only returns), so that spend figures built on them net returns exactly as `customer_summary`
+    does. A lazy plan, unsorted.
+
+    Columns: customer_id, occasion, date (first day of its purchase lines; null for a group made
+    only of returns), line_date (first day of any of its lines), value (net; null without amounts).
+    """
+    return _by_occasion(lines, line_date=True).select(
+        "customer_id", "occasion", "date", "line_date", value=pl.col("total_cents") / 100)
+
+
+class PolarsEngine:
+    """The reductions of `fidelcli.engine.Engine` as lazy Polars plans (the default engine)."""
+
+    name = "polars"
+
+    def load(self, source: TableSpec | Table, options: CleanOptions, *,
+             on_warnings: Callable[[list[str]], None] | None = None) -> Transactions:
+        """Scan and clean the transactions: `scan_table` of the spec (a `Table` already scanned is
+        used as it is, without sniffing the source again), then `clean_transactions`."""
+        if isinstance(source, TableSpec):
+            source = scan_table(source.source, source.kind, columns=source.columns, date_format=source.date_format,
+                                ragged=source.ragged, sheet=source.sheet, encoding=source.encoding,  # type: ignore[arg-type]
+                                delimiter=source.delimiter if source.text else None, header=source.header)
+        return clean_transactions(source, returns=options.returns, as_of=options.as_of, start=options.start, end=options.end,
+                                  occasion=options.occasion, on_warnings=on_warnings)
+
+    def occasions(self, tx: Transactions) -> pl.DataFrame:
+        """One row per purchase occasion (returns are not occasions). Not small: for tests and for
+        the churn features, which the engine computes from it; no analysis is built on it.
+
+        Columns: customer_id, occasion (text), date (its first day), value (spend of its purchase
+        lines, exact to the cent). Sorted by customer_id, date, occasion.
+        """
+        plan = (
+            _by_occasion(tx.lf, value=True)
+            .filter(pl.col("date").is_not_null())
+            .select("customer_id", "occasion", "date", value=pl.col("value_cents") / 100)
+            .with_columns(pl.col("occasion").cast(pl.String))
+        )
+        return tx.collect(plan.sort("customer_id", "date", "occasion"))[0]
+
+    def customer_summary(self, tx: Transactions) -> pl.DataFrame:
+        """Per-customer purchase history.
+
+        Columns: customer_id, first_purchase, last_purchase (dates of the first and last occasion),
+        frequency (purchase occasions), revenue (net spend: purchases minus returns),
+        revenue_cents (the same as an exact integer), returns (return lines). Customers whose only
+        rows are returns have frequency 0 and null dates. Without amounts, revenue and revenue_cents
+        are null. Sorted by customer_id.
+        """
+        plan = tx.lf
+        return tx.collect(
+            _by_occasion(plan)
+            .group_by("customer_id")
+            .agg(
+                first_purchase=pl.col("date").min(),
+                last_purchase=pl.col("date").max(),
+                frequency=pl.col("date").count().cast(pl.Int64),
+                revenue_cents=_sum_cents(plan),
+                returns=pl.col("returns").sum(),
+            )
+            .select(
+                "customer_id", "first_purchase", "last_purchase", "frequency",
+                revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents", returns="returns",
+            )
+            .sort("customer_id")
+        )[0]
+
+    @staticmethod
+    def _activity_plan(plan: pl.LazyFrame, *, period: Period) -> pl.LazyFrame:
+        profit = profit_line(plan.collect_schema().names()) is not None
+        extra = {"profit_cents": pl.col("profit_cents").sum()} if profit else {}
+        return (
+            _by_occasion(plan, period_start(pl.col("date"), period).alias("period_start"), profit=profit)
+            .group_by("customer_id", "period_start")
+            .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=_sum_cents(plan), **extra)
+            .select(
+                "customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
+                **({"profit_cents": "profit_cents"} if profit else {}),
+            )
+            .sort("customer_id", "period_start")
+        )
+
+    def activity(self, tx: Transactions, *, period: Period, anonymous: bool = False) -> pl.DataFrame:
+        """Per customer and period with any row: orders (purchase occasions), net revenue and, when
+        the transactions have a margin (or cost) column, profit.
+
+        Columns: customer_id, period_start, orders, revenue, revenue_cents (+ profit_cents: the
+        lines' margin, or amount - cost, with returns negative). An occasion whose lines fall in two
+        periods counts in both. Without amounts, revenue and revenue_cents are null. Sorted by
+        customer_id, period_start.
+
+        With `anonymous=True` (and transactions with amounts), the lines without a customer id add
+        one row per period at the end, with a null customer_id, 0 orders and their net revenue,
+        from the same pass over the data: `kpi()` counts them in the total revenue only.
+        """
+        if not (anonymous and tx.has_amount):
+            return tx.collect(self._activity_plan(tx.lf, period=period))[0]
+        # The lines without a customer id are one more group (a null customer_id) of the same pass.
+        both = tx.collect(self._activity_plan(tx.lines, period=period))[0]
+        anonymous_rows = both.get_column("customer_id").is_null()
+        activity, anon = both.filter(~anonymous_rows), both.filter(anonymous_rows)
+        if tx.lines_after_as_of:
+            # Rare: lines without a customer id dated after the latest identified transaction, i.e.
+            # on or after the default analysis date. A second pass cuts them by day.
+            days = tx.lines.filter(pl.col("customer_id").is_null()).group_by("date").agg(revenue_cents=cents(pl.col("amount")).sum())
+            anon = (
+                tx.collect(days)[0].filter(pl.col("date") < tx.as_of)
+                .group_by(period_start(pl.col("date"), period).alias("period_start")).agg(pl.col("revenue_cents").sum())
+            )
+        anon = anon.sort("period_start").select(
+            customer_id=pl.lit(None, activity.schema["customer_id"]), period_start="period_start", orders=pl.lit(0, pl.Int64),
+            revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
+        )
+        return pl.concat([activity, anon], how="diagonal_relaxed") if anon.height else activity
+
+    def rf_summary(self, tx: Transactions, *, calibration_end: dt.date | None = None, time_unit: str = "week",
+                   discrete: bool = False, occasion: str | None = "day") -> RFReductions:
+        """The per-customer BTYD reductions (`RFReductions`) of the transactions before their
+        analysis date, occasions counted by `occasion` ("day", "order"; None: the transactions' own
+        rule), the calibration ending on `calibration_end` (default: the last day). The continuous
+        reduction is one streaming pass (shared with the profile) without materialising the
+        occasions; the BG/BB one (`discrete`, periods of `time_unit`) collects the occasion groups.
+
+        Raises InputError for "order" without an order id column.
+        """
+        lf = tx.keyed_by(occasion)  # type: ignore[arg-type]
+        occ = net_occasions(lf)
+        if discrete:
+            frame = tx.collect(occ.sort("customer_id", "line_date", "occasion"))[0]
+            customers = polars_clv.discrete_reduction(frame, as_of=tx.as_of, calibration_end=calibration_end, period=time_unit)
+            return RFReductions(customers=customers, as_of=tx.as_of)
+        # `clean_transactions` already keeps the lines before the analysis date: no filter, so the
+        # profile (which sets the default date) is computed in the same pass.
+        frames = tx.collect(*polars_clv.summary_queries(occ, calibration_end))
+        by_day = frames[1] if len(frames) > 1 else None
+        if frames[0].height == 0:
+            first = tx.collect(occ.select(pl.col("date").min()))[0].item()
+            return RFReductions(customers=frames[0], as_of=tx.as_of, occasions_by_day=by_day, first_purchase=first)
+
+        def occasions_of(ids: pl.Series) -> pl.LazyFrame:
+            # A second reading of the source, for the few customers whose returns need it (`net_money`).
+            return net_occasions(lf.filter(pl.col("customer_id").is_in(ids.implode())))
+
+        customers = polars_clv.net_money(frames[0], occasions_of, polars_clv.calibration(calibration_end))
+        return RFReductions(customers=customers, as_of=tx.as_of, occasions_by_day=by_day)
+
+    def margin_rates(self, tx: Transactions, *, calibration_end: dt.date | None = None) -> pl.DataFrame:
+        """Per customer, the profit (`profit_line`) and the amount of the purchase lines dated up to
+        `calibration_end` (included; default: all): customer_id, profit, amount (unsorted sums).
+        Raises InputError when the transactions have neither a margin nor a cost column."""
+        profit = profit_line(tx.fields)
+        if profit is None:
+            raise InputError("the transactions have neither a margin nor a cost column", file=tx.file)
+        lines = tx.lf.filter(~pl.col("is_return"))
+        if calibration_end is not None:
+            lines = lines.filter(pl.col("date") <= pl.lit(calibration_end))
+        return tx.collect(lines.group_by("customer_id").agg(profit=profit.sum(), amount=pl.col("amount").sum()))[0]
+
+    def has_amounts(self, tx: Transactions) -> bool:
+        """True when some transaction line has a non-zero amount (nulls and zeros carry no spend)."""
+        if not tx.has_amount or "amount" not in tx.fields:
+            return False
+        return bool(tx.collect(tx.lf.select((pl.col("amount").fill_null(0.0) != 0).any()))[0].item())
+
+    def _occasions(self, tx: Transactions) -> pl.LazyFrame:
+        """The purchase occasions, collected once per `Transactions` (features at several cutoffs)."""
+        if OCCASIONS not in tx.cache:
+            tx.cache[OCCASIONS] = self.occasions(tx)
+        frame: pl.DataFrame = tx.cache[OCCASIONS]
+        return frame.lazy()
+
+    def purchase_features(self, tx: Transactions, *, cutoff: dt.date) -> pl.DataFrame:
+        """Per-customer purchase behaviour at `cutoff` (see `polars_churn.purchase_features`): one
+        row per customer with a purchase on or before it, unsorted."""
+        return polars_churn.purchase_features(self._occasions(tx), cutoff).collect(engine="streaming")
+
+    def line_features(self, tx: Transactions, *, cutoff: dt.date) -> pl.DataFrame | None:
+        """Returns share and category/channel counts at `cutoff` (`polars_churn.line_features`),
+        unsorted; None when the transactions provide none of them."""
+        plan = polars_churn.line_features(tx.lf, cutoff)
+        return None if plan is None else tx.collect(plan)[0]
+
+    def purchase_labels(self, tx: Transactions, *, cutoff: dt.date, end: dt.date) -> pl.DataFrame:
+        """customer_id, churned (1 = no purchase occasion in (cutoff, end]) of the customers with a
+        purchase on or before `cutoff`, sorted by customer_id."""
+        return polars_churn.purchase_labels(self._occasions(tx), cutoff, end).sort("customer_id").collect(engine="streaming")
+
+    @staticmethod
+    def _baskets_plan(tx: Transactions, item: str) -> pl.LazyFrame:
+        names = tx.fields
+        if item not in names:
+            raise InputError(f"baskets need a {item} column, and the transactions have none", file=tx.file,
+                             hint=f"map it with --map {item}=COLUMN")
+        money = "amount" in names
+        return (
+            tx.lf.filter(~pl.col("is_return"), pl.col(item).is_not_null())
+            .group_by("customer_id", "occasion", item)
+            .agg(quantity=pl.col("quantity").sum() if "quantity" in names else pl.lit(None, pl.Float64),
+                 amount_cents=cents(pl.col("amount")).sum() if money else pl.lit(None, pl.Int64))
+        )
+
+    def baskets(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
+        """Order x product: one row per (customer_id, occasion, item) of the purchase lines (returns
+        are not bought items) with quantity (sum; null without a quantity column) and amount (sum,
+        exact to the cent; null without amounts). `item` is product_id or category. Sorted by
+        customer_id, occasion (text), item.
+
+        Raises InputError when the transactions have no `item` column.
+        """
+        plan = self._baskets_plan(tx, item).select(
+            "customer_id", pl.col("occasion").cast(pl.String), item, "quantity", amount=pl.col("amount_cents") / 100)
+        return tx.collect(plan.sort("customer_id", "occasion", item))[0]
+
+    def item_counts(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
+        """Per item of the purchase lines: orders (occasions with it), customers (who bought it),
+        quantity and revenue (exact to the cent; null without amounts). Sorted by item.
+
+        Raises InputError when the transactions have no `item` column.
+        """
+        plan = (
+            self._baskets_plan(tx, item).group_by(item)
+            .agg(orders=pl.len().cast(pl.Int64), customers=pl.col("customer_id").n_unique().cast(pl.Int64),
+                 quantity=pl.col("quantity").sum(), revenue_cents=pl.col("amount_cents").sum())
+            .select(item, "orders", "customers", "quantity", revenue=pl.col("revenue_cents") / 100)
+        )
+        if "quantity" not in tx.fields:
+            plan = plan.with_columns(quantity=pl.lit(None, pl.Float64))
+        if "amount" not in tx.fields:
+            plan = plan.with_columns(revenue=pl.lit(None, pl.Float64))
+        return tx.collect(plan.sort(item))[0]
+
+    def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: str, as_of: dt.date | None = None,
+                      today: dt.date | None = None) -> SubscriptionPeriods:
+        """The subscriptions per period (`polars_subscriptions.subscription_periods`): a `Table`,
+        or a frame of its canonical columns."""
+        return subscription_periods(source, period=period, as_of=as_of, today=today)

@@ -1,0 +1,108 @@
+"""The Polars reductions behind the churn features and labels (`PolarsEngine.purchase_features`,
+`line_features`, `purchase_labels`).
+
+A cutoff C is a day: a feature uses the transactions dated on or before C only. The purchase
+features and the labels are computed from the purchase occasions, which the engine collects once
+per `Transactions` (training computes features at several cutoffs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
+TREND_DAYS = 90
+
+
+def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
+    """(now - before) / (now + before): -1 = stopped, 0 = flat, +1 = new; null when both are 0."""
+    total = now + before
+    return pl.when(total > 0).then((now - before) / total).otherwise(None)
+
+
+def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
+    """Per-customer purchase behaviour from the purchase occasions dated on or before `cutoff`.
+
+    `occasions`: one row per purchase occasion, customer_id, date, value, sorted by customer_id and
+    date (as `PolarsEngine.occasions` returns them).
+
+    Columns: customer_id, first_purchase, last_purchase, recency_days, tenure_days, frequency,
+    monetary, avg_order_value, orders_{30,90,180,365}d, spend_{30,90,180,365}d, orders_prev_90d,
+    spend_prev_90d, ipt_mean_days (mean days between purchases), ipt_std_days (their spread),
+    recency_ratio (recency / ipt_mean_days: 3 = silent for three usual intervals), orders_trend and
+    spend_trend ((last 90 d - the 90 d before) / their sum, -1..1). Only customers with a purchase.
+    """
+    c = pl.lit(cutoff, dtype=pl.Date)
+    days_ago = (c - pl.col("date")).dt.total_days()
+    windows = []
+    for w in WINDOWS:
+        inside = days_ago < w
+        windows += [inside.sum().cast(pl.Int64).alias(f"orders_{w}d"), pl.col("value").filter(inside).sum().alias(f"spend_{w}d")]
+    prev = (days_ago >= TREND_DAYS) & (days_ago < 2 * TREND_DAYS)
+    # days since the customer's previous occasion, in one linear pass over the sorted occasions
+    same = pl.col("customer_id") == pl.col("customer_id").shift(1)
+    gap = pl.when(same).then((pl.col("date") - pl.col("date").shift(1)).dt.total_days().cast(pl.Float64))
+    per = (
+        occasions.filter(pl.col("date") <= c)
+        .with_columns(gap=gap)
+        .group_by("customer_id")
+        .agg(
+            *windows,  # positional: first, before the named aggregations (as Polars orders them)
+            first_purchase=pl.col("date").min(),
+            last_purchase=pl.col("date").max(),
+            frequency=pl.len().cast(pl.Int64),
+            monetary=pl.col("value").sum(),
+            ipt_std_days=pl.col("gap").std(),
+            orders_prev_90d=prev.sum().cast(pl.Int64),
+            spend_prev_90d=pl.col("value").filter(prev).sum(),
+        )
+    )
+    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
+    return per.with_columns(
+        recency_days=(c - pl.col("last_purchase")).dt.total_days(),
+        tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
+        avg_order_value=pl.col("monetary") / pl.col("frequency"),
+        # mean gap between consecutive purchases = span / (n - 1); undefined for one purchase
+        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
+        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
+        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
+    ).with_columns(
+        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
+    )
+
+
+def line_features(lines: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
+    """Returns share and category/channel diversity from transaction lines dated on or before `cutoff`.
+
+    Columns: customer_id, returns_share (returned amount / purchased amount), n_categories and
+    n_channels when those columns exist. None when no such feature can be computed.
+    """
+    cols = set(lines.collect_schema().names())
+    aggs: list[pl.Expr] = []
+    if "is_return" in cols and "amount" in cols:
+        bought = pl.col("amount").filter(~pl.col("is_return")).sum()
+        returned = pl.col("amount").filter(pl.col("is_return")).abs().sum()
+        aggs.append(pl.when(bought > 0).then(returned / bought).otherwise(None).alias("returns_share"))
+    purchase = ~pl.col("is_return") if "is_return" in cols else pl.lit(True)
+    if "category" in cols:
+        aggs.append(pl.col("category").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_categories"))
+    if "channel" in cols:
+        aggs.append(pl.col("channel").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_channels"))
+    if not aggs:
+        return None
+    return lines.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date)).group_by("customer_id").agg(aggs)
+
+
+def purchase_labels(occasions: pl.LazyFrame, cutoff: dt.date, end: dt.date) -> pl.LazyFrame:
+    """Churn label of the customers with a purchase on or before `cutoff`: customer_id, churned
+    (1 = no purchase occasion dated in (cutoff, end], else 0)."""
+    c, e = pl.lit(cutoff, dtype=pl.Date), pl.lit(end, dtype=pl.Date)
+    return (
+        occasions.filter(pl.col("date") <= e)
+        .group_by("customer_id")
+        .agg(before=(pl.col("date") <= c).any(), after=(pl.col("date") > c).any())
+        .filter(pl.col("before"))
+        .select("customer_id", churned=(~pl.col("after")).cast(pl.Int8))
+    )

@@ -79,10 +79,15 @@ class Analysis(Section):
     currency: str = Field(default="EUR", description="currency of money on the terminal and in Markdown")
     lang: Literal["en", "fr"] = "en"
     margin: float | None = Field(default=None, ge=0, le=1, description="gross margin rate applied to revenue (kpi profit, clv)")
-    engine: str = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
     returns: Literal["net", "drop", "keep"] = "net"
     date_format: str | None = None
     as_of: dt.date | None = None
+
+
+class Engine(Section):
+    """Where the transaction reductions run (`--engine` wins); later engines add their settings here."""
+
+    name: Literal["polars"] = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
 
 
 class RfmThresholds(Section):
@@ -140,6 +145,7 @@ class Config(Section):
     inputs: Inputs = Field(default_factory=Inputs)
     columns: Columns = Field(default_factory=Columns)
     analysis: Analysis = Field(default_factory=Analysis)
+    engine: Engine = Field(default_factory=Engine)
     rfm: Rfm = Field(default_factory=Rfm)
     kpi: Kpi = Field(default_factory=Kpi)
     clv: Clv = Field(default_factory=Clv)

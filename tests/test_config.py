@@ -73,7 +73,7 @@ def test_defaults_live_in_the_models():
 
     assert (Clv().time_unit, Clv().horizon, Clv().discount_rate, Clv().margin, Clv().lifetime) == ("week", "12m", 0.1, None, None)
     assert (Churn().horizon, Churn().calibration, Churn().seed, Churn().bands) == ("90d", "sigmoid", 0, None)
-    assert Config().analysis.engine == "polars"
+    assert Config().engine.name == "polars"
     assert (parse_margin("30%"), parse_margin(" Column "), parse_margin(0.4)) == (0.3, "column", 0.4)
 
 
@@ -84,3 +84,12 @@ def test_clv_margin_is_a_rate_or_column(tmp_path):
         load_config(write(tmp_path, "[clv]\nmargin = 'lots'\n"))
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, "[analysis]\nlocale = 'fr_FR'\n"))  # read by nothing: removed
+
+
+def test_engine_section_names_the_engine(tmp_path):
+    assert load_config(write(tmp_path, "[engine]\nname = 'polars'\n")).engine.name == "polars"
+    # Only the engines fidelcli has are accepted (Spark comes with its own issue).
+    with pytest.raises(ConfigError, match="engine.name"):
+        load_config(write(tmp_path, "[engine]\nname = 'dask'\n"))
+    with pytest.raises(ConfigError, match="analysis"):
+        load_config(write(tmp_path, "[analysis]\nengine = 'polars'\n"))  # the engine has its own section

@@ -181,7 +181,7 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
     engine: Annotated[
         Literal[tuple(ENGINES)] | None,  # type: ignore[valid-type]
-        typer.Option("--engine", help="Engine of the transaction reductions (default \\[analysis] engine, else polars).", show_default=False),
+        typer.Option("--engine", help="Engine of the transaction reductions (default \\[engine] name, else polars).", show_default=False),
     ] = None,
 ) -> None:
     """Customer-loyalty analytics from transaction exports."""
@@ -197,28 +197,20 @@ def root(
     options.context.transactions = []
 
 
-def _command(name: str, function: Callable[..., Any]) -> None:
-    """Register a command; its allocator profile must be declared (`allocator.PROFILES`)."""
+def _profiled(name: str) -> str:
+    """The command's name, once its allocator profile is known to be declared (`allocator.PROFILES`)."""
     if name not in allocator.PROFILES:
         raise RuntimeError(f"command {name!r} has no allocator profile: add it to fidelcli.cli.allocator.PROFILES")
-    app.command(name)(function)
+    return name
 
 
-# In the order of `fidelcli --help`.
-_command("validate", validate.validate_cmd)
-_command("rfm", rfm.rfm_cmd)
-_command("kpi", kpi.kpi_cmd)
-_command("cohort", cohort.cohort_cmd)
-_command("clv", clv.clv_cmd)
-_command("subscription", subscription.subscription_cmd)
-if "churn" not in allocator.PROFILES:
-    raise RuntimeError("command 'churn' has no allocator profile")
-app.add_typer(churn.app, name="churn")
-_command("sample", sample.sample_cmd)
-
-
-def main() -> None:
-    """Console-script entry point (see `fidelcli.cli.main`, which also sets the allocator)."""
-    from fidelcli.cli import main as cli_main
-
-    cli_main()
+# In the order of `fidelcli --help`. The console script (`fidelcli.cli.main`) sets the allocator
+# before this module, and Polars, are imported.
+app.command(_profiled("validate"))(validate.validate_cmd)
+app.command(_profiled("rfm"))(rfm.rfm_cmd)
+app.command(_profiled("kpi"))(kpi.kpi_cmd)
+app.command(_profiled("cohort"))(cohort.cohort_cmd)
+app.command(_profiled("clv"))(clv.clv_cmd)
+app.command(_profiled("subscription"))(subscription.subscription_cmd)
+app.add_typer(churn.app, name=_profiled("churn"))
+app.command(_profiled("sample"))(sample.sample_cmd)

@@ -171,7 +171,7 @@ LangOpt = Annotated[Literal["en", "fr"] | None, typer.Option("--lang", help="Lan
 
 class _Context:
     config_path: Path | None = None
-    # --engine of the root; None: `[analysis] engine` of the config.
+    # --engine of the root; None: `[engine] name` of the config.
     engine_name: str | None = None
     _config: Config | None = None
     _tables: list[Table] = []
@@ -365,10 +365,10 @@ def tx_options(*, inputs: Sequence[str] = (), fields: Sequence[str] = TX_FIELDS)
 
 
 def engine() -> Engine:
-    """The engine of this run: --engine, else `[analysis] engine` of the config (default polars)."""
+    """The engine of this run: --engine, else `[engine] name` of the config (default polars)."""
     from fidelcli.engine import get_engine
 
-    return get_engine(context.engine_name or config().analysis.engine)
+    return get_engine(context.engine_name or config().engine.name)
 
 
 # --------------------------------------------------------------------------------------------

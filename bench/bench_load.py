@@ -35,7 +35,7 @@ generate(Path({out!r}), customers={n}, seed=42, formats=("parquet",))
 FIDELCLI_SUMMARY = """
 import fidelcli
 tx = fidelcli.clean_transactions(fidelcli.scan_table({path!r}, "transactions"))
-summary = fidelcli.DEFAULT_ENGINE.customer_summary(tx)
+summary = fidelcli.get_engine("polars").customer_summary(tx)
 print(summary.height, "customers,", round(float(summary["revenue"].sum()), 2), "revenue")
 """
 

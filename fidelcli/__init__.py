@@ -4,8 +4,8 @@ Example
 -------
 >>> import fidelcli
 >>> tx = fidelcli.clean_transactions(fidelcli.scan_table("sales.csv", "transactions"))  # doctest: +SKIP
->>> summary = fidelcli.PolarsEngine().customer_summary(tx)  # doctest: +SKIP
->>> segments = fidelcli.rfm(summary, as_of=tx.as_of)  # doctest: +SKIP
+>>> result = fidelcli.rfm_analysis(tx, engine=fidelcli.get_engine("polars"))  # doctest: +SKIP
+>>> result.tables()["customers"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ _EXPORTS = {
     "Table": "fidelcli.io.read", "scan_table": "fidelcli.io.read",
     "write_frame": "fidelcli.io.write",
     "Transactions": "fidelcli.clean", "clean_transactions": "fidelcli.clean",
-    "DEFAULT_ENGINE": "fidelcli.engine", "Engine": "fidelcli.engine", "PolarsEngine": "fidelcli.engine",
-    "rfm": "fidelcli.analyses.rfm", "rfm_summary": "fidelcli.analyses.rfm",
-    "kpi": "fidelcli.analyses.kpi", "cohorts": "fidelcli.analyses.cohort",
-    "clv_analysis": "fidelcli.analyses.clv", "subscription_analysis": "fidelcli.analyses.subscription",
+    "Engine": "fidelcli.engine", "PolarsEngine": "fidelcli.engine", "get_engine": "fidelcli.engine",
+    "ENGINES": "fidelcli.engine", "TableSpec": "fidelcli.engine", "CleanOptions": "fidelcli.engine",
+    "rfm": "fidelcli.analyses.rfm", "rfm_summary": "fidelcli.analyses.rfm", "rfm_analysis": "fidelcli.analyses.rfm",
+    "kpi": "fidelcli.analyses.kpi", "kpi_analysis": "fidelcli.analyses.kpi",
+    "cohorts": "fidelcli.analyses.cohort", "cohort_analysis": "fidelcli.analyses.cohort",
+    "clv_analysis": "fidelcli.analyses.clv", "customer_lifetime_value": "fidelcli.analyses.clv",
+    "subscription_analysis": "fidelcli.analyses.subscription", "Result": "fidelcli.result",
     "train_churn": "fidelcli.churn", "score_churn": "fidelcli.churn",
     "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",
 }

@@ -15,7 +15,7 @@ import typer
 
 import polars as pl
 
-from fidelcli.clean import Transactions, clean_transactions
+from fidelcli.clean import CleanOptions, Transactions
 from fidelcli.cli import render
 from fidelcli.config import Config, load_config
 from fidelcli.errors import InputError, OutputError
@@ -282,15 +282,16 @@ def transactions(
     cfg = config()
     tbl = table("transactions", source, maps=maps, date_format=date_format)
     assert tbl is not None
-    tx = clean_transactions(
-        tbl,
+    # The engine of the run loads the source from its neutral description (the scanned table is
+    # reused, not sniffed again) with the cleaning policy as plain data.
+    clean = CleanOptions(
         returns=returns or cfg.analysis.returns,  # type: ignore[arg-type]
         as_of=date(as_of) or cfg.analysis.as_of,
         start=date(start),
         end=date(end),
         occasion=occasion,  # type: ignore[arg-type]
-        on_warnings=render.warnings,
     )
+    tx = engine().load(tbl, clean, on_warnings=render.warnings)
     context.transactions.append(tx)
     return tx
 

@@ -10,8 +10,8 @@ engine on the same fixtures.
 
 Money is summed in integer cents, so totals are exact and never depend on row order.
 
-The engine is chosen in one place (`get_engine`, called by the CLI from `--engine` or `[analysis]
-engine`) and passed to the analyses that need reductions (`engine=`).
+The engine is chosen in one place (`get_engine`, called by the CLI from `--engine` or `[engine]
+name`) and passed to the analyses that need reductions (`engine=`).
 
 Example
 -------

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
 from _shell import shell_env  # bench/_shell.py
 
 TRUTH = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "v": 15.0}
@@ -68,12 +67,19 @@ def simulate(n: int, seed: int, chunk: int = 200_000) -> pl.DataFrame:
 
 def stages(tx_path: Path, model: str, horizon: str) -> None:
     """The same pipeline in-process, timed stage by stage (where the whole command's time goes)."""
-    from fidelcli.analyses.clv import ClvOptions, fit_purchase_model, fit_spend_model, parse_horizon, predict_clv, summary_from_transactions
-    from fidelcli.analyses.clv import Fit
-    from fidelcli.clean import clean_transactions
-    from fidelcli.engine import DEFAULT_ENGINE
-    from fidelcli.io.read import scan_table
     import fidelcli.models  # noqa: F401  (SciPy: its import is not part of the fit stage)
+    from fidelcli.analyses.clv import (
+        ClvOptions,
+        Fit,
+        fit_purchase_model,
+        fit_spend_model,
+        parse_horizon,
+        predict_clv,
+        summary_from_transactions,
+    )
+    from fidelcli.clean import clean_transactions
+    from fidelcli.engine import get_engine
+    from fidelcli.io.read import scan_table
 
     marks: list[tuple[str, float]] = []
     t = time.perf_counter()
@@ -86,7 +92,7 @@ def stages(tx_path: Path, model: str, horizon: str) -> None:
 
     tx = clean_transactions(scan_table(tx_path, "transactions"))
     mark("read + clean (plan, profile pass)")
-    summary = summary_from_transactions(tx, engine=DEFAULT_ENGINE)
+    summary = summary_from_transactions(tx, engine=get_engine("polars"))
     mark("summary (x, t_x, T, m: one streaming pass)")
     purchase = fit_purchase_model(summary, model)
     mark(f"fit {model} ({purchase.n_distinct_:,} distinct rows)")

@@ -157,9 +157,8 @@ def main() -> None:
         if python is not None:
             lt = run_lifetimes(python, kind, x, t_x, T)
             p = np.array(list(lt["params"].values()))
-            ll_fn = ((lambda q: bg_loglik(q, x, t_x, T, modified=False).sum()) if kind == "bgnbd"
-                     else (lambda q: pnbd_loglik(q, x, t_x, T).sum()))
-            ours_at_theirs = float(ll_fn(p))
+            at_theirs = bg_loglik(p, x, t_x, T, modified=False) if kind == "bgnbd" else pnbd_loglik(p, x, t_x, T)
+            ours_at_theirs = float(at_theirs.sum())
             rel = abs(lt["ll_total_weeks"] - ours["ll"]) / abs(ours["ll"])
             print(f"       lifetimes {lt['wall_s']:7.3f} s (compressed rows + weights)  "
                   f"LL total in weeks={lt['ll_total_weeks']:.6f}  rel. diff vs fidelcli "

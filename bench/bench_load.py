@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-
 from _shell import shell_env  # bench/_shell.py
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ Run:  .venv/bin/python bench/bench_rfm_kpi.py [--customers 1000000] [--dir /tmp/
 2. Each command runs in its own process under /usr/bin/time -v (wall time, peak RSS):
    - `fidelcli -q rfm -t transactions.parquet -o rfm.parquet`
    - the same RFM in one DuckDB SQL statement (Python process: read Parquet, net returns, occasions,
-     rank-based quintile scores, segments, COPY to Parquet);
+     rank-based quintile scores, segments, COPY to Parquet): the reference query of the tests,
+     tests/duckdb_reference.py, over the sample's lines;
    - `fidelcli -q kpi -t transactions.parquet --period month` (stdout discarded; the sample has a
      margin column, so fidelcli also computes profit, which the DuckDB query leaves out);
    - the same monthly KPIs in DuckDB (active, new, returning, orders, revenue, retention...).
@@ -30,71 +31,43 @@ from pathlib import Path
 from _shell import shell_env  # bench/_shell.py
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from duckdb_reference import rfm_sql  # noqa: E402  (tests/duckdb_reference.py: the test's RFM in SQL)
+
 PYTHON = sys.executable
 FIDELCLI = str(Path(PYTHON).with_name("fidelcli"))
 
-TX = """
-  SELECT customer_id, coalesce(order_id, CAST(date AS VARCHAR)) AS occ, date,
-         coalesce(amount, 0) AS amount,
+# The sample's lines as the DuckDB reference reads them (tests/duckdb_reference.py): cid, occ, d, amt, is_return.
+LINES = """
+  SELECT customer_id AS cid, coalesce(order_id, CAST(date AS VARCHAR)) AS occ, date AS d,
+         coalesce(amount, 0) AS amt,
          coalesce(amount < 0, false) OR coalesce(regexp_matches(order_id, '^[Cc][0-9]'), false)
            OR coalesce(lower(status) IN ('return', 'returned', 'refund', 'refunded', 'cancel', 'cancelled',
                                          'canceled', 'cancellation', 'void'), false) AS is_return
   FROM read_parquet('{src}') WHERE customer_id IS NOT NULL AND date IS NOT NULL
 """
 
-RFM_SQL = """
-COPY (
-WITH tx AS ({tx}),
-ref AS (SELECT max(date) + 1 AS as_of FROM tx),
-occ AS (
-  SELECT customer_id, occ, min(date) FILTER (WHERE NOT is_return) AS date,
-         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amount) ELSE amount END * 100, 0) AS BIGINT)) AS cents
-  FROM tx GROUP BY customer_id, occ
-), cust AS (
-  SELECT customer_id, min(date) AS first_purchase, max(date) AS last_purchase, count(date) AS frequency, sum(cents) AS cents
-  FROM occ GROUP BY customer_id HAVING count(date) > 0
-), base AS (
-  SELECT c.*, (ref.as_of - last_purchase) AS recency, (ref.as_of - first_purchase) AS tenure FROM cust c, ref
-), scored AS (
-  SELECT customer_id, recency, frequency, cents / 100 AS monetary, first_purchase, last_purchase, tenure,
-    1 + (5 * (rank() OVER (ORDER BY recency DESC) - 1)) // count(*) OVER () AS r_score,
-    1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) // count(*) OVER () AS f_score,
-    1 + (5 * (rank() OVER (ORDER BY cents) - 1)) // count(*) OVER () AS m_score
-  FROM base
-)
-SELECT *, concat(r_score, f_score, m_score) AS rfm_score,
-  CASE WHEN r_score <= 2 AND f_score <= 2 THEN 'Hibernating'
-       WHEN r_score <= 2 AND f_score <= 4 THEN 'At Risk'
-       WHEN r_score <= 2 THEN 'Can''t Lose Them'
-       WHEN r_score = 3 AND f_score <= 2 THEN 'About to Sleep'
-       WHEN r_score = 3 AND f_score = 3 THEN 'Need Attention'
-       WHEN f_score >= 4 AND r_score <= 4 THEN 'Loyal Customers'
-       WHEN f_score = 1 AND r_score = 4 THEN 'Promising'
-       WHEN f_score = 1 THEN 'New Customers'
-       WHEN f_score <= 3 THEN 'Potential Loyalists'
-       ELSE 'Champions' END AS segment
-FROM scored ORDER BY customer_id
-) TO '{out}' (FORMAT parquet)
-"""
+# RFM: the reference's query in one statement (nothing materialised), written to Parquet.
+RFM_SQL = "COPY ({rfm}) TO '{out}' (FORMAT parquet)"
 
 KPI_SQL = """
 COPY (
-WITH tx AS ({tx}),
-ref AS (SELECT max(date) + 1 AS as_of FROM tx),
+WITH lines AS ({lines}),
+ref AS (SELECT max(d) + 1 AS as_of FROM lines),
 occm AS (
-  SELECT customer_id, CAST(date_trunc('month', date) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
-         min(date) FILTER (WHERE NOT is_return) AS d,
-         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amount) ELSE amount END * 100, 0) AS BIGINT)) AS cents
-  FROM tx GROUP BY ALL
+  SELECT cid, CAST(date_trunc('month', d) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
+         min(d) FILTER (WHERE NOT is_return) AS bought,
+         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amt) ELSE amt END * 100, 0) AS BIGINT)) AS cents
+  FROM lines GROUP BY ALL
 ), act AS (
-  SELECT customer_id, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(d) AS first_d
+  SELECT cid, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(bought) AS first_d
   FROM occm GROUP BY ALL
-), fp AS (SELECT customer_id, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
+), fp AS (SELECT cid, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
 a AS (
   SELECT act.*, act.orders > 0 AS active, act.orders > 0 AND fp.fp = act.p AS is_new,
-         act.orders > 0 AND prev.customer_id IS NOT NULL AS kept
-  FROM act JOIN fp USING (customer_id)
-  LEFT JOIN act prev ON prev.customer_id = act.customer_id AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
+         act.orders > 0 AND prev.cid IS NOT NULL AS kept
+  FROM act JOIN fp USING (cid)
+  LEFT JOIN act prev ON prev.cid = act.cid AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
 ), per AS (
   SELECT p, count(*) FILTER (WHERE active) AS e, count(*) FILTER (WHERE is_new) AS n, sum(orders) AS orders,
          sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
@@ -161,15 +134,15 @@ def main() -> None:
     lines = pl.scan_parquet(src).select(pl.len()).collect().item()
     print(f"input: {src} ({lines:,} lines, {src.stat().st_size / 2**20:,.0f} MiB)")
 
-    tx = TX.format(src=src)
+    lines_sql = LINES.format(src=src)
     out = args.dir
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     rfm_f = best([FIDELCLI, "-q", "rfm", "-t", str(src), "-o", str(out / "rfm.parquet")], args.repeat)
-    rfm_d = best(duck(RFM_SQL.format(tx=tx, out=out / "rfm_duckdb.parquet")), args.repeat)
+    rfm_d = best(duck(RFM_SQL.format(rfm=rfm_sql(lines_sql), out=out / "rfm_duckdb.parquet")), args.repeat)
     rows.append(("rfm -o rfm.parquet", rfm_f, rfm_d))
     kpi_f = best([FIDELCLI, "-q", "kpi", "-t", str(src), "--period", "month"], args.repeat)
-    kpi_d = best(duck(KPI_SQL.format(tx=tx, out=out / "kpi_duckdb.csv")), args.repeat)
+    kpi_d = best(duck(KPI_SQL.format(lines=lines_sql, out=out / "kpi_duckdb.csv")), args.repeat)
     rows.append(("kpi --period month", kpi_f, kpi_d))
 
     a = pl.read_parquet(out / "rfm.parquet")
@@ -179,7 +152,7 @@ def main() -> None:
         for c in ("customer_id", "recency", "frequency", "r_score", "f_score", "m_score", "rfm_score", "segment")
     )
     print(f"rfm: {a.height:,} customers; fidelcli and DuckDB agree on every score and segment: {same}")
-    print(textwrap.dedent(f"""
+    print(textwrap.dedent("""
         | command | fidelcli wall (s) | CPU (s) | peak RSS (MiB) | DuckDB wall (s) | CPU (s) | peak RSS (MiB) | ratio wall | ratio CPU |
         |---|---|---|---|---|---|---|---|---|"""))
     for name, (fw, fc, fr), (dw, dc, dr) in rows:

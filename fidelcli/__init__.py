@@ -32,7 +32,7 @@ _EXPORTS = {
     "cohorts": "fidelcli.analyses.cohort", "cohort_analysis": "fidelcli.analyses.cohort",
     "clv_analysis": "fidelcli.analyses.clv", "customer_lifetime_value": "fidelcli.analyses.clv",
     "subscription_analysis": "fidelcli.analyses.subscription", "Result": "fidelcli.result",
-    "train_churn": "fidelcli.churn", "score_churn": "fidelcli.churn",
+    "train_churn": "fidelcli.churn", "score_churn": "fidelcli.churn", "churn_score_analysis": "fidelcli.churn",
     "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",
 }
 _RENAMED = {"generate_sample": "generate"}

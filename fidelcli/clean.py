@@ -229,7 +229,8 @@ def numeric_invoices(table: Table) -> bool:
     if "order_id" not in table.mapping:
         return False
     ids = table.raw.select(table.exprs["order_id"].alias("id")).head(1000).collect()["id"].drop_nulls()
-    return ids.len() > 0 and bool((ids.str.contains(r"^\d+$").mean() or 0) > 0.5)
+    digits = ids.str.contains(r"^\d+$").mean()  # a float, None without ids
+    return isinstance(digits, float) and digits > 0.5
 
 
 def occasion_key(occasion: Occasion | None, *, has_order_id: bool, file: str | None = None) -> tuple[Occasion, pl.Expr]:

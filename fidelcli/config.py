@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from fidelcli.clean import ReturnsPolicy
+from fidelcli.engine import EngineName
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError
 
 
@@ -79,7 +82,7 @@ class Analysis(Section):
     currency: str = Field(default="EUR", description="currency of money on the terminal and in Markdown")
     lang: Literal["en", "fr"] = "en"
     margin: float | None = Field(default=None, ge=0, le=1, description="gross margin rate applied to revenue (kpi profit, clv)")
-    returns: Literal["net", "drop", "keep"] = "net"
+    returns: ReturnsPolicy = "net"
     date_format: str | None = None
     as_of: dt.date | None = None
 
@@ -87,7 +90,7 @@ class Analysis(Section):
 class Engine(Section):
     """Where the transaction reductions run (`--engine` wins); later engines add their settings here."""
 
-    name: Literal["polars"] = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
+    name: EngineName = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
 
 
 class RfmThresholds(Section):
@@ -121,7 +124,7 @@ class Kpi(Section):
 class Clv(Section):
     """Defaults of `clv` (flags win)."""
 
-    time_unit: Literal["day", "week", "month", "year"] = "week"
+    time_unit: TimeUnit = "week"
     horizon: str = "12m"
     discount_rate: float = Field(default=0.1, gt=-1)
     # None: `[analysis] margin`, else 1 (the CLV is revenue).

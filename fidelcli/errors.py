@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, TypedDict, Unpack
+
+
+class Where(TypedDict, total=False):
+    """Where a problem is, and what to do about it: the keyword arguments of `FidelError`."""
+
+    file: str | None
+    column: str | None
+    row: int | None
+    hint: str | None
 
 
 class FidelError(Exception):
@@ -75,6 +85,18 @@ class MappingError(InputError):
         self.code = code
         self.field = field
         self.candidates = tuple(candidates)
+
+
+class DateFormatError(InputError):
+    """A date column whose format cannot be inferred from its values.
+
+    `code` is the code of its `validate` finding: `ambiguous-date` (the values may be day/month or
+    month/day) or `unknown-date-format` (no known format fits them).
+    """
+
+    def __init__(self, message: str, *, code: Literal["ambiguous-date", "unknown-date-format"], **where: Unpack[Where]) -> None:
+        super().__init__(message, **where)
+        self.code = code
 
 
 class ModelFileError(InputError):

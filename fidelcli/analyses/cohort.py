@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from fidelcli.engine.periods import MONTHS, TRUNCATE, period_start
+from fidelcli.engine.periods import MONTHS, TRUNCATE, MonthPeriod, period_start
 from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fidelcli.clean import Transactions
     from fidelcli.engine import Engine
 
-CohortPeriod = Literal["month", "quarter", "year"]
+CohortPeriod = MonthPeriod
 VALUES = ("period_index", "partial", "customers", "retained", "retention", "revenue", "cumulative_revenue_per_customer")
 
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from fidelcli.analyses.kpi_inputs import campaign_kpis, customer_kpis, ratio, spend_kpis, survey_kpis
+from fidelcli.analyses.kpi_inputs import campaign_kpis, customer_kpis, profit_kpis, ratio, spend_kpis, survey_kpis
+from fidelcli.engine.periods import TRUNCATE, Period, cents, period_index, period_start
 from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
-from fidelcli.engine.periods import TRUNCATE, Period, cents, period_index, period_start
 
 if TYPE_CHECKING:
     from fidelcli.clean import Transactions
@@ -167,7 +167,6 @@ def kpi(
     ------
     InputError: no activity to report, or surveys without a score.
     """
-    warnings: list[str] = []
     cid = pl.col("customer_id")
     anonymous = activity.filter(cid.is_null()) if activity.get_column("customer_id").null_count() else None
     if anonymous is not None:
@@ -175,8 +174,57 @@ def kpi(
     if activity.height == 0:
         raise InputError("no transaction in the analysis window", hint="check --start/--end/--as-of")
     money = activity.get_column("revenue_cents").null_count() < activity.height
-    group_name = None
-    keys = ["period_start"]
+    act, known_before = customer_periods(activity, summary, period=period)
+    group_name, g, keys = None, None, ["period_start"]
+    if groups is not None:
+        group_name = next(c for c in groups.columns if c != "customer_id")
+        g = groups.select("customer_id", pl.col(group_name).alias(GROUP)).unique("customer_id", keep="first")
+        act = act.join(g, on="customer_id", how="left")
+        known_before = known_before.join(g, on="customer_id", how="left")
+        keys = ["period_start", GROUP]
+    df, first_day = base_kpis(act, known_before, anonymous, period=period, as_of=as_of, start=start, grouped=groups is not None)
+    columns = ["period_start", *([GROUP] if groups is not None else []), *BASE_COLUMNS[1:]]
+    anonymous_share, warnings = anonymous_revenue(anonymous, df, grouped=groups is not None) if money else (None, [])
+    # The optional inputs (fidelcli/analyses/kpi_inputs.py): each adds its columns and warnings.
+    extra: list[str] = []
+    source = profit if profit is not None else margin_rate
+    if source is not None:
+        df, extra, _ = profit_kpis(df, source, keys=keys, groups=g)
+    for frame, add in ((customers, customer_kpis), (surveys, survey_kpis), (spend, spend_kpis), (campaigns, campaign_kpis)):
+        if frame is not None:
+            df, cols, notes = add(df, frame, act=act, keys=keys, period=period, groups=g)
+            extra += cols
+            warnings += notes
+
+    unknown = [c for c in (*MONEY_COLUMNS, *(("profit", "profit_per_customer") if profit is None else ())) if c in df.columns]
+    if not money:
+        df = df.with_columns(pl.lit(None, pl.Float64).alias(c) for c in unknown)
+    periods = df.select(*columns, *extra)
+    yearly = None
+    if groups is None and period != "week":
+        yearly = _yearly(df, profit=profit is not None, margin_rate=margin_rate, spend=spend, as_of=as_of, first_day=first_day,
+                         money=money)
+    comparison, current, previous = _comparison(periods, grouped=groups is not None)
+    if group_name is not None:
+        periods = periods.rename({GROUP: group_name})
+        comparison = comparison.rename({GROUP: group_name})
+    return KpiResult(
+        periods=periods, comparison=comparison, period=period, as_of=as_of, yearly=yearly,
+        current=current, previous=previous, group=group_name, warnings=warnings,
+        anonymous_revenue_share=anonymous_share, has_money=money,
+    )
+
+
+def customer_periods(activity: pl.DataFrame, summary: pl.DataFrame | None, *, period: Period) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The customer-period rows of `kpi()` with their flags, and the customers acquired before the first period.
+
+    Returns `activity` (customer ids not null) with active (a purchase occasion in the period),
+    was_active (active in the period before), new (first purchase period), first_in_year (first
+    active period of the calendar year) and year_retained (active the year before); and the
+    customer_id of those whose first purchase, known only from a longer `summary`, is before the
+    first period (empty without `summary`).
+    """
+    cid = pl.col("customer_id")
     # Sorted by customer and period, a customer's active rows are consecutive and in time order: the
     # row before tells whether they were active in the period before, and their first active row is
     # their first purchase period (no join needed).
@@ -203,22 +251,30 @@ def kpi(
         known_before = first.filter(pl.col("first_period") < act.get_column("period_start").min()).select("customer_id")
     act = pl.concat([ac, act.filter(~pl.col("active")).with_columns(
         was_active=pl.lit(False), new=pl.lit(False), first_in_year=pl.lit(False), year_retained=pl.lit(False))])
-    if groups is not None:
-        group_name = next(c for c in groups.columns if c != "customer_id")
-        g = groups.select("customer_id", pl.col(group_name).alias(GROUP)).unique("customer_id", keep="first")
-        act = act.join(g, on="customer_id", how="left")
-        known_before = known_before.join(g, on="customer_id", how="left")
-        keys = ["period_start", GROUP]
+    return act, known_before
 
+
+def base_kpis(
+    act: pl.DataFrame, known_before: pl.DataFrame, anonymous: pl.DataFrame | None, *, period: Period, as_of: dt.date,
+    start: dt.date | None, grouped: bool,
+) -> tuple[pl.DataFrame, dt.date]:
+    """The KPIs of `BASE_COLUMNS` (and the counts behind them) for every period, or period and group,
+    from the first period with data to the one before `as_of`; and the first day the data covers.
+
+    `act` and `known_before` are `customer_periods()`'s, with the group column when `grouped`;
+    `anonymous` the activity rows without a customer id (in the total revenue, never in a group).
+    """
+    keys = ["period_start", *([GROUP] if grouped else [])]
     starts = act.get_column("period_start")
     if anonymous is not None:
         starts = pl.concat([starts, anonymous.get_column("period_start")])
     first_start = starts.min()
+    assert isinstance(first_start, dt.date)  # a Date column's minimum (activity is never empty here)
     last_start = period_start(pl.lit(as_of - dt.timedelta(days=1)), period)
     calendar = pl.select(period_start=pl.date_range(pl.lit(first_start), last_start, interval=TRUNCATE[period])).with_columns(
         pl.col("period_start").cast(pl.Date)
     )
-    if groups is not None:
+    if grouped:
         levels = act.select(GROUP).unique().sort(GROUP, nulls_last=True)
         calendar = calendar.join(levels, how="cross")
 
@@ -238,11 +294,11 @@ def kpi(
     df = calendar.join(agg, on=keys, how="left", nulls_equal=True).with_columns(pl.col(counts).fill_null(0))
     # Lines without a customer id: in the total revenue only (not in any group).
     anon_cents = pl.lit(0, pl.Int64)
-    if anonymous is not None and groups is None:
+    if anonymous is not None and not grouped:
         per = anonymous.group_by("period_start").agg(anonymous_cents=pl.col("revenue_cents").sum())
         df = df.join(per, on="period_start", how="left").with_columns(pl.col("anonymous_cents").fill_null(0))
         anon_cents = pl.col("anonymous_cents")
-    over = [GROUP] if groups is not None else None
+    over = [GROUP] if grouped else None
 
     def lag(col: str) -> pl.Expr:
         return pl.col(col).shift(1).over(over, order_by="period_start") if over else pl.col(col).shift(1)
@@ -250,8 +306,8 @@ def kpi(
     def cumulative(col: str) -> pl.Expr:
         return pl.col(col).cum_sum().over(over, order_by="period_start") if over else pl.col(col).cum_sum()
 
-    before = known_before.group_by(*([GROUP] if groups is not None else [])).agg(known_before=pl.len().cast(pl.Int64))
-    if groups is not None:
+    before = known_before.group_by(*([GROUP] if grouped else [])).agg(known_before=pl.len().cast(pl.Int64))
+    if grouped:
         df = df.join(before, on=GROUP, how="left", nulls_equal=True).with_columns(pl.col("known_before").fill_null(0))
     else:
         df = df.with_columns(known_before=pl.lit(before.get_column("known_before").sum() if before.height else 0, pl.Int64))
@@ -275,59 +331,24 @@ def kpi(
         customer_retention_rate=ratio((pl.col("active_customers") - pl.col("new_customers")).cast(pl.Float64), pl.col("base")),
         returning_revenue_share=ratio(pl.col("returning_cents").cast(pl.Float64), pl.col("revenue_cents")),
     ).with_columns(churn_rate=1 - pl.col("retention_rate"))
-    columns = ["period_start", *([GROUP] if groups is not None else []), *BASE_COLUMNS[1:]]
-    extra: list[str] = []
-    anonymous_share = None
-    if anonymous is not None and money:
-        anon_total = int(anonymous.get_column("revenue_cents").sum())
-        total = int(df.get_column("revenue_cents").sum()) + anon_total
-        if anon_total:
-            share = anon_total / total if total else None
-            warnings.append(
-                (f"{share:.1%}" if share is not None else "part") + f" of the revenue ({anon_total / 100:,.2f} of "
-                f"{total / 100:,.2f}) is on lines without a customer id: revenue counts them; customer_revenue and "
-                "every per-customer figure do not" + (", nor does any group" if groups is not None else "")
-            )
-            anonymous_share = share
-    # Profit.
-    if profit is not None or margin_rate is not None:
-        if profit is not None:
-            p = profit
-            if groups is not None:
-                p = p.join(g, on="customer_id", how="left")
-            p = p.group_by(keys).agg(profit_cents=pl.col("profit_cents").sum())
-            df = df.join(p, on=keys, how="left", nulls_equal=True).with_columns(pl.col("profit_cents").fill_null(0))
-            df = df.with_columns(profit=pl.col("profit_cents") / 100)
-        else:
-            df = df.with_columns(profit=pl.col("revenue_cents") / 100 * margin_rate)
-        df = df.with_columns(profit_per_customer=ratio(pl.col("profit"), pl.col("active_customers")))
-        extra += ["profit", "profit_per_customer"]
+    return df, first_day
 
-    # Customer attributes, surveys, spend and campaigns (fidelcli/analyses/kpi_inputs.py).
-    g_map = g if groups is not None else None
-    for frame, add in ((customers, customer_kpis), (surveys, survey_kpis), (spend, spend_kpis), (campaigns, campaign_kpis)):
-        if frame is not None:
-            df, cols, notes = add(df, frame, act=act, keys=keys, period=period, groups=g_map)
-            extra += cols
-            warnings += notes
 
-    unknown = [c for c in (*MONEY_COLUMNS, *(("profit", "profit_per_customer") if profit is None else ())) if c in df.columns]
-    if not money:
-        df = df.with_columns(pl.lit(None, pl.Float64).alias(c) for c in unknown)
-    periods = df.select(*columns, *extra)
-    yearly = None
-    if groups is None and period != "week":
-        yearly = _yearly(df, profit=profit is not None, margin_rate=margin_rate, spend=spend, as_of=as_of, first_day=first_day,
-                         money=money)
-    comparison, current, previous = _comparison(periods, grouped=groups is not None)
-    if group_name is not None:
-        periods = periods.rename({GROUP: group_name})
-        comparison = comparison.rename({GROUP: group_name})
-    return KpiResult(
-        periods=periods, comparison=comparison, period=period, as_of=as_of, yearly=yearly,
-        current=current, previous=previous, group=group_name, warnings=warnings,
-        anonymous_revenue_share=anonymous_share, has_money=money,
-    )
+def anonymous_revenue(anonymous: pl.DataFrame | None, df: pl.DataFrame, *, grouped: bool) -> tuple[float | None, list[str]]:
+    """The share of the revenue on lines without a customer id (None when none, or a total of 0) and the warning
+    saying so; `df` is `base_kpis()`'s (its revenue_cents: the customers' revenue)."""
+    if anonymous is None:
+        return None, []
+    anon_total = int(anonymous.get_column("revenue_cents").sum())
+    total = int(df.get_column("revenue_cents").sum()) + anon_total
+    if not anon_total:
+        return None, []
+    share = anon_total / total if total else None
+    return share, [
+        (f"{share:.1%}" if share is not None else "part") + f" of the revenue ({anon_total / 100:,.2f} of "
+        f"{total / 100:,.2f}) is on lines without a customer id: revenue counts them; customer_revenue and "
+        "every per-customer figure do not" + (", nor does any group" if grouped else "")
+    ]
 
 
 def _yearly(
@@ -399,7 +420,8 @@ def _comparison(periods: pl.DataFrame, *, grouped: bool) -> tuple[pl.DataFrame, 
     the data starts after its first day, the last when it ends after as_of) are never compared."""
     starts = periods.filter(~pl.col("partial")).select("period_start").unique().sort("period_start")
     complete = starts.get_column("period_start")
-    schema = {**({GROUP: periods.schema[GROUP]} if grouped else {}), "kpi": pl.String, "previous": pl.Float64, "current": pl.Float64, "delta": pl.Float64}
+    schema: dict[str, pl.DataType] = {**({GROUP: periods.schema[GROUP]} if grouped else {}), "kpi": pl.String(), "previous": pl.Float64(),
+                                      "current": pl.Float64(), "delta": pl.Float64()}
     if len(complete) < 2:
         return pl.DataFrame(schema=schema), None, None
     current, previous = complete[-1], complete[-2]

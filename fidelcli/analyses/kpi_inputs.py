@@ -1,5 +1,6 @@
-"""KPIs from the optional inputs of `kpi()`: customer attributes (referrals, loyalty membership),
-surveys (NPS, CSAT, CES), marketing spend (CAC) and campaigns (open, click, conversion rates).
+"""KPIs from the optional inputs of `kpi()`: profit (a margin column or rate), customer attributes
+(referrals, loyalty membership), surveys (NPS, CSAT, CES), marketing spend (CAC) and campaigns (open,
+click, conversion rates).
 
 Each function adds its columns to the per-period frame of `kpi()` (one row per period, or per period
 and group) and returns (frame, the columns it added, warnings). Definitions are in docs/metrics.md.
@@ -11,8 +12,8 @@ from __future__ import annotations
 import polars as pl
 
 from fidelcli.analyses.satisfaction import satisfaction_aggregates, survey_scores
-from fidelcli.errors import InputError
 from fidelcli.engine.periods import Period, cents, period_start
+from fidelcli.errors import InputError
 
 Added = tuple[pl.DataFrame, list[str], list[str]]
 
@@ -24,6 +25,19 @@ def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 
 def _grouped(frame: pl.DataFrame, groups: pl.DataFrame | None) -> pl.DataFrame:
     return frame.join(groups, on="customer_id", how="left") if groups is not None else frame
+
+
+def profit_kpis(df: pl.DataFrame, profit: pl.DataFrame | float, *, keys: list[str], groups: pl.DataFrame | None) -> Added:
+    """Profit and profit per active customer: `profit` is the `profit_activity()` frame (its
+    profit_cents summed per period, or period and group) or a gross margin rate applied to revenue."""
+    if isinstance(profit, pl.DataFrame):
+        p = _grouped(profit, groups).group_by(keys).agg(profit_cents=pl.col("profit_cents").sum())
+        df = df.join(p, on=keys, how="left", nulls_equal=True).with_columns(pl.col("profit_cents").fill_null(0))
+        df = df.with_columns(profit=pl.col("profit_cents") / 100)
+    else:
+        df = df.with_columns(profit=pl.col("revenue_cents") / 100 * profit)
+    df = df.with_columns(profit_per_customer=ratio(pl.col("profit"), pl.col("active_customers")))
+    return df, ["profit", "profit_per_customer"], []
 
 
 def customer_kpis(

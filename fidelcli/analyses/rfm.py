@@ -27,9 +27,9 @@ import polars as pl
 
 from fidelcli.analyses.segments import default_segment_grid, scale_score, segment_grid
 from fidelcli.config import RfmThresholds, Segment
+from fidelcli.engine.periods import days_between
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.result import Figure, JsonResult
-from fidelcli.engine.periods import days_between
 
 if TYPE_CHECKING:
     from fidelcli.clean import Transactions

@@ -114,7 +114,7 @@ def segment_grid(segments: list[Segment] | tuple[Segment, ...], bins: int, *, la
     Raises ConfigError when the map is not a full partition of the grid.
     """
     validate_segments(segments, bins)
-    rows: dict[str, list] = {"r_score": [], "f_score": [], "segment": [], "action": [], "order": []}
+    rows: dict[str, list[int | str]] = {"r_score": [], "f_score": [], "segment": [], "action": [], "order": []}
     for i, seg in enumerate(segments):
         name = (seg.label_fr or seg.name) if lang == "fr" else seg.name
         action = (seg.action_fr or seg.action) if lang == "fr" else seg.action

@@ -27,14 +27,14 @@ import numpy as np
 import polars as pl
 
 from fidelcli.engine import Engine
-from fidelcli.engine.periods import MONTHS
+from fidelcli.engine.periods import MONTHS, MonthPeriod
 from fidelcli.errors import FitError, InputError
 from fidelcli.io.read import Table
 from fidelcli.models import SBG
 from fidelcli.result import Figure, JsonResult
 from fidelcli.stats import check_discount_rate, compound_rate
 
-SubscriptionPeriod = Literal["month", "quarter", "year"]
+SubscriptionPeriod = MonthPeriod
 FitScope = Literal["overall", "cohort"]
 MIN_COHORT = 20  # fewer subscriptions than this do not identify a cohort's own sBG
 
@@ -58,7 +58,7 @@ class SubscriptionResult(JsonResult):
     fits: pl.DataFrame
     subscribers: pl.DataFrame
     model: SBG
-    period: str
+    period: SubscriptionPeriod
     as_of: dt.date
     discount_rate_per_period: float
     warnings: list[str] = field(default_factory=list)
@@ -71,12 +71,13 @@ class SubscriptionResult(JsonResult):
         """The active subscriptions: how many, their mean discounted remaining lifetime (periods) and
         their total CLV (None when no active subscription has a price)."""
         active = self.subscribers.filter(pl.col("active"))
+        lifetime = active["discounted_remaining_lifetime"].mean()  # a float, None without active subscriptions
         return {
             "subscriptions": self.subscribers.height,
             "active": active.height,
             "discount_rate_per_period": round(self.discount_rate_per_period, 6),
-            "mean_discounted_remaining_lifetime": active["discounted_remaining_lifetime"].mean() if active.height else None,  # type: ignore[dict-item]
-            "total_clv": active["clv"].sum() if active["price"].null_count() < active.height else None,
+            "mean_discounted_remaining_lifetime": lifetime if isinstance(lifetime, float) else None,
+            "total_clv": float(active["clv"].sum()) if active["price"].null_count() < active.height else None,  # a Float64 sum
         }
 
 
@@ -199,8 +200,8 @@ def subscription_analysis(
             cohort_models[str(c)] = m
             fits.append(_fit_row(str(c), grp, m, rate))
     for (c,), grp in cohort_km.group_by(["cohort"], maintain_order=True):
-        m = cohort_models.get(str(c))
-        survival_parts.append(_with_model(grp, m, projection if m else 0))
+        cohort_model = cohort_models.get(str(c))
+        survival_parts.append(_with_model(grp, cohort_model, projection if cohort_model is not None else 0))
     survival = pl.concat([p.select(SURVIVAL_COLUMNS) for p in survival_parts], how="vertical")
     subscribers = _subscriber_values(d, model, cohort_models, rate)
     if subscribers["expected_remaining_periods"].null_count() and model.params_["alpha"] <= 1:
@@ -225,11 +226,13 @@ def _fit_row(cohort: str, d: pl.DataFrame, m: SBG, rate: float) -> dict[str, Any
 
 def _with_model(km: pl.DataFrame, model: SBG | None, projection: int) -> pl.DataFrame:
     km = km.with_columns(pl.col("cohort").cast(pl.String), projected=pl.lit(False))
-    last = int(km["period"].max() or 0)  # type: ignore[arg-type]
+    top = km["period"].max()  # an int, None without periods
+    last = top if isinstance(top, int) else 0
     if projection > 0:
         ahead = pl.DataFrame({"period": pl.int_range(last + 1, last + projection + 1, eager=True).cast(pl.Int64)}).with_columns(
             cohort=pl.lit(km["cohort"][0]), at_risk=pl.lit(None, dtype=pl.Int64), churned=pl.lit(None, dtype=pl.Int64),
-            churn_rate=pl.lit(None, dtype=pl.Float64), retention_rate=pl.lit(None, dtype=pl.Float64), survival=pl.lit(None, dtype=pl.Float64), projected=pl.lit(True))
+            churn_rate=pl.lit(None, dtype=pl.Float64), retention_rate=pl.lit(None, dtype=pl.Float64),
+            survival=pl.lit(None, dtype=pl.Float64), projected=pl.lit(True))
         km = pl.concat([km, ahead.select(km.columns)])
     if model is None:
         return km.with_columns(sbg_survival=pl.lit(None, dtype=pl.Float64))

@@ -10,27 +10,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError
 from fidelcli.stats import compound_rate
 
-TimeUnit = Literal["day", "week", "month", "year"]  # year: e.g. the yearly periods of a BG/BB summary
-HorizonUnit = Literal["day", "week", "month", "year"]
+HorizonUnit = TimeUnit  # a horizon is counted in the same units: 12m, 52w, 365d, 1y
 DAYS_PER_YEAR = 365.25
-DAYS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": DAYS_PER_YEAR / 12, "year": DAYS_PER_YEAR}
+DAYS: dict[TimeUnit, float] = {"day": 1.0, "week": 7.0, "month": DAYS_PER_YEAR / 12, "year": DAYS_PER_YEAR}
 _SUFFIX: dict[str, HorizonUnit] = {"d": "day", "w": "week", "m": "month", "y": "year"}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwmy])\s*$", re.IGNORECASE)
 
 
-def days_per(unit: str) -> float:
+def days_per(unit: TimeUnit) -> float:
     """Length of one `unit` in days (a month is 365.25/12 days)."""
     if unit not in DAYS:
         raise ConfigError(f"unknown time unit {unit!r}", hint="use day, week, month or year")
     return DAYS[unit]
 
 
-def convert(value: float, source: str, target: str) -> float:
+def convert(value: float, source: TimeUnit, target: TimeUnit) -> float:
     """Convert a duration from one unit to another (e.g. 12 months -> 52.18 weeks)."""
     return value * days_per(source) / days_per(target)
 
@@ -48,11 +47,11 @@ class Horizon:
     def __str__(self) -> str:
         return f"{self.count}{self.unit[0]}"
 
-    def length(self, time_unit: str) -> float:
+    def length(self, time_unit: TimeUnit) -> float:
         """The horizon in the model's time unit (`12m` in weeks is 52.18)."""
         return convert(self.count, self.unit, time_unit)
 
-    def step(self, time_unit: str) -> float:
+    def step(self, time_unit: TimeUnit) -> float:
         """One step of the horizon (one of its units) in the model's time unit."""
         return convert(1.0, self.unit, time_unit)
 
@@ -83,7 +82,7 @@ def parse_horizon(text: str | Horizon) -> Horizon:
     return Horizon(int(float(match.group(1))), _SUFFIX[match.group(2).lower()])
 
 
-def rate_per_period(annual_rate: float, unit: str) -> float:
+def rate_per_period(annual_rate: float, unit: TimeUnit) -> float:
     """Discount rate of one period of `unit` equivalent to an annual rate, by compounding
     (`fidelcli.stats.compound_rate`).
 

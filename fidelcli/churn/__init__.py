@@ -12,13 +12,13 @@ from fidelcli.churn.drivers import churn_drivers
 from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features
 from fidelcli.churn.labels import shift, subscription_labels
 from fidelcli.churn.metrics import Metrics, evaluate
-from fidelcli.churn.model import ChurnReport, TrainResult
+from fidelcli.churn.model import ChurnReport
 from fidelcli.churn.modelfile import ChurnModel
-from fidelcli.churn.score import DEFAULT_BANDS, ScoreResult, band_summary, check_bands, score_churn
-from fidelcli.churn.train import train_churn
+from fidelcli.churn.score import DEFAULT_BANDS, ScoreResult, band_summary, check_bands, churn_score_analysis, churn_summary, score_churn
+from fidelcli.churn.train import TrainResult, train_churn
 
 __all__ = [
     "DEFAULT_BANDS", "ChurnInputs", "ChurnModel", "ChurnReport", "FeatureSet", "Metrics", "ScoreResult", "TrainResult",
-    "band_summary", "check_bands", "churn_drivers", "churn_features", "evaluate", "parse_horizon",
+    "band_summary", "check_bands", "churn_drivers", "churn_features", "churn_score_analysis", "churn_summary", "evaluate", "parse_horizon",
     "score_churn", "shift", "subscription_labels", "train_churn",
 ]

@@ -13,8 +13,13 @@ rhythm with their own numbers ("2 purchases in 326 days (one every 299 days on a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 _RECENCY_RATIO = 1.5
 
@@ -51,7 +56,8 @@ def _signs(columns: set[str]) -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
         out.append((c("returns_share") >= 0.2, c("returns_share") / 0.2,
                     pl.format("returned {}% of what they bought", (c("returns_share") * 100).round(0).cast(pl.Int64, strict=False))))
     if "last_nps" in columns:
-        out.append((c("last_nps") <= 6, (7 - c("last_nps")) / 2, pl.format("detractor: latest NPS answer {}", c("last_nps").round(0).cast(pl.Int64, strict=False))))
+        out.append((c("last_nps") <= 6, (7 - c("last_nps")) / 2,
+                    pl.format("detractor: latest NPS answer {}", c("last_nps").round(0).cast(pl.Int64, strict=False))))
     if "last_csat" in columns:
         out.append((c("last_csat") <= 2, 3 - c("last_csat"), pl.format("dissatisfied: latest CSAT {}/5", c("last_csat").round(0).cast(pl.Int64, strict=False))))
     if "last_ces" in columns:
@@ -124,7 +130,7 @@ def churn_drivers(features: pl.LazyFrame | pl.DataFrame, *, n: int = 3, required
     texts = texts.with_columns(pl.Series(f"i{j}", picked[:, j] if j < picked.shape[1] else np.full(frame.height, -1)) for j in range(n))
 
     def pick(j: int) -> pl.Expr:
-        expr = pl.when(pl.col(f"i{j}") == 0).then(pl.col("t0"))
+        expr: Then | ChainedThen = pl.when(pl.col(f"i{j}") == 0).then(pl.col("t0"))
         for i in range(1, len(signs)):
             expr = expr.when(pl.col(f"i{j}") == i).then(pl.col(f"t{i}"))
         return expr.otherwise(None).alias(f"driver_{j + 1}")

@@ -17,6 +17,7 @@ from fidelcli.clean import Transactions
 from fidelcli.engine import Engine
 from fidelcli.engine.periods import rf_statistics
 from fidelcli.errors import FitError
+from fidelcli.stats import FloatArray
 
 
 @dataclass
@@ -129,7 +130,8 @@ def customer_features(customers: pl.LazyFrame, cutoff: dt.date, *, tiers: list[s
         else:
             levels = list(tiers)
         # the table is a snapshot: a tier only counts once the customer had enrolled by the cutoff
-        enrolled = pl.col("enrollment_date").is_null() | (pl.col("enrollment_date") <= pl.lit(cutoff, dtype=pl.Date)) if "enrollment_date" in cols else pl.lit(True)
+        enrolled = (pl.col("enrollment_date").is_null() | (pl.col("enrollment_date") <= pl.lit(cutoff, dtype=pl.Date))
+                    if "enrollment_date" in cols else pl.lit(True))
         exprs += [((pl.col("tier") == t) & enrolled).fill_null(False).cast(pl.Int8).alias(f"tier_{t}") for t in levels]
     if not exprs:
         return None, levels
@@ -137,7 +139,7 @@ def customer_features(customers: pl.LazyFrame, cutoff: dt.date, *, tiers: list[s
     return customers.select("customer_id", *exprs).group_by("customer_id").agg(pl.all().max()), levels
 
 
-def bgnbd_inputs(frame: pl.DataFrame, cutoff: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bgnbd_inputs(frame: pl.DataFrame, cutoff: dt.date) -> tuple[FloatArray, FloatArray, FloatArray]:
     """BG/NBD summary (x repeat occasions, t_x and T in weeks) at the end of the cutoff day
     (`rf_statistics`, from the features' frequency, first_purchase and last_purchase)."""
     stats = rf_statistics(occasions=pl.col("frequency"), end=cutoff + dt.timedelta(days=1), unit_days=7)

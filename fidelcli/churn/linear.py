@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from fidelcli.stats import FloatArray
+
 BLOCK = 131_072  # rows scored at a time: bounds the memory of the standardised copy
 
 
@@ -33,15 +35,15 @@ BLOCK = 131_072  # rows scored at a time: bounds the memory of the standardised 
 class Linear:
     """Median imputation, standardisation and a linear predictor (the log-odds of churn)."""
 
-    medians: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    center: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
+    medians: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    center: FloatArray
+    scale: FloatArray
+    coef: FloatArray
     intercept: float
 
-    def raw(self, X: np.ndarray) -> np.ndarray:
+    def raw(self, X: FloatArray) -> FloatArray:
         """Log-odds of churn per row of `X` (columns in the model's feature order; NaN = missing)."""
         out = np.empty(X.shape[0], dtype=np.float64)
         for start in range(0, X.shape[0], BLOCK):
@@ -64,7 +66,7 @@ class Linear:
                    intercept=float(d["intercept"]))
 
     @classmethod
-    def from_pipeline(cls, pipeline: Any, X: np.ndarray) -> Linear:
+    def from_pipeline(cls, pipeline: Any, X: FloatArray) -> Linear:
         """Export a `make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression())` fitted on `X`.
 
         A feature with no value in training is imputed with 0 (`keep_empty_features=True`), its bounds

@@ -10,7 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
+
+from fidelcli.stats import FloatArray
+
+Labels = NDArray[np.int_]  # one per customer: 1 = churned, 0 = still active
 
 
 class Metrics(BaseModel):
@@ -39,7 +44,7 @@ def finite(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def evaluate(y: np.ndarray, score: np.ndarray, prob: np.ndarray | None = None) -> Metrics:
+def evaluate(y: Labels, score: FloatArray, prob: FloatArray | None = None) -> Metrics:
     """AUC, PR-AUC, Brier score (of `prob`, default `score`), lift and capture rate in the top decile.
 
     The top decile is the 10 % of customers (rounded up) with the highest score; ties are broken by
@@ -65,7 +70,7 @@ def evaluate(y: np.ndarray, score: np.ndarray, prob: np.ndarray | None = None) -
                    top_decile_capture=finite(capture))
 
 
-def calibration_table(y: np.ndarray, prob: np.ndarray) -> list[CalibrationRow]:
+def calibration_table(y: Labels, prob: FloatArray) -> list[CalibrationRow]:
     """Customers split in ten equal groups by predicted probability: mean predicted vs observed."""
     order = np.argsort(prob, kind="stable")
     rows = []
@@ -76,10 +81,10 @@ def calibration_table(y: np.ndarray, prob: np.ndarray) -> list[CalibrationRow]:
     return rows
 
 
-Placements = tuple[np.ndarray, np.ndarray]
+Placements = tuple[FloatArray, FloatArray]
 
 
-def auc_placements(y: np.ndarray, score: np.ndarray) -> Placements | None:
+def auc_placements(y: Labels, score: FloatArray) -> Placements | None:
     """DeLong's structural components of one score's AUC (None with fewer than two customers of a class).
 
     For each churner, the share of non-churners it outranks (ties count half); for each

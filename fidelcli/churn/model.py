@@ -17,23 +17,25 @@ The model and its file (JSON data, checked against a schema when loaded, never c
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from fidelcli.churn.linear import Linear
 from fidelcli.churn.metrics import (
     CalibrationRow,
+    Labels,
     Metrics,
     Placements,
     auc_difference,
 )
-from fidelcli.churn.modelfile import ChurnModel
+from fidelcli.churn.modelfile import ChurnModel, SigmoidCalibration
 from fidelcli.churn.trees import export_hgb
 from fidelcli.errors import FitError
+from fidelcli.stats import FloatArray
 
 Calibration = Literal["sigmoid", "isotonic"]
 Candidate = Literal["logistic_regression", "gradient_boosting"]
@@ -43,13 +45,13 @@ Candidate = Literal["logistic_regression", "gradient_boosting"]
 CANDIDATES: tuple[Candidate, ...] = ("logistic_regression", "gradient_boosting")
 # the model file's `kind` of each candidate
 KINDS = {"logistic_regression": "logistic_regression", "gradient_boosting": "gradient_boosted_trees"}
-SELECTION_METRIC = "auc"
+SELECTION_METRIC: Final = "auc"
 BASELINES = ("rfm_logistic", "recency", "p_alive")
 # the honest baseline's features (those the data provides: no monetary value without amounts)
 RFM_FEATURES = ("recency_days", "frequency", "monetary", "tenure_days")
 NAMES = {"logistic_regression": "logistic regression", "gradient_boosting": "gradient boosting",
          "rfm_logistic": "the RFM logistic baseline", "recency": "recency alone", "p_alive": "P(alive)"}
-IDENTITY = {"method": "sigmoid", "a": 1.0, "b": 0.0}
+IDENTITY: SigmoidCalibration = {"method": "sigmoid", "a": 1.0, "b": 0.0}
 
 
 class ChurnReport(BaseModel):
@@ -99,20 +101,20 @@ CALIBRATION_SHARE = 0.2
 TRAIN_CUTOFFS = 2
 
 
-def _calibration_rows(ids: pl.Series, seed: int) -> np.ndarray:
+def _calibration_rows(ids: pl.Series, seed: int) -> NDArray[np.bool_]:
     """Seeded 20 % of the customers (the same customer always on the same side, whatever the row order)."""
     unique = ids.unique().sort()
     held = pl.DataFrame({"customer_id": unique, "held": np.random.default_rng(seed).random(unique.len()) < CALIBRATION_SHARE})
     return ids.to_frame().join(held, on="customer_id", how="left", maintain_order="left")["held"].to_numpy()
 
 
-def _two_classes(y: np.ndarray, file: str | None) -> None:
+def _two_classes(y: Labels, file: str | None) -> None:
     if len(np.unique(y)) < 2:
         raise FitError(f"every training customer has the same label ({'churned' if y[0] else 'active'}), nothing to learn",
                        file=file, hint="use a longer history, another --cutoff or another --horizon")
 
 
-def fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calibration: Calibration, features: list[str],
+def fit_trees(X: FloatArray, y: Labels, ids: pl.Series, *, seed: int, calibration: Calibration, features: list[str],
                file: str | None = None) -> ChurnModel:
     """Boosted trees on 80 % of the customers, calibration map on the other 20 % (seeded split)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -143,7 +145,7 @@ def fit_trees(X: np.ndarray, y: np.ndarray, ids: pl.Series, *, seed: int, calibr
     return model
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray) -> Any:
+def fit_logistic(X: FloatArray, y: Labels) -> Any:
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -153,10 +155,10 @@ def fit_logistic(X: np.ndarray, y: np.ndarray) -> Any:
                          LogisticRegression(max_iter=2000)).fit(X, y)
 
 
-def fit_linear(X: np.ndarray, y: np.ndarray, *, features: list[str], file: str | None = None) -> ChurnModel:
+def fit_linear(X: FloatArray, y: Labels, *, features: list[str], file: str | None = None) -> ChurnModel:
     """The logistic regression as a model (its own probabilities: maximum likelihood needs no calibration map)."""
     _two_classes(y, file)
-    return ChurnModel(features=features, baseline=0.0, trees=[], calibration=dict(IDENTITY),
+    return ChurnModel(features=features, baseline=0.0, trees=[], calibration=IDENTITY.copy(),
                       linear=Linear.from_pipeline(fit_logistic(X, y), X))
 
 
@@ -224,11 +226,3 @@ def compare(saved: str, metrics: dict[str, Metrics], places: dict[str, Placement
         notes.append(f"the saved model ({NAMES[saved]}) beats {words} by only {g_rfm:+.4f} AUC, within one "
                      f"standard error ({se_rfm:.4f}): no clear gain over it")
     return gains, std_errors, beats, notes
-
-
-@dataclass
-class TrainResult:
-    """The refitted model and the validation report."""
-
-    model: ChurnModel
-    report: ChurnReport

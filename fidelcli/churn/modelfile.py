@@ -17,7 +17,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import numpy as np
 import polars as pl
@@ -28,6 +28,7 @@ from fidelcli.churn.linear import Linear
 from fidelcli.churn.trees import Tree, raw_scores
 from fidelcli.errors import InputError, ModelFileError
 from fidelcli.io.jsonfile import read_json, schema_problem
+from fidelcli.stats import FloatArray
 
 FORMAT = "fidelcli-churn-model"
 FORMAT_VERSION = 1
@@ -90,6 +91,25 @@ class SigmoidDoc(Strict):
     method: Literal["sigmoid"]
     a: float
     b: float
+
+
+class SigmoidCalibration(TypedDict):
+    """p = 1 / (1 + exp(-(a * raw + b))) (Platt scaling of the raw log-odds)."""
+
+    method: Literal["sigmoid"]
+    a: float
+    b: float
+
+
+class IsotonicCalibration(TypedDict):
+    """Piecewise-linear from the uncalibrated probability x to the calibrated y."""
+
+    method: Literal["isotonic"]
+    x: list[float]
+    y: list[float]
+
+
+CalibrationMap = SigmoidCalibration | IsotonicCalibration
 
 
 class IsotonicDoc(Strict):
@@ -224,7 +244,7 @@ class ChurnModel:
     features: list[str]
     baseline: float
     trees: list[Tree]
-    calibration: dict[str, Any]
+    calibration: CalibrationMap
     metadata: dict[str, Any] = field(default_factory=dict)
     file: str | None = field(default=None, compare=False)  # the file it was loaded from, named in errors
     linear: Linear | None = None
@@ -234,7 +254,7 @@ class ChurnModel:
         """The model file's `kind`."""
         return "logistic_regression" if self.linear is not None else "gradient_boosted_trees"
 
-    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+    def matrix(self, frame: pl.DataFrame) -> FloatArray:
         """The feature matrix of `frame` in the model's column order (nulls become NaN).
 
         Raises InputError naming the model file and the features the data cannot provide.
@@ -245,7 +265,7 @@ class ChurnModel:
                              file=self.file, hint=missing_hint(missing))
         return feature_matrix(frame, self.features)
 
-    def raw(self, X: np.ndarray) -> np.ndarray:
+    def raw(self, X: FloatArray) -> FloatArray:
         """Uncalibrated log-odds of churn (the boosted trees' sum, or the logistic regression's linear predictor)."""
         if self.linear is not None:
             return self.linear.raw(X)
@@ -254,7 +274,7 @@ class ChurnModel:
             parts = list(pool.map(lambda b: raw_scores(b, self.baseline, self.trees, block=16_384), blocks))
         return np.concatenate(parts) if parts else np.empty(0)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: FloatArray) -> FloatArray:
         """Calibrated churn probability per row of `X`."""
         return apply_calibration(self.raw(X), self.calibration)
 
@@ -293,7 +313,7 @@ class ChurnModel:
         return cls.from_dict(doc, file=str(path))
 
     @classmethod
-    def from_dict(cls, doc: Any, *, file: str | None = None) -> ChurnModel:
+    def from_dict(cls, doc: object, *, file: str | None = None) -> ChurnModel:
         """Check and rebuild a model from its parsed JSON (see `load`).
 
         Raises
@@ -339,13 +359,13 @@ class ChurnModel:
                 raise ModelFileError(f"invalid P(alive) model in the {WHAT}: {exc.message}", file=file, hint=RETRAIN_HINT) from None
         if isinstance(m, LogisticDoc):
             linear = Linear.from_dict(m.model_dump())
-            return cls(features=list(m.features), baseline=0.0, trees=[], calibration=m.calibration.model_dump(),
+            return cls(features=list(m.features), baseline=0.0, trees=[], calibration=calibration_map(m.calibration),
                        metadata=body["metadata"], file=file, linear=linear)
         try:
             trees = [Tree.from_dict(t.model_dump(), len(m.features)) for t in m.trees]
         except InputError as exc:  # the schema checks the same: kept as a second line of defence
             raise ModelFileError(exc.message, file=file, hint=RETRAIN_HINT) from None
-        return cls(features=list(m.features), baseline=m.baseline, trees=trees, calibration=m.calibration.model_dump(),
+        return cls(features=list(m.features), baseline=m.baseline, trees=trees, calibration=calibration_map(m.calibration),
                    metadata=body["metadata"], file=file)
 
 
@@ -355,9 +375,16 @@ def digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def apply_calibration(raw: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
+def calibration_map(doc: SigmoidDoc | IsotonicDoc) -> CalibrationMap:
+    """The calibration of a checked model file (the fields of `model_dump()`, typed)."""
+    if isinstance(doc, SigmoidDoc):
+        return {"method": "sigmoid", "a": doc.a, "b": doc.b}
+    return {"method": "isotonic", "x": list(doc.x), "y": list(doc.y)}
+
+
+def apply_calibration(raw: FloatArray, calibration: CalibrationMap) -> FloatArray:
     """Calibrated probabilities from raw log-odds."""
-    calibrated: np.ndarray
+    calibrated: FloatArray
     if calibration["method"] == "sigmoid":
         z = calibration["a"] * raw + calibration["b"]
         calibrated = 1.0 / (1.0 + np.exp(-z))
@@ -389,6 +416,6 @@ def missing_hint(missing: list[str]) -> str:
     return "score with the same inputs as in training, or train a model on these inputs"
 
 
-def feature_matrix(frame: pl.DataFrame, features: list[str]) -> np.ndarray:
+def feature_matrix(frame: pl.DataFrame, features: list[str]) -> FloatArray:
     """The float matrix of `features` (columns of `frame`, in that order; nulls become NaN)."""
     return frame.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy(order="c").astype(np.float64, copy=False)

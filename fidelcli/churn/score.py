@@ -13,6 +13,7 @@ from fidelcli.churn.modelfile import ChurnModel, spend_features
 from fidelcli.clean import Transactions
 from fidelcli.engine import Engine
 from fidelcli.errors import ConfigError, InputError
+from fidelcli.result import Figure, JsonResult
 
 DEFAULT_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
 
@@ -51,19 +52,41 @@ def high_risk(bands: dict[str, float]) -> float:
 def _band_expr(prob: pl.Expr, bands: dict[str, float]) -> pl.Expr:
     """Name of the highest band whose lowest probability the value reaches."""
     names = list(bands)
-    expr = pl.when(prob >= bands[names[-1]]).then(pl.lit(names[-1]))
-    for name in reversed(names[1:-1]):
-        expr = expr.when(prob >= bands[name]).then(pl.lit(name))
-    return expr.otherwise(pl.lit(names[0])) if len(names) > 1 else pl.lit(names[0])
+    expr: pl.Expr = pl.lit(names[0])
+    for name in names[1:]:  # the highest band is the outermost test
+        expr = pl.when(prob >= bands[name]).then(pl.lit(name)).otherwise(expr)
+    return expr
 
 
 @dataclass
-class ScoreResult:
-    """Scored customers and the warnings of the feature step."""
+class ScoreResult(JsonResult):
+    """Scored customers, their summary and the warnings of the feature step: the result of `churn score`.
+
+    frame: one row per customer (customer_id, churn_probability, risk_band, driver_1..3), sorted by id.
+    cutoff: last day of data used (the day before the scoring date).
+    bands: the risk bands used, {name: lowest probability}, lowest first.
+    summary: churn risk per RFM segment, else per risk band (`churn_summary`); None from `score_churn`
+        alone, filled in by `churn_score_analysis`.
+    """
 
     frame: pl.DataFrame
     cutoff: dt.date
     warnings: list[str] = field(default_factory=list)
+    bands: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BANDS))
+    summary: pl.DataFrame | None = None
+
+    @property
+    def as_of(self) -> dt.date:
+        """The scoring date (`--as-of`): the day after the cutoff."""
+        return self.cutoff + dt.timedelta(days=1)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """scores (one row per customer), then summary (per segment or risk band) when computed."""
+        return {"scores": self.frame} | ({"summary": self.summary} if self.summary is not None else {})
+
+    def headline(self) -> dict[str, Figure]:
+        high = self.frame.filter(pl.col("churn_probability") >= high_risk(self.bands)).height
+        return {"as_of": self.as_of.isoformat(), "customers": self.frame.height, "high_risk_customers": high}
 
 
 def score_churn(
@@ -133,7 +156,7 @@ def score_churn(
     out = scored.lazy().select("customer_id", "churn_probability", "risk_band").join(
         churn_drivers(scored, required=required), on="customer_id", how="left", maintain_order="left"
     ).collect()
-    return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings)
+    return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings, bands=bands)
 
 
 def band_summary(scored: pl.DataFrame, *, by: str = "risk_band") -> pl.DataFrame:
@@ -195,9 +218,42 @@ def churn_summary(
         bands = joined.group_by("risk_band").agg(low=pl.col("churn_probability").min()).drop_nulls().sort("low")["risk_band"].to_list()
     return (
         joined.group_by("segment")
-        .agg(customers=pl.len(), mean_churn_probability=pl.col("churn_probability").mean(),
+        .agg(pl.len().alias("customers"), pl.col("churn_probability").mean().alias("mean_churn_probability"),
              *[(pl.col("risk_band") == b).sum().alias(b) for b in bands])
         .with_columns(share=pl.col("customers") / joined.height)
         .select("segment", "customers", "share", "mean_churn_probability", *bands)
         .sort(["mean_churn_probability", "segment"], descending=[True, False])
     )
+
+
+def churn_score_analysis(
+    tx: Transactions,
+    model: ChurnModel,
+    *,
+    engine: Engine,
+    inputs: ChurnInputs | None = None,
+    bands: dict[str, float] | list[float] | None = None,
+    bins: int = 5,
+    lang: str = "en",
+) -> ScoreResult:
+    """Churn risk as of the transactions' analysis date: `score_churn` with the data up to the day
+    before `tx.as_of`, then `churn_summary` of the scores. The one library call behind
+    `fidelcli churn score`.
+
+    Parameters
+    ----------
+    tx, model, engine, inputs
+        As for `score_churn`.
+    bands
+        Risk bands, {name: lowest probability} or cut points (`check_bands`); default `DEFAULT_BANDS`.
+    bins, lang
+        RFM settings of the summary's segments.
+
+    Returns
+    -------
+    ScoreResult with its `summary` (churn risk per RFM segment, else per risk band).
+    """
+    checked = check_bands(bands or DEFAULT_BANDS)
+    result = score_churn(tx, model, engine=engine, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=checked)
+    result.summary = churn_summary(result.frame, tx, engine=engine, as_of=tx.as_of, bins=bins, lang=lang, bands=list(checked))
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -14,24 +15,87 @@ from fidelcli.churn.features import ChurnInputs, FeatureSet, churn_features, fea
 from fidelcli.churn.labels import shift, subscription_labels
 from fidelcli.churn.metrics import auc_placements, calibration_table, evaluate
 from fidelcli.churn.model import (
+    CANDIDATES,
     HGB_PARAMS,
+    NAMES,
     RFM_FEATURES,
     SELECTION_METRIC,
     TRAIN_CUTOFFS,
     Calibration,
     ChurnReport,
-    TrainResult,
     choose_model,
     compare,
     fit_linear,
     fit_trees,
 )
-from fidelcli.churn.modelfile import feature_matrix, spend_features
+from fidelcli.churn.modelfile import ChurnModel, feature_matrix, spend_features
 from fidelcli.clean import Transactions
 from fidelcli.engine import Engine
 from fidelcli.errors import FitError
+from fidelcli.result import Figure, JsonResult
 
 Cache = dict[dt.date, tuple[FeatureSet, np.ndarray]]
+SHORT_NAMES = {"rfm_logistic": "RFM logistic", "recency": "recency", "p_alive": "P(alive)"}
+
+
+@dataclass
+class TrainResult(JsonResult):
+    """The refitted model and the validation report: the result of `churn train`.
+
+    model: the model to save (`ChurnModel.save`; its document is `model.to_dict()`).
+    report: what the training measured (`ChurnReport`, the `--report` JSON).
+    warnings: the report's warnings (the same list).
+    """
+
+    model: ChurnModel
+    report: ChurnReport
+    warnings: list[str] = field(default_factory=list)
+
+    def metrics_table(self) -> pl.DataFrame:
+        """One row per model compared: model, role (saved, candidate or baseline), then its validation metrics."""
+        rep = self.report
+        return pl.DataFrame([{"model": name, "role": role(name, rep.saved_model), **m.model_dump()} for name, m in rep.metrics.items()])
+
+    def calibration_table(self) -> pl.DataFrame:
+        """The saved model's calibration on the validation customers: decile, customers, mean_predicted, observed."""
+        schema = {"decile": pl.Int64, "customers": pl.Int64, "mean_predicted": pl.Float64, "observed": pl.Float64}
+        return pl.DataFrame([r.model_dump() for r in self.report.calibration_table], schema=schema)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """metrics (candidates and baselines on the validation customers), calibration (the saved model's)."""
+        return {"metrics": self.metrics_table(), "calibration": self.calibration_table()}
+
+    def headline(self) -> dict[str, Figure]:
+        rep = self.report
+        return {
+            "saved_model": rep.saved_model, "horizon": rep.horizon, "validation_cutoff": rep.validation_cutoff.isoformat(),
+            "train_rows": rep.train_rows, "validation_customers": rep.validation_customers, "final_rows": rep.final_rows,
+            "auc": rep.metrics[rep.saved_model].auc, "auc_gain_vs_rfm_logistic": rep.auc_gain_vs_rfm_logistic,
+            "auc_gain_vs_recency": rep.auc_gain_vs_recency, "auc_gain_vs_p_alive": rep.auc_gain_vs_p_alive,
+            "beats_baselines": rep.beats_baselines,
+        }
+
+    def verdict(self) -> str:
+        """How far the saved model beats each baseline, and whether it beats them all (clearly), in one sentence."""
+        rep = self.report
+        gains = {b: g for b, g in (("rfm_logistic", rep.auc_gain_vs_rfm_logistic), ("recency", rep.auc_gain_vs_recency),
+                                   ("p_alive", rep.auc_gain_vs_p_alive)) if g is not None}
+        ses = rep.auc_gain_std_errors
+        listed = ", ".join(f"{SHORT_NAMES[b]} {g:+.4f}" + (f" (standard error {se:.4f})" if (se := ses.get(b)) is not None else "")
+                           for b, g in gains.items())
+        unclear = [SHORT_NAMES[b] for b, g in gains.items() if (se := ses.get(b)) is not None and g <= se]
+        if not rep.beats_baselines:
+            verdict = "does NOT beat every baseline"
+        elif unclear:
+            verdict = f"beats the baselines, but by less than one standard error over {', '.join(unclear)}"
+        else:
+            verdict = "beats the baselines"
+        return f"{NAMES[rep.saved_model]} (saved) {verdict}: AUC gain vs {listed}"
+
+
+def role(name: str, saved: str) -> str:
+    """A compared model's role: `saved`, `candidate` (the other candidate) or `baseline`."""
+    return "saved" if name == saved else "candidate" if name in CANDIDATES else "baseline"
 
 
 def _dataset(tx: Transactions, engine: Engine, cutoff: dt.date, horizon: str, inputs: ChurnInputs,
@@ -86,7 +150,7 @@ def train_churn(
     tx: Transactions,
     *,
     engine: Engine,
-    data_end: dt.date,
+    data_end: dt.date | None = None,
     cutoff: dt.date | None = None,
     horizon: str = "90d",
     inputs: ChurnInputs | None = None,
@@ -109,7 +173,7 @@ def train_churn(
         amounts (no amount column, or every amount 0) the model leaves the spend features out and
         the report says so; the model file lists the features it uses and those left out.
     data_end
-        Last day covered by the data (the day before `Transactions.as_of`).
+        Last day covered by the data; default the day before `tx.as_of`.
     cutoff
         Validation cutoff; default: the latest one whose horizon is covered, `data_end - H`.
     horizon
@@ -137,6 +201,7 @@ def train_churn(
         transactions file).
     """
     file = tx.file
+    data_end = tx.as_of - dt.timedelta(days=1) if data_end is None else data_end
     amounts = engine.has_amounts(tx)
     parse_horizon(horizon)
     inputs = inputs or ChurnInputs()
@@ -234,7 +299,7 @@ def train_churn(
         "selection_metric": SELECTION_METRIC,
         "selection": selection,
     }
-    return TrainResult(model=final, report=report)
+    return TrainResult(model=final, report=report, warnings=report.warnings)
 
 
 def _left_out(features: list[str], frames: list[pl.DataFrame], *, amounts: bool) -> tuple[dict[str, str], list[str]]:

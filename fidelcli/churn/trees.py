@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fidelcli.errors import InputError
-
-FloatArray = np.ndarray
+from fidelcli.stats import FloatArray
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,11 @@ class Tree:
     A leaf points to itself with threshold +inf, so a walk of `depth` steps ends on a leaf for every row.
     """
 
-    feature: np.ndarray  # int64
-    threshold: np.ndarray  # float64
-    missing_left: np.ndarray  # bool
-    left: np.ndarray  # int64
-    value: np.ndarray  # float64
+    feature: NDArray[np.int64]
+    threshold: FloatArray
+    missing_left: NDArray[np.bool_]
+    left: NDArray[np.int64]
+    value: FloatArray
     depth: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def export_hgb(model: Any) -> tuple[float, list[Tree]]:
     return baseline, trees
 
 
-def _renumber(nodes: np.ndarray) -> Tree:
+def _renumber(nodes: NDArray[np.void]) -> Tree:
     """scikit-learn's depth-first node array -> breadth-first with siblings side by side."""
     order = [0]
     new_index = {0: 0}

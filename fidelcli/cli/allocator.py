@@ -13,7 +13,7 @@ Every command declares its profile in `PROFILES` (checked when `cli/app.py` regi
   so the model work does not stack on the pages the reduction freed (lower peak memory).
 Both use one arena per usable CPU instead of four. Values the user sets in `_RJEM_MALLOC_CONF`
 come after ours and win; `FIDELCLI_ALLOCATOR=default` leaves the allocator alone. The measurements
-are in README.md (Performance).
+are in docs/performance.md.
 """
 
 from __future__ import annotations

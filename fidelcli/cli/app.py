@@ -7,18 +7,18 @@ import copy
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import polars as pl
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from fidelcli import __version__
 from fidelcli.cli import allocator, churn, clv, cohort, kpi, options, render, rfm, sample, subscription, validate
 from fidelcli.cli.typer_compat import ClickException, Context
-from fidelcli.engine import ENGINES
+from fidelcli.engine import EngineName
 from fidelcli.errors import FidelError
 from fidelcli.privacy.mask import scrub
 
@@ -63,8 +63,8 @@ def _report(exc: BaseException) -> int:
 GLOBAL_FLAGS = {"quiet": "quiet", "verbose": "verbose", "no_color": "color", "show_values": "show_values"}
 
 
-def _global_flag(attr: str) -> Any:
-    def callback(ctx: Any, param: Any, value: bool) -> bool:
+def _global_flag(attr: str) -> Callable[[object, object, bool], bool]:
+    def callback(ctx: object, param: object, value: bool) -> bool:
         if value:  # given after the subcommand: it adds to the root's flags, never unsets one
             setattr(render.settings, attr, attr != "color")
         return value
@@ -81,7 +81,7 @@ def _commands(group: Any) -> Iterator[Any]:
 def _tidy_help(group: TyperGroup) -> None:
     """Give every subcommand the root's flags (-q, -v, --no-color, --show-values), and show flags
     without a `<bool>` placeholder in --help (a flag takes no value)."""
-    roots = {p.name: p for p in group.params if p.name in GLOBAL_FLAGS}
+    roots = {p.name: p for p in group.params if isinstance(p, TyperOption) and p.name in GLOBAL_FLAGS}
     for cmd in [group, *_commands(group)]:
         if cmd is not group and not hasattr(cmd, "commands"):
             taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
@@ -100,13 +100,14 @@ def _tidy_help(group: TyperGroup) -> None:
 class FidelGroup(TyperGroup):
     """Root group that maps every exception to one line on stderr and an exit code."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         """Usage errors (unknown option, bad value) as one line and a hint too, exit 2."""
         if not getattr(self, "_tidied", False):
             _tidy_help(self)
             self._tidied = True
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
         except SystemExit as exc:
             # Rich and Click exit 1 when the reader of the help goes away (`fidelcli rfm --help |
             # head`), after silencing stdout: as for data output, that is not an error.
@@ -133,7 +134,7 @@ class FidelGroup(TyperGroup):
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx: Any) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             result = super().invoke(ctx)
             for tx in options.context.transactions:
@@ -176,11 +177,15 @@ def root(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also with NO_COLOR set).")] = False,
     show_values: Annotated[
-        bool, typer.Option("--show-values", help="Show personal values (emails, phones, IBANs, names) in diagnostics and validate reports instead of masking them.")
+        bool,
+        typer.Option(
+            "--show-values",
+            help="Show personal values (emails, phones, IBANs, names) in diagnostics and validate reports instead of masking them.",
+        ),
     ] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
     engine: Annotated[
-        Literal[tuple(ENGINES)] | None,  # type: ignore[valid-type]
+        EngineName | None,
         typer.Option("--engine", help="Engine of the transaction reductions (default \\[engine] name, else polars).", show_default=False),
     ] = None,
 ) -> None:

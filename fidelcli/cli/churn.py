@@ -12,10 +12,11 @@ import typer
 from fidelcli.cli import options, render
 from fidelcli.config import Churn, default
 from fidelcli.errors import ConfigError
+from fidelcli.io.columns import Kind
 from fidelcli.io.write import write_json
 
 if TYPE_CHECKING:
-    from fidelcli.churn import ChurnInputs, ChurnReport
+    from fidelcli.churn import ChurnInputs
 # fidelcli.churn (scikit-learn, SciPy) is imported by the commands that use it, so others start fast.
 
 app = typer.Typer(help="Churn risk: train a model on past behaviour, then score customers.\n\n"
@@ -38,7 +39,8 @@ def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, s
     from fidelcli.churn import ChurnInputs
 
     lfs: dict[str, pl.LazyFrame | None] = {}
-    for kind, source in (("customers", customers), ("surveys", surveys), ("campaigns", campaigns), ("subscriptions", subscriptions)):
+    kinds: tuple[Kind, ...] = ("customers", "surveys", "campaigns", "subscriptions")
+    for kind, source in zip(kinds, (customers, surveys, campaigns, subscriptions), strict=True):
         tbl = options.table(kind, source, date_format=date_format, required=False)
         if tbl is not None:
             tbl.check()
@@ -51,7 +53,8 @@ def _inputs(customers: str | None, surveys: str | None, campaigns: str | None, s
 @options.tx_options(inputs=("customers", "surveys", "campaigns", "subscriptions"),
                     fields=("transactions", "maps", "date_format", "returns", "occasion"))
 def train_cmd(
-    model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False, callback=options.output_file)],
+    model_out: Annotated[Path, typer.Option("--model-out", help="Write the model file (JSON, safe to load).", show_default=False,
+                                            callback=options.output_file)],
     tx: options.TxOptions,
     customers: options.CustomersOpt = None,
     surveys: SurveysOpt = None,
@@ -61,8 +64,10 @@ def train_cmd(
         "--cutoff", formats=options.DATE, show_default=False,
         help="Validation cutoff: features up to it, churn measured over the horizon after it "
              "(default: the latest date whose horizon the data covers).")] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", help=f"Churn horizon: 90d, 12w, 3m (default {default(Churn, 'horizon')}).", show_default=False)] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the validation report (JSON).", show_default=False, callback=options.output_file)] = None,
+    horizon: Annotated[str | None, typer.Option(
+        "--horizon", help=f"Churn horizon: 90d, 12w, 3m (default {default(Churn, 'horizon')}).", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write the validation report (JSON).", show_default=False, callback=options.output_file)] = None,
     calibration: Annotated[Literal["sigmoid", "isotonic"] | None, typer.Option(
         "--calibration", help=f"Probability calibration (default {default(Churn, 'calibration')}: keeps the ranking).", show_default=False)] = None,
     seed: SeedOpt = None,
@@ -91,51 +96,23 @@ def train_cmd(
         result = train_churn(
             transactions,
             engine=options.engine(),
-            data_end=transactions.as_of - dt.timedelta(days=1),
             cutoff=options.date(cutoff),
             horizon=horizon or cfg.horizon,
             inputs=inputs,
             calibration=calibration or cfg.calibration,
             seed=seed if seed is not None else cfg.seed,
         )
-    rep = result.report
-    render.warnings(rep.warnings)
+    render.warnings(result.warnings)
     result.model.save(model_out)
     render.info(f"wrote the model to {model_out}")
     if report is not None:
-        write_json(rep.model_dump(mode="json"), report)
+        write_json(result.report.model_dump(mode="json"), report)
         render.info(f"wrote the report to {report}")
+    rep = result.report
     render.info(rep.validation)
-    table = pl.DataFrame([{"model": name, "role": _role(name, rep.saved_model), **m.model_dump()} for name, m in rep.metrics.items()])
-    render.frame(table, fmt=fmt, title=f"churn within {rep.horizon} after {rep.validation_cutoff} (validation)")
+    render.frame(result.metrics_table(), fmt=fmt, title=f"churn within {rep.horizon} after {rep.validation_cutoff} (validation)")
     render.info(rep.selection)
-    render.info(_verdict(rep))
-
-
-def _role(name: str, saved: str) -> str:
-    from fidelcli.churn.model import CANDIDATES
-
-    return "saved" if name == saved else "candidate" if name in CANDIDATES else "baseline"
-
-
-def _verdict(rep: ChurnReport) -> str:
-    """How far the saved model beats each baseline, and whether it beats them all (clearly)."""
-    from fidelcli.churn.model import NAMES
-
-    short = {"rfm_logistic": "RFM logistic", "recency": "recency", "p_alive": "P(alive)"}
-    gains = {b: g for b, g in (("rfm_logistic", rep.auc_gain_vs_rfm_logistic), ("recency", rep.auc_gain_vs_recency),
-                               ("p_alive", rep.auc_gain_vs_p_alive)) if g is not None}
-    ses = rep.auc_gain_std_errors
-    listed = ", ".join(f"{short[b]} {g:+.4f}" + (f" (standard error {ses[b]:.4f})" if ses.get(b) is not None else "")
-                       for b, g in gains.items())
-    unclear = [short[b] for b, g in gains.items() if ses.get(b) is not None and g <= ses[b]]  # type: ignore[operator]
-    if not rep.beats_baselines:
-        verdict = "does NOT beat every baseline"
-    elif unclear:
-        verdict = f"beats the baselines, but by less than one standard error over {', '.join(unclear)}"
-    else:
-        verdict = "beats the baselines"
-    return f"{NAMES[rep.saved_model]} (saved) {verdict}: AUC gain vs {listed}"
+    render.info(result.verdict())
 
 
 def _bands(flag: str | None, cfg: Churn) -> dict[str, float] | list[float] | None:
@@ -173,20 +150,18 @@ def score_cmd(
 
     Example: fidelcli churn score -t sales.csv --model churn.json --as-of 2025-01-01 -o churn_scores.csv
     """
-    from fidelcli.churn import DEFAULT_BANDS, ChurnModel, check_bands, score_churn
-    from fidelcli.churn.score import churn_summary
+    from fidelcli.churn import ChurnModel, check_bands, churn_score_analysis
 
     options.set_lang(lang)
-    cfg = options.config().churn
-    band_spec = check_bands(b) if (b := _bands(bands, cfg)) is not None else None
+    cfg = options.config()
+    band_spec = check_bands(b) if (b := _bands(bands, cfg.churn)) is not None else None
     fitted = ChurnModel.load(model)
     transactions = tx.load()
     inputs = _inputs(customers, surveys, campaigns, subscriptions, tx.date_format)
     with render.progress("scoring churn risk"):
-        result = score_churn(transactions, fitted, engine=options.engine(), cutoff=transactions.as_of - dt.timedelta(days=1), inputs=inputs, bands=band_spec)
+        result = churn_score_analysis(transactions, fitted, engine=options.engine(), inputs=inputs, bands=band_spec,
+                                      bins=cfg.rfm.bins, lang=render.settings.lang)
     render.warnings(result.warnings)
     if output is not None:
         render.save(result.frame, output)
-    summary = churn_summary(result.frame, transactions, engine=options.engine(), as_of=transactions.as_of, bins=options.config().rfm.bins, lang=render.settings.lang,
-                            bands=list(band_spec or DEFAULT_BANDS))
-    render.frame(summary, fmt=fmt, title=f"churn risk on {transactions.as_of}")
+    render.frame(result.tables()["summary"], fmt=fmt, title=f"churn risk on {result.as_of}")

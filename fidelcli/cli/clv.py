@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import polars as pl
 import typer
@@ -14,16 +14,87 @@ import typer
 from fidelcli import __version__
 from fidelcli.analyses.timeunits import parse_horizon
 from fidelcli.cli import options, render
+from fidelcli.cli.render import OutputFormat
 from fidelcli.config import Analysis, Clv, default, parse_margin
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.extras import require
 from fidelcli.io.write import write_json
 
 if TYPE_CHECKING:
-    from fidelcli.analyses.clv import ClvResult
+    from fidelcli.analyses.clv import ClvResult, Summary
+    from fidelcli.clean import Transactions
 
 # The models (SciPy) are imported by the functions that use them, so other commands start fast.
 PSEUDONYM_KEY_ENV = "FIDELCLI_PSEUDONYM_KEY"
+
+SummaryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--summary", help="Per-customer summary table instead of transactions: frequency, recency, T (or periods), optional "
+        "monetary_value, weight.", show_default=False, callback=options.input_file,
+    ),
+]
+CalibrationEndOpt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--calibration-end", formats=options.DATE, help="Fit on purchases up to this day (included) and report the holdout after it.",
+        show_default=False,
+    ),
+]
+TimeUnitOpt = Annotated[
+    TimeUnit | None,
+    typer.Option(
+        "--time-unit", help=f"Time unit of the model (default {default(Clv, 'time_unit')}; a month is 365.25/12 days; for BG/BB "
+        "the period of the summary).", show_default=False,
+    ),
+]
+# Spelled out (as `fidelcli.analyses.clv.ModelName`): importing that module here would load SciPy.
+ModelOpt = Annotated[
+    Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"],
+    typer.Option(
+        "--model", help="Purchase model; auto fits each applicable one and keeps the lowest holdout error with --calibration-end, "
+        "else the lowest BIC (the simplest when BICs differ by less than 2).",
+    ),
+]
+HorizonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--horizon", help=f"Prediction horizon with its unit: 12m, 52w, 365d, 1y (default {default(Clv, 'horizon')}).",
+        show_default=False,
+    ),
+]
+DiscountRateOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--discount-rate", help=f"Annual discount rate (default {default(Clv, 'discount_rate')}), converted to the model's period.",
+        show_default=False,
+    ),
+]
+MarginOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--margin", help="Margin rate (0.3 or 30%), or 'column' for the transactions' margin/cost column (default \\[clv] or "
+        "\\[analysis] margin, else 1: revenue).", show_default=False,
+    ),
+]
+LifetimeOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--lifetime", help="Expected relationship duration in years (> 0) for the historical CLV (default: 1 / annual churn "
+        "measured in the data).", show_default=False,
+    ),
+]
+SaveModelOpt = Annotated[
+    Path | None, typer.Option("--save-model", help="Save the fitted models as JSON.", show_default=False, callback=options.output_file)
+]
+LoadModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--load-model", help="Predict with models saved by --save-model instead of fitting.", show_default=False,
+        callback=options.input_file,
+    ),
+]
 
 
 def margin_rate(flag: str | None, clv: Clv, analysis: Analysis) -> float | None:
@@ -46,7 +117,7 @@ def pseudonym_key() -> str:
     return os.environ.get(PSEUDONYM_KEY_ENV) or secrets.token_hex(16)
 
 
-def _show(result: ClvResult, fmt: Any, *, top: int, key: str) -> None:
+def _show(result: ClvResult, fmt: OutputFormat, *, top: int, key: str) -> None:
     render.frame(result.parameters(), fmt=fmt, title="Parameters")
     render.frame(result.fit.comparison, fmt=fmt, title="Fit quality (total log-likelihood, AIC, BIC)")
     render.mapping(result.quality(), fmt=fmt, title="Summary")
@@ -71,22 +142,22 @@ def _show(result: ClvResult, fmt: Any, *, top: int, key: str) -> None:
 @options.tx_options(inputs=("summary",))
 def clv_cmd(
     tx: options.TxOptions,
-    summary: Annotated[str | None, typer.Option("--summary", help="Per-customer summary table instead of transactions: frequency, recency, T (or periods), optional monetary_value, weight.", show_default=False, callback=options.input_file)] = None,
-    calibration_end: Annotated[dt.datetime | None, typer.Option("--calibration-end", formats=options.DATE, help="Fit on purchases up to this day (included) and report the holdout after it.", show_default=False)] = None,
-    time_unit: Annotated[Literal["day", "week", "month", "year"] | None, typer.Option("--time-unit", help=f"Time unit of the model (default {default(Clv, 'time_unit')}; a month is 365.25/12 days; for BG/BB the period of the summary).", show_default=False)] = None,
-    model: Annotated[Literal["auto", "bgnbd", "pnbd", "mbgnbd", "bgbb"], typer.Option("--model", help="Purchase model; auto fits each applicable one and keeps the lowest holdout error with --calibration-end, else the lowest BIC (the simplest when BICs differ by less than 2).")] = "auto",
-    horizon: Annotated[str | None, typer.Option("--horizon", help=f"Prediction horizon with its unit: 12m, 52w, 365d, 1y (default {default(Clv, 'horizon')}).", show_default=False)] = None,
-    discount_rate: Annotated[float | None, typer.Option("--discount-rate", help=f"Annual discount rate (default {default(Clv, 'discount_rate')}), converted to the model's period.", show_default=False)] = None,
-    margin: Annotated[str | None, typer.Option("--margin", help="Margin rate (0.3 or 30%), or 'column' for the transactions' margin/cost column (default \\[clv] or \\[analysis] margin, else 1: revenue).", show_default=False)] = None,
-    lifetime: Annotated[float | None, typer.Option("--lifetime", help="Expected relationship duration in years (> 0) for the historical CLV (default: 1 / annual churn measured in the data).", show_default=False)] = None,
+    summary: SummaryOpt = None,
+    calibration_end: CalibrationEndOpt = None,
+    time_unit: TimeUnitOpt = None,
+    model: ModelOpt = "auto",
+    horizon: HorizonOpt = None,
+    discount_rate: DiscountRateOpt = None,
+    margin: MarginOpt = None,
+    lifetime: LifetimeOpt = None,
     penalizer: Annotated[float, typer.Option("--penalizer", min=0.0, help="L2 penalty on the log-parameters.")] = 0.0,
     ci: Annotated[float | None, typer.Option("--ci", help="Bootstrap interval level, e.g. 0.9 (adds *_lower/*_upper columns).", show_default=False)] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=2, help="Bootstrap draws with --ci.")] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     top: Annotated[int, typer.Option("--top", min=0, help="Top customers shown (pseudonymised).")] = 10,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write the charts (PNG) into this directory.", show_default=False)] = None,
-    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the fitted models as JSON.", show_default=False, callback=options.output_file)] = None,
-    load_model: Annotated[Path | None, typer.Option("--load-model", help="Predict with models saved by --save-model instead of fitting.", show_default=False, callback=options.input_file)] = None,
+    save_model: SaveModelOpt = None,
+    load_model: LoadModelOpt = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
     lang: options.LangOpt = None,
@@ -117,7 +188,7 @@ def clv_cmd(
         loaded = load_model_file(load_model)
         if time_unit is not None and time_unit != loaded[1]:
             raise ConfigError(f"--time-unit {time_unit} differs from the model file's {loaded[1]}", hint="drop --time-unit when loading a model")
-        time_unit = loaded[1]  # type: ignore[assignment]
+        time_unit = loaded[1]
     unit = time_unit or cfg.time_unit
     opts = ClvOptions(
         horizon=parse_horizon(horizon or cfg.horizon),
@@ -138,7 +209,7 @@ def clv_cmd(
             raise ConfigError("--occasion applies to transactions, not a summary table", hint="drop --occasion or use -t FILE")
         discrete = model == "bgbb" or (fit is not None and fit.purchase.name == "bgbb")
         with render.progress(f"reading {summary}"):
-            data: Any = read_summary_file(summary, time_unit=unit, discrete=None if model == "auto" and fit is None else discrete)
+            data: Summary | Transactions = read_summary_file(summary, time_unit=unit, discrete=None if model == "auto" and fit is None else discrete)
     else:
         data = tx.load(occasion="day")  # BTYD models count shopping days (Fader, Hardie & Lee 2005)
     with render.progress("fitting and predicting" if summary is not None else "summarising purchases, fitting and predicting"):
@@ -159,10 +230,11 @@ def clv_cmd(
     if plots is not None:
         from fidelcli.report.plots import write_plots
 
-        frame = smry.frame
+        # The largest frequency and age of the summary, as Python numbers.
+        top_frequency, top_age = smry.frame.select(pl.col("frequency").max(), pl.col(smry.age).max()).row(0)
         paths = write_plots(
-            plots, result.fit.purchase, max_frequency=int(min(frame["frequency"].max(), 30)),  # type: ignore[arg-type]
-            T=float(frame[smry.age].max()), horizon_length=opts.horizon.length(unit), time_unit=unit,  # type: ignore[arg-type]
+            plots, result.fit.purchase, max_frequency=int(min(top_frequency, 30)),
+            T=float(top_age), horizon_length=opts.horizon.length(unit), time_unit=unit,
             horizon_label=str(opts.horizon), discrete=smry.discrete,
             tracking=report.tracking if report else None, by_frequency=report.by_frequency if report else None,
         )

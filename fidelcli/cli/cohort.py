@@ -12,7 +12,10 @@ from fidelcli.cli import options, render
 from fidelcli.errors import InputError
 
 PeriodOpt = Annotated[CohortPeriod, typer.Option("--period", help="Cohort and period length.")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="Split cohorts by any column of the customers table (needs -c), e.g. acquisition_channel.", show_default=False)]
+ByOpt = Annotated[
+    str | None,
+    typer.Option("--by", help="Split cohorts by any column of the customers table (needs -c), e.g. acquisition_channel.", show_default=False),
+]
 SignupOpt = Annotated[bool, typer.Option("--signup", help="Cohorts by the customers' signup_date instead of the first purchase (needs -c).")]
 MatrixOpt = Annotated[bool, typer.Option("--matrix", help="Show a matrix of retention (cohorts in rows, periods since acquisition in columns).")]
 

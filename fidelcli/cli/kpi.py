@@ -10,8 +10,9 @@ import typer
 from fidelcli.analyses.kpi import kpi_analysis
 from fidelcli.cli import options, render
 from fidelcli.config import Kpi, default
-from fidelcli.errors import InputError
 from fidelcli.engine.periods import Period
+from fidelcli.errors import InputError
+from fidelcli.io.columns import Kind
 
 PeriodOpt = Annotated[
     Period | None, typer.Option("--period", help=f"Period of the KPIs (default {default(Kpi, 'period')}, from the config).", show_default=False)
@@ -22,7 +23,10 @@ ByOpt = Annotated[
 ]
 MarginOpt = Annotated[
     float | None,
-    typer.Option("--margin", min=0, max=1, help="Gross margin rate for profit (default: the transactions' margin column, else \\[analysis] margin).", show_default=False),
+    typer.Option(
+        "--margin", min=0, max=1, help="Gross margin rate for profit (default: the transactions' margin column, else \\[analysis] margin).",
+        show_default=False,
+    ),
 ]
 SurveysOpt = Annotated[str | None, typer.Option("--surveys", help="Surveys table (NPS, CSAT, CES).", show_default=False)]
 SpendOpt = Annotated[str | None, typer.Option("--spend", help="Marketing spend table (CAC, CLV:CAC).", show_default=False)]
@@ -85,7 +89,7 @@ def kpi_cmd(
     transactions = tx.load()
     cust = options.customers(customers, by=by, required=False, date_format=tx.date_format, segment=True)
 
-    def extra(kind: str, source: str | None) -> pl.DataFrame | None:
+    def extra(kind: Kind, source: str | None) -> pl.DataFrame | None:
         return options.collect(options.table(kind, source, date_format=tx.date_format, required=False))
 
     with render.progress(f"computing {per}ly KPIs"):

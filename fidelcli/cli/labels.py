@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 FR: dict[str, str] = {
     "customer_id": "client", "customers": "clients", "recency": "récence", "frequency": "fréquence",
@@ -49,7 +50,7 @@ FR: dict[str, str] = {
     "cost_per_lead": "coût par conversion", "year": "année", "customers_start": "clients en début (S)",
     "customers_end": "clients en fin (E)", "revenue_per_customer": "CA par client",
     "expected_lifetime_years": "durée de vie attendue (ans)", "clv_to_cac": "CLV / CAC",
-    "model": "modèle", "auc": "AUC", "pr_auc": "AUC précision-rappel", "brier": "score de Brier",
+    "auc": "AUC", "pr_auc": "AUC précision-rappel", "brier": "score de Brier",
     "top_decile_lift": "lift du premier décile", "top_decile_capture": "capture du premier décile",
     "driver_1": "facteur 1", "driver_2": "facteur 2", "driver_3": "facteur 3",
     "mean_churn_probability": "probabilité d'attrition moyenne",
@@ -93,7 +94,7 @@ def _last_complete(word: str) -> str:
     return f"dernière {name} complète et la précédente" if gender == "f" else f"dernier {name} complet et le précédent"
 
 
-TITLES_FR: list[tuple[str, object]] = [
+TITLES_FR: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"RFM segments as of (.+)", "segments RFM au {0}"),
     (r"RFM as of (.+)", "RFM au {0}"),
     (r"KPIs per (\w+)", lambda m: f"indicateurs par {_period(m[1])}"),
@@ -140,7 +141,7 @@ def title(text: str, lang: str = "en") -> str:
     for pattern, template in TITLES_FR:
         match = re.fullmatch(pattern, text)
         if match:
-            return template(match) if callable(template) else template.format(*match.groups())  # type: ignore[attr-defined]
+            return template(match) if callable(template) else template.format(*match.groups())
     return text
 
 

@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import polars as pl
 import typer
 
-import polars as pl
-
-from fidelcli.clean import CleanOptions, Transactions
+from fidelcli.clean import CleanOptions, Occasion, ReturnsPolicy, Transactions
 from fidelcli.cli import render
 from fidelcli.config import Config, load_config
 from fidelcli.errors import InputError, OutputError
-from fidelcli.io.columns import parse_map_options
+from fidelcli.io.columns import Kind, parse_map_options
+from fidelcli.io.dialect import Encoding
 from fidelcli.io.read import Table, scan_table
+from fidelcli.io.text import Ragged
 from fidelcli.io.write import check_not_input, check_writable, forget_inputs, format_of, protect_inputs
 
 if TYPE_CHECKING:
-    from fidelcli.engine import Engine
+    from fidelcli.engine import Engine, EngineName
 
 DATE = ["%Y-%m-%d"]
 
@@ -46,11 +47,11 @@ AsOfOpt = Annotated[
 StartOpt = Annotated[dt.datetime | None, typer.Option("--start", formats=DATE, help="Keep transactions on or after this date.", show_default=False)]
 EndOpt = Annotated[dt.datetime | None, typer.Option("--end", formats=DATE, help="Keep transactions on or before this date.", show_default=False)]
 ReturnsOpt = Annotated[
-    Literal["net", "drop", "keep"] | None,
+    ReturnsPolicy | None,
     typer.Option("--returns", help="Returns: net them against spend, drop them, or keep them as purchases.", show_default=False),
 ]
 OccasionOpt = Annotated[
-    Literal["day", "order"] | None,
+    Occasion | None,
     typer.Option(
         "--occasion",
         help="Purchase occasion: one per order id, or one per customer and day (default: order id when present, else day; clv: day).",
@@ -58,7 +59,7 @@ OccasionOpt = Annotated[
     ),
 ]
 RaggedOpt = Annotated[
-    Literal["error", "skip"] | None,
+    Ragged | None,
     typer.Option(
         "--ragged", help="Text rows that do not split into the header's fields: an error (default), or skip them with a counted warning.",
         show_default=False,
@@ -68,7 +69,7 @@ SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Sheet of an Excel workbook: its name, or its number from 1 (default: the first).", show_default=False)
 ]
 EncodingOpt = Annotated[
-    Literal["utf8", "cp1252", "utf16"] | None,
+    Encoding | None,
     typer.Option("--encoding", help="Encoding of text inputs, when the detection from the first MiB is wrong (cp1252: Windows/Excel).", show_default=False),
 ]
 DelimiterOpt = Annotated[
@@ -89,9 +90,9 @@ class ReadSettings:
     """How inputs are read (`--ragged`, `--sheet`, `--encoding`, `--delimiter`, `--no-header`), for every
     input of the command."""
 
-    ragged: Literal["error", "skip"] = "error"
+    ragged: Ragged = "error"
     sheet: str | None = None
-    encoding: Literal["utf8", "cp1252", "utf16"] | None = None
+    encoding: Encoding | None = None
     delimiter: str | None = None
     header: bool = True
 
@@ -111,11 +112,10 @@ def read_options(command: Callable[..., object]) -> Callable[..., object]:
     """
 
     @functools.wraps(command)
-    def wrapper(*args: object, read_ragged: str | None = None, read_sheet: str | None = None, read_encoding: str | None = None,
+    def wrapper(*args: object, read_ragged: Ragged | None = None, read_sheet: str | None = None, read_encoding: Encoding | None = None,
                 read_delimiter: str | None = None, read_no_header: bool = False, **kwargs: object) -> object:
         context.read = ReadSettings(
-            ragged=read_ragged or "error", sheet=read_sheet, encoding=read_encoding, delimiter=read_delimiter,  # type: ignore[arg-type]
-            header=not read_no_header,
+            ragged=read_ragged or "error", sheet=read_sheet, encoding=read_encoding, delimiter=read_delimiter, header=not read_no_header,
         )
         return command(*args, **kwargs)
 
@@ -172,7 +172,7 @@ LangOpt = Annotated[Literal["en", "fr"] | None, typer.Option("--lang", help="Lan
 class _Context:
     config_path: Path | None = None
     # --engine of the root; None: `[engine] name` of the config.
-    engine_name: str | None = None
+    engine_name: EngineName | None = None
     _config: Config | None = None
     _tables: list[Table] = []
     # Files named by this command's output options, with the option: no input may be one of them.
@@ -240,7 +240,7 @@ def record_input(source: str) -> None:
 
 
 def table(
-    kind: str, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, lenient: bool = False
+    kind: Kind, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, lenient: bool = False
 ) -> Table | None:
     """Scan an input kind from the flag, else from `[inputs]` of the config, with the command's
     reading options (`read_options`); which source column became which field, and malformed rows
@@ -272,11 +272,11 @@ def transactions(
     *,
     maps: list[str] | None = None,
     date_format: str | None = None,
-    returns: str | None = None,
+    returns: ReturnsPolicy | None = None,
     as_of: dt.datetime | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    occasion: str | None = None,
+    occasion: Occasion | None = None,
 ) -> Transactions:
     """Read and clean the transactions; their warnings are printed when the data is first read."""
     cfg = config()
@@ -285,11 +285,11 @@ def transactions(
     # The engine of the run loads the source from its neutral description (the scanned table is
     # reused, not sniffed again) with the cleaning policy as plain data.
     clean = CleanOptions(
-        returns=returns or cfg.analysis.returns,  # type: ignore[arg-type]
+        returns=returns or cfg.analysis.returns,
         as_of=date(as_of) or cfg.analysis.as_of,
         start=date(start),
         end=date(end),
-        occasion=occasion,  # type: ignore[arg-type]
+        occasion=occasion,
     )
     tx = engine().load(tbl, clean, on_warnings=render.warnings)
     context.transactions.append(tx)
@@ -310,10 +310,10 @@ class TxOptions:
     as_of: dt.datetime | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
-    returns: Literal["net", "drop", "keep"] | None = None
-    occasion: Literal["day", "order"] | None = None
+    returns: ReturnsPolicy | None = None
+    occasion: Occasion | None = None
 
-    def load(self, *, occasion: Literal["day", "order"] | None = None) -> Transactions:
+    def load(self, *, occasion: Occasion | None = None) -> Transactions:
         """The transactions, read (flag, else `[inputs]`) and cleaned; `occasion` is the command's
         default when --occasion is not given."""
         return transactions(self.transactions, maps=self.maps, date_format=self.date_format, returns=self.returns,

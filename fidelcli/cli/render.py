@@ -32,7 +32,7 @@ from rich.text import Text
 from fidelcli.cli import labels
 from fidelcli.cli.labels import label
 from fidelcli.io.rounding import KEY_COLUMNS, VALUE_COLUMNS, Kind, NonFiniteValueWarning, column_kind, round_frame
-from fidelcli.io.write import write_frame
+from fidelcli.io.write import nested_as_json, write_frame
 from fidelcli.privacy.mask import scrub
 
 OutputFormat = Literal["table", "csv", "json", "jsonl", "markdown"]
@@ -222,7 +222,7 @@ def frame(
     df = rounded(df)
     out = sys.stdout
     if fmt == "csv":
-        out.write(_plain(df).write_csv())
+        out.write(nested_as_json(df).write_csv())
     elif fmt == "json":
         out.write(json.dumps(df.to_dicts(), default=str, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "jsonl":
@@ -299,11 +299,6 @@ def _table(
     for note in notes:
         console.print(Text(note, style="dim"))
     console.print()
-
-
-def _plain(df: pl.DataFrame) -> pl.DataFrame:
-    nested = [c for c, t in df.schema.items() if t.is_nested()]
-    return df.with_columns(pl.col(c).map_elements(json.dumps, return_dtype=pl.String) for c in nested) if nested else df
 
 
 def mapping(values: Mapping[str, object], *, fmt: OutputFormat | None = None, title: str | None = None) -> None:

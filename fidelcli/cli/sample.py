@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-import polars as pl
 import typer
 
 from fidelcli.cli import render
@@ -27,29 +26,23 @@ def sample_cmd(
     fr_export: Annotated[
         bool, typer.Option("--fr-export", help="Also write export_backoffice_fr.csv: the transactions as a French back-office exports them.")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT even if it is a non-empty directory (never the current directory or a parent of it).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace OUTPUT even if it is a non-empty directory (never the current directory or a parent of it).")] = False,
 ) -> None:
     """Write a realistic sample dataset of every input kind, from known generating parameters.
 
     Purchases follow BG/NBD with gamma-gamma order values; baskets come from a product catalogue with co-purchase affinities; with returns, loyalty members who spend more, referrals, surveys linked to churn, an A/B campaign, subscriptions with sBG churn, customer journeys and monthly acquisition spend. The parameters go to truth.json.
 
     Example: fidelcli sample -o sample_data --customers 2000 --seed 42 --format both --fr-export
-    """
-    from fidelcli.sample import generate  # scipy.stats: loaded only by this command
+    """  # noqa: E501  (the help shows each docstring line as written: one paragraph, one line)
+    from fidelcli.sample import Format, generate  # scipy.stats: loaded only by this command
 
     _check_output(output, force=force)
 
-    formats = ("csv", "parquet") if fmt == "both" else (fmt,)
+    formats: tuple[Format, ...] = ("csv", "parquet") if fmt == "both" else (fmt,)
     with render.progress(f"generating {customers:,} customers"), atomic_dir(output) as tmp:
         truth = generate(tmp, customers=customers, seed=seed, formats=formats, start=start.date(), end=end.date(), fr_export=fr_export)
-    files = pl.DataFrame(
-        {
-            "table": list(truth.rows),
-            "rows": list(truth.rows.values()),
-            "files": [", ".join(truth.files[k]) for k in truth.rows],
-        }
-    )
-    render.frame(files, title=f"{output} (seed {seed}; parameters in truth.json)")
+    render.frame(truth.files_table(), title=f"{output} (seed {seed}; parameters in truth.json)")
 
 
 def _check_output(output: Path, *, force: bool) -> None:

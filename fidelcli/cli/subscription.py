@@ -11,20 +11,45 @@ import typer
 
 from fidelcli import __version__
 from fidelcli.cli import options, render
+from fidelcli.engine.periods import MonthPeriod
 from fidelcli.io.write import write_json
+from fidelcli.stats import check_discount_rate
+
+SubscriptionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--subscriptions", help="Subscriptions: customer_id, start_date, end_date (empty = active), plan, price per period.",
+        show_default=False,
+    ),
+]
+PeriodOpt = Annotated[MonthPeriod, typer.Option("--period", help="Renewal period.")]
+AsOfOpt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--as-of", formats=options.DATE,
+        help="Analysis date, exclusive (default: the day after the latest start or end date that is not in the future).", show_default=False,
+    ),
+]
+# `fidelcli.analyses.subscription.FitScope`, spelled out: importing that module here would load SciPy.
+FitOpt = Annotated[
+    Literal["overall", "cohort"], typer.Option("--fit", help="One sBG for all subscriptions, or one per cohort as well.")
+]
+SaveModelOpt = Annotated[
+    Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False, callback=options.output_file)
+]
 
 
 @options.read_options
 def subscription_cmd(
-    subscriptions: Annotated[str | None, typer.Option("--subscriptions", help="Subscriptions: customer_id, start_date, end_date (empty = active), plan, price per period.", show_default=False)] = None,
+    subscriptions: SubscriptionsOpt = None,
     maps: options.MapOpt = None,
     date_format: options.DateFormatOpt = None,
-    period: Annotated[Literal["month", "quarter", "year"], typer.Option("--period", help="Renewal period.")] = "month",
-    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=options.DATE, help="Analysis date, exclusive (default: the day after the latest start or end date that is not in the future).", show_default=False)] = None,
-    fit: Annotated[Literal["overall", "cohort"], typer.Option("--fit", help="One sBG for all subscriptions, or one per cohort as well.")] = "overall",
+    period: PeriodOpt = "month",
+    as_of: AsOfOpt = None,
+    fit: FitOpt = "overall",
     projection: Annotated[int, typer.Option("--projection", min=0, help="Periods projected past the data.")] = 12,
     discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount rate (> -1 and < 1), converted to the period.")] = 0.1,
-    save_model: Annotated[Path | None, typer.Option("--save-model", help="Save the overall sBG model as JSON.", show_default=False, callback=options.output_file)] = None,
+    save_model: SaveModelOpt = None,
     output: options.OutputOpt = None,
     fmt: options.FormatOpt = None,
     lang: options.LangOpt = None,
@@ -38,7 +63,7 @@ def subscription_cmd(
 
     Example: fidelcli subscription --subscriptions subs.csv --period month --projection 24 -o subscribers.csv
     """
-    from fidelcli.analyses.subscription import check_discount_rate, model_document, subscription_analysis  # SciPy: loaded here only
+    from fidelcli.analyses.subscription import model_document, subscription_analysis  # SciPy: loaded here only
 
     options.set_lang(lang)
     check_discount_rate(discount_rate)

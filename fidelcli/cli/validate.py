@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from fidelcli.cli import options, render
 from fidelcli.errors import InputError
-from fidelcli.io.columns import KINDS
+from fidelcli.io.columns import KINDS, Kind
 from fidelcli.io.read import Table
 from fidelcli.io.write import write_frame, write_json
-from fidelcli.validate import Finding, Report, scan_problem, validate
+from fidelcli.validate import Finding, scan_problem, validate
 
 SurveysOpt = Annotated[str | None, typer.Option("--surveys", help="Survey answers (nps, csat, ces).", show_default=False)]
 CampaignsOpt = Annotated[str | None, typer.Option("--campaigns", help="Campaign sends and responses.", show_default=False)]
@@ -39,7 +37,7 @@ ValidateMapOpt = Annotated[
 ]
 
 
-def _split_maps(items: list[str] | None, kinds: list[str]) -> dict[str, list[str]]:
+def _split_maps(items: list[str] | None, kinds: list[Kind]) -> dict[str, list[str]]:
     """`customers.customer_id=ID` goes to customers; `field=Column` to transactions or the only input."""
     default = "transactions" if "transactions" in kinds or len(kinds) != 1 else kinds[0]
     out: dict[str, list[str]] = {}
@@ -51,30 +49,6 @@ def _split_maps(items: list[str] | None, kinds: list[str]) -> dict[str, list[str
         else:
             out.setdefault(default, []).append(item)
     return out
-
-
-def _frame(report: Report) -> pl.DataFrame:
-    """One row per finding, rows and examples joined as text."""
-    schema = {"severity": pl.String, "code": pl.String, "kind": pl.String, "file": pl.String, "column": pl.String,
-              "count": pl.Int64, "rows": pl.String, "examples": pl.String, "message": pl.String}
-    return pl.DataFrame(
-        [
-            {
-                "severity": f.severity, "code": f.code, "kind": f.kind, "file": f.file, "column": f.column or f.field,
-                "count": f.count, "rows": ", ".join(map(str, f.rows)) + (", …" if f.count > len(f.rows) else ""),
-                "examples": ", ".join(f.examples), "message": f.message,
-            }
-            for f in report.findings
-        ],
-        schema=schema,
-    )
-
-
-def _verdict(report: Report, *, strict: bool) -> str:
-    s = report.summary
-    counts = f"{s.error} error{'s' * (s.error != 1)}, {s.warning} warning{'s' * (s.warning != 1)}, {s.info} info"
-    files = f"{len(report.files)} file{'s' * (len(report.files) != 1)}"
-    return f"{'FAILED' if report.failed(strict=strict) else 'passed'}{' (strict)' if strict else ''}: {counts} in {files}"
 
 
 @options.read_options
@@ -114,24 +88,8 @@ def validate_cmd(
     if not kinds:
         raise InputError("nothing to validate", hint="pass -t FILE, -c FILE, --surveys FILE... or set [inputs] in fidelcli.toml")
     maps = _split_maps(map_, kinds)
-    tables: dict[str, Table] = {}
-    problems: list[Finding] = []
     with render.progress(f"validating {len(kinds)} input{'s' * (len(kinds) != 1)}"):
-        for kind in kinds:
-            # An output option naming this input is a usage error (exit 2), raised before the scan.
-            options.record_input(str(sources[kind]))
-            try:
-                tbl = options.table(kind, sources[kind], maps=maps.get(kind), date_format=date_format, required=False, lenient=True)
-            except InputError as exc:
-                # A problem of the data (missing column, empty or ragged file) is a finding; a missing
-                # file or a --map mistake stays an error (exit 2).
-                found = scan_problem(exc, kind, str(sources[kind]))
-                if found is None:
-                    raise
-                problems.append(found)
-                continue
-            assert tbl is not None
-            tables[kind] = tbl
+        tables, problems = _load(kinds, sources, maps, date_format=date_format)
         report = validate(
             tables, as_of=options.date(as_of) or cfg.analysis.as_of, today=dt.date.today(), examples=examples, problems=problems,
             show_values=render.settings.show_values,
@@ -140,22 +98,47 @@ def validate_cmd(
         if output.suffix.lower() == ".json":
             write_json(report, output)
         else:
-            write_frame(_frame(report), output)
+            write_frame(report.findings_frame(), output)
         render.info(f"wrote {len(report.findings):,} findings to {output}")
     shown = render.default_format(fmt)
-    verdict = _verdict(report, strict=strict)
+    verdict = report.verdict(strict=strict)
     if shown == "json":
-        sys.stdout.write(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(report.to_json() + "\n")
         render.info(verdict)
     elif shown == "table":
         if report.findings:
-            df = _frame(report).select("severity", "code", "file", "column", "count", "rows")
+            df = report.findings_frame().select("severity", "code", "file", "column", "count", "rows")
             render.frame(df, fmt="table", title="validation", max_rows=200)
         render.stdout().print(verdict, style="red" if report.failed(strict=strict) else "green", markup=False)
         if report.findings:
             render.info("details (messages, examples): --format json, or -o report.json")
     else:
-        render.frame(_frame(report), fmt=shown)
+        render.frame(report.findings_frame(), fmt=shown)
         render.info(verdict)
     if report.failed(strict=strict):
         raise typer.Exit(1)
+
+
+def _load(kinds: list[Kind], sources: dict[str, str | None], maps: dict[str, list[str]], *,
+          date_format: str | None) -> tuple[dict[str, Table], list[Finding]]:
+    """Scan each input leniently: the tables that could be mapped, and the findings of those that could not.
+
+    A problem of the data (missing column, empty or ragged file) is a finding (`scan_problem`); a missing
+    file or a --map mistake stays an error (exit 2), raised before the next input is scanned.
+    """
+    tables: dict[str, Table] = {}
+    problems: list[Finding] = []
+    for kind in kinds:
+        # An output option naming this input is a usage error (exit 2), raised before the scan.
+        options.record_input(str(sources[kind]))
+        try:
+            tbl = options.table(kind, sources[kind], maps=maps.get(kind), date_format=date_format, required=False, lenient=True)
+        except InputError as exc:
+            found = scan_problem(exc, kind, str(sources[kind]))
+            if found is None:
+                raise
+            problems.append(found)
+            continue
+        assert tbl is not None
+        tables[kind] = tbl
+    return tables, problems

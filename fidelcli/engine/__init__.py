@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 import polars as pl
 
-from fidelcli.clean import CleanOptions, Transactions
-from fidelcli.engine.periods import Period
+from fidelcli.clean import CleanOptions, Occasion, Transactions
+from fidelcli.engine.periods import MonthPeriod, Period, TimeUnit
 from fidelcli.engine.polars import PolarsEngine
 from fidelcli.engine.results import RFReductions, SubscriptionPeriods
 from fidelcli.errors import ConfigError
@@ -38,9 +38,13 @@ from fidelcli.io.read import Table
 from fidelcli.io.spec import TableSpec
 
 __all__ = [
-    "DEFAULT_ENGINE", "ENGINES", "CleanOptions", "Engine", "PolarsEngine", "RFReductions", "SubscriptionPeriods",
+    "DEFAULT_ENGINE", "ENGINES", "CleanOptions", "Engine", "EngineName", "PolarsEngine", "RFReductions", "SubscriptionPeriods",
     "TableSpec", "Transactions", "get_engine",
 ]
+
+
+# The engines `--engine` and `[engine] name` accept: the keys of `ENGINES` (tests/engine checks both agree).
+EngineName = Literal["polars"]
 
 
 class Engine(Protocol):
@@ -66,8 +70,8 @@ class Engine(Protocol):
         """One row per customer and active period; see `PolarsEngine.activity`."""
         ...
 
-    def rf_summary(self, tx: Transactions, *, calibration_end: dt.date | None = None, time_unit: str = "week",
-                   discrete: bool = False, occasion: str | None = "day") -> RFReductions:
+    def rf_summary(self, tx: Transactions, *, calibration_end: dt.date | None = None, time_unit: TimeUnit = "week",
+                   discrete: bool = False, occasion: Occasion | None = "day") -> RFReductions:
         """The per-customer BTYD reductions at a calibration end; see `PolarsEngine.rf_summary`."""
         ...
 
@@ -99,17 +103,17 @@ class Engine(Protocol):
         """Per product: orders, customers, quantity, revenue; see `PolarsEngine.item_counts`."""
         ...
 
-    def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: str, as_of: dt.date | None = None,
+    def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: MonthPeriod, as_of: dt.date | None = None,
                       today: dt.date | None = None) -> SubscriptionPeriods:
         """The subscriptions reduced for the survival analysis; see `PolarsEngine.subscriptions`."""
         ...
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"polars": PolarsEngine}
+ENGINES: dict[EngineName, Callable[[], Engine]] = {"polars": PolarsEngine}
 DEFAULT_ENGINE: Engine = PolarsEngine()
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: EngineName) -> Engine:
     """The engine named `name` (one of `ENGINES`).
 
     Raises

@@ -12,10 +12,14 @@ from typing import Literal
 import polars as pl
 
 Period = Literal["day", "week", "month", "quarter", "year"]
+# The periods made of whole months (cohorts, subscription renewals).
+MonthPeriod = Literal["month", "quarter", "year"]
+# The time unit of a CLV model: the unit of recency and age, or the period of a BG/BB summary.
+TimeUnit = Literal["day", "week", "month", "year"]
 # The Polars interval of each period (`dt.truncate`, `date_range`, `offset_by`).
-TRUNCATE: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
+TRUNCATE: dict[Period, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
 # Months per period, for the periods made of whole months.
-MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+MONTHS: dict[MonthPeriod, int] = {"month": 1, "quarter": 3, "year": 12}
 EPOCH = dt.date(1970, 1, 1)  # a Thursday
 
 
@@ -37,12 +41,12 @@ def profit_line(columns: list[str]) -> pl.Expr | None:
     return pl.when(pl.col("is_return")).then(-line.abs()).otherwise(line)
 
 
-def period_start(expr: pl.Expr, period: Period | str) -> pl.Expr:
+def period_start(expr: pl.Expr, period: Period) -> pl.Expr:
     """First day of the period containing the date (weeks start on Monday)."""
     return expr.dt.truncate(TRUNCATE[period])
 
 
-def period_index(expr: pl.Expr, period: Period | str) -> pl.Expr:
+def period_index(expr: pl.Expr, period: Period) -> pl.Expr:
     """Calendar period number of a date: consecutive periods have consecutive numbers (weeks start
     on Monday). Integer arithmetic, far cheaper on millions of rows than shifting dates."""
     if period == "year":
@@ -54,7 +58,7 @@ def period_index(expr: pl.Expr, period: Period | str) -> pl.Expr:
     return (days + 3) // 7 if period == "week" else days
 
 
-def period_first_day(k: int, period: Period | str) -> dt.date:
+def period_first_day(k: int, period: Period) -> dt.date:
     """First day of the calendar period numbered `k` by `period_index` (its inverse)."""
     if period == "year":
         return dt.date(k, 1, 1)
@@ -65,13 +69,13 @@ def period_first_day(k: int, period: Period | str) -> dt.date:
     return EPOCH + dt.timedelta(days=7 * k - 3 if period == "week" else k)
 
 
-def complete_through(day: dt.date, period: Period | str) -> int:
+def complete_through(day: dt.date, period: Period) -> int:
     """Number (`period_index`) of the last period that has ended by the end of `day`."""
     here, nxt = (pl.select(period_index(pl.lit(d), period)).item() for d in (day, day + dt.timedelta(days=1)))
     return int(here if nxt != here else here - 1)
 
 
-def discrete_calendar(calibration_end: dt.date | None, as_of: dt.date, period: str) -> tuple[int, dt.date, int | None]:
+def discrete_calendar(calibration_end: dt.date | None, as_of: dt.date, period: Period) -> tuple[int, dt.date, int | None]:
     """The BG/BB calendar: the number of the last complete period of the calibration, the day its
     calibration really ends (the end of that period) and the number of complete holdout periods
     (None without a holdout: no calibration end before the last day)."""

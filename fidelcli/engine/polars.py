@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import polars as pl
 
-from fidelcli.clean import CleanOptions, Transactions, clean_transactions
+from fidelcli.clean import CleanOptions, Occasion, Transactions, clean_transactions
 from fidelcli.engine import polars_churn, polars_clv
-from fidelcli.engine.periods import Period, cents, period_start, profit_line
+from fidelcli.engine.periods import MonthPeriod, Period, TimeUnit, cents, period_start, profit_line
 from fidelcli.engine.polars_subscriptions import subscription_periods
 from fidelcli.engine.results import RFReductions, SubscriptionPeriods
 from fidelcli.errors import InputError
@@ -30,10 +30,11 @@ def _sum_cents(plan: pl.LazyFrame) -> pl.Expr:
     return pl.col("total_cents").sum() if "amount" in plan.collect_schema().names() else pl.lit(None, pl.Int64)
 
 
-def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: bool = False,
+def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, profit: pl.Expr | None = None,
                  line_date: bool = False) -> pl.LazyFrame:
     """The lines grouped by (customer, keys, occasion): date (of the purchase lines), total_cents,
-    returns, and on demand value_cents (purchase lines), profit_cents and line_date."""
+    returns, and on demand value_cents (purchase lines), profit_cents (the sum of `profit`, a line's
+    profit: `profit_line`) and line_date."""
     purchase = ~pl.col("is_return")
     # Without amounts money is unknown: null cents, never a sum of nothing (0).
     money = "amount" in tx.collect_schema().names()
@@ -47,8 +48,8 @@ def _by_occasion(tx: pl.LazyFrame, *keys: str | pl.Expr, value: bool = False, pr
     }
     if value:
         aggs["value_cents"] = pl.when(purchase).then(cents(pl.col("amount"))).sum() if money else no_cents
-    if profit:
-        aggs["profit_cents"] = cents(profit_line(tx.collect_schema().names())).sum()  # type: ignore[arg-type]
+    if profit is not None:
+        aggs["profit_cents"] = cents(profit).sum()
     return tx.group_by("customer_id", *keys, "occasion").agg(**aggs)
 
 
@@ -76,7 +77,7 @@ class PolarsEngine:
         used as it is, without sniffing the source again), then `clean_transactions`."""
         if isinstance(source, TableSpec):
             source = scan_table(source.source, source.kind, columns=source.columns, date_format=source.date_format,
-                                ragged=source.ragged, sheet=source.sheet, encoding=source.encoding,  # type: ignore[arg-type]
+                                ragged=source.ragged, sheet=source.sheet, encoding=source.encoding,
                                 delimiter=source.delimiter if source.text else None, header=source.header)
         return clean_transactions(source, returns=options.returns, as_of=options.as_of, start=options.start, end=options.end,
                                   occasion=options.occasion, on_warnings=on_warnings)
@@ -125,15 +126,15 @@ class PolarsEngine:
 
     @staticmethod
     def _activity_plan(plan: pl.LazyFrame, *, period: Period) -> pl.LazyFrame:
-        profit = profit_line(plan.collect_schema().names()) is not None
-        extra = {"profit_cents": pl.col("profit_cents").sum()} if profit else {}
+        profit = profit_line(plan.collect_schema().names())
+        extra = {"profit_cents": pl.col("profit_cents").sum()} if profit is not None else {}
         return (
             _by_occasion(plan, period_start(pl.col("date"), period).alias("period_start"), profit=profit)
             .group_by("customer_id", "period_start")
             .agg(orders=pl.col("date").count().cast(pl.Int64), revenue_cents=_sum_cents(plan), **extra)
             .select(
                 "customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
-                **({"profit_cents": "profit_cents"} if profit else {}),
+                **({"profit_cents": "profit_cents"} if profit is not None else {}),
             )
             .sort("customer_id", "period_start")
         )
@@ -171,8 +172,8 @@ class PolarsEngine:
         )
         return pl.concat([activity, anon], how="diagonal_relaxed") if anon.height else activity
 
-    def rf_summary(self, tx: Transactions, *, calibration_end: dt.date | None = None, time_unit: str = "week",
-                   discrete: bool = False, occasion: str | None = "day") -> RFReductions:
+    def rf_summary(self, tx: Transactions, *, calibration_end: dt.date | None = None, time_unit: TimeUnit = "week",
+                   discrete: bool = False, occasion: Occasion | None = "day") -> RFReductions:
         """The per-customer BTYD reductions (`RFReductions`) of the transactions before their
         analysis date, occasions counted by `occasion` ("day", "order"; None: the transactions' own
         rule), the calibration ending on `calibration_end` (default: the last day). The continuous
@@ -181,7 +182,7 @@ class PolarsEngine:
 
         Raises InputError for "order" without an order id column.
         """
-        lf = tx.keyed_by(occasion)  # type: ignore[arg-type]
+        lf = tx.keyed_by(occasion)
         occ = net_occasions(lf)
         if discrete:
             frame = tx.collect(occ.sort("customer_id", "line_date", "occasion"))[0]
@@ -287,7 +288,7 @@ class PolarsEngine:
             plan = plan.with_columns(revenue=pl.lit(None, pl.Float64))
         return tx.collect(plan.sort(item))[0]
 
-    def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: str, as_of: dt.date | None = None,
+    def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: MonthPeriod, as_of: dt.date | None = None,
                       today: dt.date | None = None) -> SubscriptionPeriods:
         """The subscriptions per period (`polars_subscriptions.subscription_periods`): a `Table`,
         or a frame of its canonical columns."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from fidelcli.engine.periods import cents, discrete_calendar, period_index
+from fidelcli.engine.periods import TimeUnit, cents, discrete_calendar, period_index
 
 OccasionsOf = Callable[[pl.Series], pl.LazyFrame]
 
@@ -126,7 +126,7 @@ def summary_queries(occasions: pl.LazyFrame, calibration_end: dt.date | None) ->
     return queries
 
 
-def discrete_reduction(occasions: pl.DataFrame, *, as_of: dt.date, calibration_end: dt.date | None, period: str) -> pl.DataFrame:
+def discrete_reduction(occasions: pl.DataFrame, *, as_of: dt.date, calibration_end: dt.date | None, period: TimeUnit) -> pl.DataFrame:
     """Per customer first seen in a complete calibration period, from occasion groups dated before
     `as_of`: first_purchase, last_purchase (of the calibration), frequency (complete periods after
     the first one with a purchase), recency (the last of them, 0 without), periods (opportunities),

@@ -8,7 +8,7 @@ import datetime as dt
 
 import polars as pl
 
-from fidelcli.engine.periods import MONTHS, period_start
+from fidelcli.engine.periods import MONTHS, MonthPeriod, period_start
 from fidelcli.engine.results import SubscriptionPeriods
 from fidelcli.errors import InputError
 from fidelcli.io.read import Table
@@ -22,7 +22,7 @@ def _months_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
     return (raw - (shifted > end).cast(pl.Int32)).cast(pl.Int64)
 
 
-def durations(subscriptions: pl.LazyFrame, *, period: str, as_of: dt.date) -> pl.DataFrame:
+def durations(subscriptions: pl.LazyFrame, *, period: MonthPeriod, as_of: dt.date) -> pl.DataFrame:
     """Per subscription: cohort, active, periods (completed periods if active, churn period if not).
 
     `as_of` is exclusive: a subscription is active when its end date is empty or on or after it, and
@@ -60,7 +60,7 @@ def durations(subscriptions: pl.LazyFrame, *, period: str, as_of: dt.date) -> pl
     )
 
 
-def subscription_periods(source: Table | pl.LazyFrame | pl.DataFrame, *, period: str, as_of: dt.date | None,
+def subscription_periods(source: Table | pl.LazyFrame | pl.DataFrame, *, period: MonthPeriod, as_of: dt.date | None,
                          today: dt.date | None = None) -> SubscriptionPeriods:
     """`durations` of the subscriptions with a customer id and a start date before the analysis
     date `as_of` (default: the day after the latest start or end date on or before `today`; without

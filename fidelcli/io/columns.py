@@ -18,13 +18,13 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from fidelcli.errors import MappingError
 from fidelcli.privacy.mask import shown
 
 Kind = Literal["transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend"]
-KINDS: tuple[str, ...] = ("transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend")
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 # Field types drive parsing: id (text, kept as written), date, datetime, number, int, bool, text.
 FieldType = Literal["id", "date", "datetime", "number", "int", "bool", "text"]
@@ -48,7 +48,7 @@ _CUSTOMER_ID = (
     "numero_client, num_client, code_client, identifiant_client, ref_client"
 )
 
-FIELDS: dict[str, tuple[Field, ...]] = {
+FIELDS: dict[Kind, tuple[Field, ...]] = {
     "transactions": (
         _f("customer_id", "id", _CUSTOMER_ID, required=True),
         _f("date", "date", "date, order_date, invoice_date, invoicedate, purchase_date, transaction_date, "
@@ -149,7 +149,7 @@ def normalize(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", ascii_only.lower())
 
 
-def fields(kind: str) -> tuple[Field, ...]:
+def fields(kind: Kind) -> tuple[Field, ...]:
     """The canonical fields of an input kind."""
     try:
         return FIELDS[kind]
@@ -192,7 +192,7 @@ def column_number(column: str, columns: list[str], *, field: str, file: str | No
 
 
 def resolve_columns(
-    columns: list[str], kind: str, *, explicit: dict[str, str] | None = None, file: str | None = None, positional: bool = False
+    columns: list[str], kind: Kind, *, explicit: dict[str, str] | None = None, file: str | None = None, positional: bool = False
 ) -> dict[str, str]:
     """Map canonical fields to source columns.
 

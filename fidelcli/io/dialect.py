@@ -55,7 +55,7 @@ class Dialect:
 def open_binary(path: Path) -> io.BufferedIOBase:
     """Open a file for reading bytes, decompressing `.gz` transparently."""
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")
 
 

@@ -53,8 +53,10 @@ def _hooks(what: str) -> dict[str, Any]:
         out = dict(pairs)
         if len(out) != len(pairs):
             seen: set[str] = set()
-            repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-            raise _Refused(f"key {_short(repeated)!r} repeated in an object of the {what}")
+            for k, _ in pairs:  # the first key met a second time
+                if k in seen:
+                    raise _Refused(f"key {_short(k)!r} repeated in an object of the {what}")
+                seen.add(k)
         return out
 
     return {"parse_constant": constant, "parse_float": number, "parse_int": integer, "object_pairs_hook": obj}

@@ -25,7 +25,7 @@ import polars as pl
 
 from fidelcli.errors import InputError, MappingError
 from fidelcli.io import values as V
-from fidelcli.io.columns import Field, fields, resolve_columns
+from fidelcli.io.columns import Field, Kind, fields, resolve_columns
 from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.sources import TEXT_SUFFIXES, display, open_source
 from fidelcli.io.spec import TableSpec
@@ -60,7 +60,7 @@ def read_failure(exc: BaseException, file: str, *, show_values: bool = False) ->
 class Table:
     """A source mapped to canonical fields; `lf` is lazy, nothing is read until collected."""
 
-    kind: str
+    kind: Kind
     file: str
     mapping: dict[str, str]
     raw: pl.LazyFrame
@@ -299,7 +299,7 @@ def _field_expr(
 
 def scan_table(
     source: str | Path,
-    kind: str,
+    kind: Kind,
     *,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,

@@ -40,7 +40,7 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_scratch(root: Path | None = None) -> list[Path]:
     """Remove the scratch folders of dead runs of this host under `root` (the temporary directory)."""
     root = Path(root or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(root))
     except OSError:

@@ -9,6 +9,12 @@ so the sniffing and the inference are done once, here, for every engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fidelcli.io.columns import Kind
+    from fidelcli.io.dialect import Encoding
+    from fidelcli.io.text import Ragged
 
 
 @dataclass(frozen=True)
@@ -28,15 +34,15 @@ class TableSpec:
     """
 
     source: str
-    kind: str
+    kind: Kind
     file: str
     columns: dict[str, str] = field(default_factory=dict)
     date_formats: dict[str, str] = field(default_factory=dict)
     delimiter: str | None = None
-    encoding: str | None = None
+    encoding: Encoding | None = None
     header: bool = True
     sheet: str | None = None
-    ragged: str = "error"
+    ragged: Ragged = "error"
     date_format: str | None = None
     amount_from_quantity: bool = False
     text: bool = False

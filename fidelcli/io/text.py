@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 import polars as pl
 
@@ -32,6 +32,15 @@ from fidelcli.privacy.mask import scrub
 
 Ragged = Literal["error", "skip"]
 SHOWN_ROWS = 5  # rows named in a message
+
+
+class CsvOptions(TypedDict, total=False):
+    """The options of `pl.scan_csv` that depend on the header (every column read as text)."""
+
+    infer_schema: bool
+    has_header: bool
+    schema: dict[str, type[pl.String]]
+    null_values: list[str]
 def transcode(path: Path, encoding: str) -> Path:
     """Copy a Windows-1252 or UTF-16 file to UTF-8 in a temporary file, in bounded chunks."""
     out = scratch_dir() / (path.name.removesuffix(".gz").rsplit(".", 1)[0] + ".csv")
@@ -168,7 +177,7 @@ def _malformed_records(path: Path, dialect: Dialect, *, every: bool) -> Malforme
     return Malformed(count=found["count"], rows=list(found["rows"]), what=what)
 
 
-def _collect(plan: pl.LazyFrame, path: Path) -> dict:
+def _collect(plan: pl.LazyFrame, path: Path) -> dict[str, Any]:
     try:
         return plan.collect(engine="streaming").row(0, named=True)
     except pl.exceptions.ComputeError as exc:
@@ -272,13 +281,13 @@ def scan_text(
     (malformed rows skipped with `ragged="skip"`). Raises `InputError` naming the file (and the row).
     """
     dialects = [sniff(p, encoding=encoding, delimiter=delimiter, has_header=header) for p in files]
-    for p, d in zip(files, dialects):
+    for p, d in zip(files, dialects, strict=True):
         duplicate_columns(d.header, file=p.name)
         same_columns(d.header, dialects[0].header, file=p.name, first_file=files[0].name)
-    paths = [p if d.encoding == "utf8" else transcode(p, d.encoding) for p, d in zip(files, dialects)]
+    paths = [p if d.encoding == "utf8" else transcode(p, d.encoding) for p, d in zip(files, dialects, strict=True)]
     warnings: list[str] = []
     skips: list[list[int]] = []
-    for p, path, d in zip(files, paths, dialects):
+    for p, path, d in zip(files, paths, dialects, strict=True):
         bad = malformed_rows(path, d, every=ragged == "skip")
         if bad is None:
             skips.append([])
@@ -290,22 +299,22 @@ def scan_text(
             )
         skips.append(bad.rows)
         warnings.append(bad.warning(p.name))
-    options = dict(infer_schema=False, null_values=V.NULL_VALUES)
+    options: CsvOptions = {"infer_schema": False, "null_values": V.NULL_VALUES}
     first = dialects[0]
     names = list(first.header)
     if not first.has_header:
         # Polars names header-less columns from 0; ours count from 1, as `--map field=1` does.
-        options = dict(has_header=False, schema=dict.fromkeys(names, pl.String), null_values=V.NULL_VALUES)
+        options = {"has_header": False, "schema": dict.fromkeys(names, pl.String), "null_values": V.NULL_VALUES}
     whitespace = any(d.separator == WHITESPACE for d in dialects)
     if not whitespace and all(d.separator == first.separator and d.header == first.header for d in dialects) and not any(skips):
         # Extra fields would raise (a safety net: the check above found none).
-        return pl.scan_csv([str(p) for p in paths], separator=first.separator, **options), first.separator, warnings  # type: ignore[arg-type]
+        return pl.scan_csv([str(p) for p in paths], separator=first.separator, **options), first.separator, warnings
     frames = []
-    for path, d, skip in zip(paths, dialects, skips):
+    for path, d, skip in zip(paths, dialects, skips, strict=True):
         if d.separator == WHITESPACE:
             frames.append(scan_whitespace(path, d, skip=skip))
             continue
-        lf = pl.scan_csv(str(path), separator=d.separator, truncate_ragged_lines=bool(skip), **options)  # type: ignore[arg-type]
+        lf = pl.scan_csv(str(path), separator=d.separator, truncate_ragged_lines=bool(skip), **options)
         if skip:
             lf = lf.with_row_index("__fidelcli_row", offset=1).filter(~pl.col("__fidelcli_row").is_in(skip)).drop("__fidelcli_row")
         frames.append(lf)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from fidelcli.errors import InputError
+from fidelcli.errors import DateFormatError
 from fidelcli.privacy.mask import shown
 
 # Written for a missing value by spreadsheets, R and databases. Not "NaN": a NaN amount is a
@@ -87,7 +87,7 @@ def dominant_dates(values: Sequence[str]) -> tuple[tuple[str, ...] | None, list[
     if not counts:
         return None, parts
     best = max(counts, key=lambda sh: counts[sh])  # ties: the shape seen first (dicts keep order)
-    return best, [p for p, sh in zip(parts, shapes) if sh == best]
+    return best, [p for p, sh in zip(parts, shapes, strict=True) if sh == best]
 
 
 def infer_date_format(
@@ -98,15 +98,17 @@ def infer_date_format(
     The format is the one most values are written in; values written otherwise then fail to parse,
     row by row. `dd/mm/yyyy` and `mm/dd/yyyy` are told apart only by a value above 12 in one position;
     when the sample has none, `full_max` (the largest first and second number over the whole column)
-    decides. Raises `InputError` when no value is a date in a known format or the order stays ambiguous.
+    decides. Raises `DateFormatError` (an `InputError`) when no value is a date in a known format
+    (code `unknown-date-format`) or the order stays ambiguous (code `ambiguous-date`).
     """
     if not date_part(values):
-        raise InputError("no date values to infer a format from", file=file, column=column)
+        raise DateFormatError("no date values to infer a format from", code="unknown-date-format", file=file, column=column)
     shape, parts = dominant_dates(values)
     if shape is None:
         bad = shown(date_part(values)[0], show_values=show_values)
-        raise InputError(
-            f"{bad} is not a date in a known format", file=file, column=column, hint="use --date-format, e.g. %d/%m/%Y"
+        raise DateFormatError(
+            f"{bad} is not a date in a known format", code="unknown-date-format", file=file, column=column,
+            hint="use --date-format, e.g. %d/%m/%Y",
         )
     if shape[0] != "dmy":
         return shape[0]
@@ -118,13 +120,15 @@ def infer_date_format(
         first, second = max(first, full_max[0]), max(second, full_max[1])
     y = "%Y" if ylen == 4 else "%y"
     if first > 12 and second > 12:
-        raise InputError("values are neither day/month nor month/day", file=file, column=column, hint="use --date-format")
+        raise DateFormatError("values are neither day/month nor month/day", code="unknown-date-format", file=file, column=column,
+                              hint="use --date-format")
     if first > 12:
         return f"%d{s1}%m{s2}{y}"
     if second > 12:
         return f"%m{s1}%d{s2}{y}"
-    raise InputError(
+    raise DateFormatError(
         f"dates are ambiguous: {shown(parts[0], show_values=show_values)} may be day/month or month/day",
+        code="ambiguous-date",
         file=file,
         column=column,
         hint=f"use --date-format %d{s1}%m{s2}{y} (or %m{s1}%d{s2}{y})",

@@ -283,8 +283,9 @@ def format_of(path: Path) -> str:
     return ext
 
 
-def _plain(df: pl.DataFrame) -> pl.DataFrame:
-    """Nested or object columns are not writable to CSV: encode them as JSON text."""
+def nested_as_json(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with its nested columns (lists, structs) as JSON text: CSV cannot hold them (the terminal's
+    CSV and the written files show them the same way)."""
     nested = [c for c, t in df.schema.items() if t.is_nested()]
     return df.with_columns(pl.col(c).map_elements(json.dumps, return_dtype=pl.String) for c in nested) if nested else df
 
@@ -303,7 +304,7 @@ def _write_xlsx(df: pl.DataFrame, path: Path) -> None:
 
 
 WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
-    "csv": lambda df, p: _plain(df).write_csv(p),
+    "csv": lambda df, p: nested_as_json(df).write_csv(p),
     "parquet": lambda df, p: df.write_parquet(p),
     "json": lambda df, p: df.write_json(p),
     "jsonl": lambda df, p: df.write_ndjson(p),

@@ -21,6 +21,7 @@ Internal to `fidelcli.models` (the model modules import it; nothing outside the 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -319,7 +320,11 @@ def discount_sum(cumulative: Callable[[FloatArray], FloatArray], *, horizon: int
     -------
     Discounted expected transactions, shape (n,).
     """
-    if not (isinstance(horizon, int | np.integer) and horizon >= 0):
+    try:
+        whole = operator.index(horizon)  # an int or a NumPy integer; a float is refused, even 12.0
+    except TypeError:
+        whole = -1
+    if whole < 0:
         raise ConfigError(f"horizon must be a whole number of periods >= 0, found {horizon!r}")
     rate = check_discount_rate(discount_rate_per_period, annual=False)
     if not (math.isfinite(step) and step > 0):

@@ -22,8 +22,8 @@ def single_threaded_blas() -> Iterator[None]:
     """Run BLAS (NumPy's dot products, L-BFGS-B's updates) on one thread inside the block.
 
     The models' large vectorised work is already split over two threads (`run_chunked`); BLAS
-    threads on top of it only add wake-up costs to many tiny calls (measured: a BG/NBD fit on
-    387,000 distinct rows takes 0.30 s instead of 0.71 s, a Gamma-Gamma fit 0.07 s instead of 0.28 s).
+    threads on top of it only add wake-up costs to many tiny calls, which made the fits more than
+    twice as slow (docs/performance.md has the measurements).
     """
     from threadpoolctl import threadpool_limits
 

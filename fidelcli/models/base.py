@@ -51,6 +51,11 @@ class Fitted(Protocol):
 
     def to_dict(self) -> dict[str, Any]: ...
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        """The predict-ready model saved by `to_dict`."""
+        ...
+
 
 class PurchasePredictor(Fitted, Protocol):
     """The predictions of a purchase model, continuous (BG/NBD, MBG/NBD, Pareto/NBD: x, t_x, T and

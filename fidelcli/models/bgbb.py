@@ -26,7 +26,7 @@ from fidelcli.models._validation import (
     compress,
 )
 from fidelcli.models.base import FittedModel, separate_horizon_predictions
-from fidelcli.models.numerics import EPS, FloatArray, beta_expectation, log1m, log_poch, log_poch_ratio
+from fidelcli.models.numerics import EPS, FloatArray, beta_expectation, log1m, log_poch, log_poch_ratio, scalars
 from fidelcli.stats import weighted_mean
 
 
@@ -43,7 +43,7 @@ def bgbb_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
     B(a+i, b+j)/B(a, b) = (a)_i (b)_j / (a+b)_(i+j) (`log_poch`): no difference of two large
     log-Beta values, which keeps the accuracy when the parameters are huge.
     """
-    alpha, beta, gamma, delta = params
+    alpha, beta, gamma, delta = scalars(params)
     lp_x = log_poch(alpha, x)
     l_alive = (lp_x + log_poch(beta, n - x) - log_poch(alpha + beta, n)
                + log_poch_ratio(delta, gamma, n))
@@ -146,12 +146,14 @@ class BGBB(FittedModel):
         expression):
         B(alpha+x, beta+n-x)/B(alpha,beta) B(gamma, delta+n+1)/B(gamma,delta) / L."""
         xa, ta, na, _ = check_bgbb_data(x, t_x, n, None)
-        alpha, beta, gamma, delta = p = self._theta()
+        p = self._theta()
+        alpha, beta, gamma, delta = scalars(p)
         l_alive, ll = bgbb_parts(p, xa, ta, na)
         # B(gamma, delta+n+1)/B(gamma, delta+n) = (delta+n)/(gamma+delta+n): a log1p <= 0, and
         # l_alive <= ll (ll is a log-sum-exp over terms including l_alive), so P(alive) <= 1.
         shift = np.log1p(-gamma / (gamma + delta + na))
-        return np.exp(np.minimum(l_alive - ll, 0.0) + shift)
+        p_alive: FloatArray = np.exp(np.minimum(l_alive - ll, 0.0) + shift)
+        return p_alive
 
     def _expected(self, n_star: FloatArray, x: FloatArray, t_x: FloatArray,
                   n: FloatArray) -> FloatArray:
@@ -163,7 +165,8 @@ class BGBB(FittedModel):
         same expression regrouped into factors that stay within [0, 1], [0, 1] and [0, n*]
         (`bgbb_future_alive`), so nothing overflows when gamma and delta are huge.
         """
-        alpha, beta, gamma, delta = p = self._theta()
+        p = self._theta()
+        alpha, beta, gamma, delta = scalars(p)
         shape = np.broadcast_shapes(np.shape(n_star), np.shape(x), np.shape(t_x), np.shape(n))
         hist = np.broadcast_shapes(np.shape(x), np.shape(t_x), np.shape(n))
         xb, tb, nb = (np.broadcast_to(v, hist).ravel() for v in (x, t_x, n))
@@ -187,7 +190,7 @@ class BGBB(FittedModel):
         """E[X(n)] of a new customer (FHS 2010, E(X(n))): alpha/(alpha+beta) delta/(gamma-1)
         [1 - Gamma(gamma+delta) Gamma(1+delta+n) / (Gamma(gamma+delta+n) Gamma(1+delta))], i.e.
         E[p] sum_{k=1}^{n} E[(1-theta)^k] (`bgbb_future_alive` after 0 opportunities)."""
-        alpha, beta, gamma, delta = self._theta()
+        alpha, beta, gamma, delta = scalars(self._theta())
         na = check_values(n, "n")
         return alpha / (alpha + beta) * bgbb_future_alive(gamma, delta, np.zeros_like(na), na)
 

@@ -18,7 +18,7 @@ from fidelcli.models._parallel import BLOCK_ROWS, run_chunked
 from fidelcli.models._validation import check_purchase_data, check_values
 from fidelcli.models.base import PurchaseModel
 from fidelcli.models.bg_conditional import bg_conditional
-from fidelcli.models.numerics import FloatArray
+from fidelcli.models.numerics import FloatArray, scalars
 from fidelcli.stats import check_discount_rate, weighted_mean
 
 
@@ -66,7 +66,7 @@ def bg_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,
     l1 = b1[inv] - rx * lat
     l2 = b2[inv] - rx * latx
     m = np.logaddexp(l1, l2)
-    ll = g_x[inv] + r * np.log(alpha) + m
+    ll: FloatArray = g_x[inv] + r * np.log(alpha) + m  # SciPy (gammaln, betaln): untyped
     if weights is None:
         return ll
     p1 = np.exp(l1 - m)
@@ -178,7 +178,8 @@ class BGKernel:
         ll = float(w @ e)
         np.multiply(w, d, out=l1)                 # l1 = w p1
         np.subtract(w, l1, out=l2)                # l2 = w p2
-        wp1_x = np.bincount(inv, weights=l1, minlength=self.ux.size)
+        # numpy's stub types bincount as integer even with float weights, where it returns float64
+        wp1_x: FloatArray = np.bincount(inv, weights=l1, minlength=self.ux.size)  # type: ignore[assignment]
         s_lat = float(l1 @ lat + l2 @ latx)
         l1 *= rx
         l2 *= rx
@@ -197,7 +198,7 @@ def bg_p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
     MBG/NBD (Batislam et al. 2007): 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) for every x.
     The log odds use log1p((T - t_x)/(alpha + t_x)), exact even when r + x is huge.
     """
-    r, alpha, a, b = params
+    r, alpha, a, b = scalars(params)
     if modified:
         denom_b = b + x
     else:
@@ -205,7 +206,8 @@ def bg_p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
     log_odds = np.log(a) - np.log(denom_b) + (r + x) * np.log1p((T - t_x) / (alpha + t_x))
     if not modified:
         log_odds = np.where(x > 0, log_odds, -np.inf)
-    return expit(-log_odds)
+    p_alive: FloatArray = expit(-log_odds)  # SciPy: untyped
+    return p_alive
 
 
 def bg_expected(params: FloatArray, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray,

@@ -25,7 +25,7 @@ from fidelcli.models._validation import (
     compress,
 )
 from fidelcli.models.base import FittedModel
-from fidelcli.models.numerics import FloatArray
+from fidelcli.models.numerics import FloatArray, scalars
 from fidelcli.stats import weighted_mean
 
 
@@ -42,8 +42,8 @@ def gg_loglik(params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatAr
     px = p * x
     lvmx = np.log(v + m * x)
     lm, lx = np.log(m), np.log(x)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * lm + px * lx
-          - (px + q) * lvmx)
+    ll: FloatArray = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * lm + px * lx
+                      - (px + q) * lvmx)  # SciPy (gammaln): untyped
     if weights is None:
         return ll
     psi = digamma(px + q)
@@ -182,7 +182,7 @@ class GammaGamma(FittedModel):
         population mean. Infinite where p x + q <= 1: the mean of the posterior spend does not
         exist there.
         """
-        p, q, v = self._theta()
+        p, q, v = scalars(self._theta())
         xa = check_values(x, "x")
         ma = check_values(m, "m")
         denom = p * xa + q - 1.0
@@ -193,5 +193,5 @@ class GammaGamma(FittedModel):
 
     def population_mean(self) -> float:
         """Mean transaction value across customers, p v / (q - 1); infinite when q <= 1."""
-        p, q, v = self._theta()
+        p, q, v = scalars(self._theta())
         return float(p * v / (q - 1.0)) if q > 1.0 else float("inf")

@@ -29,12 +29,19 @@ from scipy.special import (
     roots_legendre,
 )
 
-FloatArray = NDArray[np.float64]
+from fidelcli.stats import FloatArray as FloatArray  # re-exported: the models import it from here
+
 Integrand = Callable[[FloatArray, FloatArray, NDArray[np.intp]], FloatArray]
 
 EPS = float(np.finfo(float).eps)
 _STIRLING_MIN = 20.0  # log_poch uses Stirling's series when both gamma arguments are at least this
 _BLOCK_VALUES = 1 << 20  # rows x nodes evaluated at once by beta_expectation (8 MiB per array)
+
+
+def scalars(params: FloatArray) -> tuple[np.float64, ...]:
+    """The entries of a parameter vector as NumPy scalars, for `r, alpha, a, b = scalars(params)`
+    (unpacking the array itself gives the same values, but untyped)."""
+    return tuple(params)
 
 
 def _stirling_correction(z: FloatArray) -> FloatArray:
@@ -215,7 +222,7 @@ def _quantile_nodes(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArra
     def part(mass: FloatArray, rest: FloatArray, shape1: FloatArray, shape2: FloatArray
              ) -> FloatArray:
         below = mass * frac[None, :]
-        x = np.where(near, betaincinv(shape1, shape2, np.where(near, below, 0.5)),
+        x: FloatArray = np.where(near, betaincinv(shape1, shape2, np.where(near, below, 0.5)),
                      betainccinv(shape1, shape2, np.where(near, 0.5, rest + mass * cfrac[None, :])))
         # betaincinv returns NaN for some tiny masses with a tiny shape; there the quantile is
         # small and I_x(a, b) ~ x^a / (a B(a, b)) gives it.

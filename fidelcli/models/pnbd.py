@@ -16,7 +16,7 @@ from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
 from fidelcli.models._validation import check_purchase_data
 from fidelcli.models.base import PurchaseModel
-from fidelcli.models.numerics import EPS, FloatArray, graded_nodes, log1mexp
+from fidelcli.models.numerics import EPS, FloatArray, graded_nodes, log1mexp, scalars
 from fidelcli.stats import weighted_mean
 
 
@@ -40,8 +40,9 @@ def log_a0_term(params: FloatArray, x: FloatArray, t: FloatArray) -> FloatArray:
     no overflow for large x). alpha = beta gives z = 0 and 2F1 = 1 on both branches, so the branch
     switch is continuous.
     """
-    r, alpha, s, beta = params
+    r, alpha, s, beta = scalars(params)
     big_a = r + s + x
+    big_b: np.float64 | FloatArray
     if alpha >= beta:
         big_b = s + 1.0
         m = alpha
@@ -51,7 +52,7 @@ def log_a0_term(params: FloatArray, x: FloatArray, t: FloatArray) -> FloatArray:
         m = beta
         z = (beta - alpha) / (beta + t)
     c = big_a + 1.0
-    log_f = (1.0 - big_b) * np.log1p(-z) + np.log(hyp2f1(1.0, c - big_b, c, z))
+    log_f: FloatArray = (1.0 - big_b) * np.log1p(-z) + np.log(hyp2f1(1.0, c - big_b, c, z))  # SciPy: untyped
     return log_f - big_a * np.log(m + t)
 
 
@@ -69,7 +70,7 @@ def pnbd_parts(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
     -------
     (log of the prefactor, log of the "alive at T" term, log of s/(r+s+x) A_0).
     """
-    r, alpha, s, beta = params
+    r, alpha, s, beta = scalars(params)
     if log_term_tx is None:
         log_term_tx = log_a0_term(params, x, t_x)
     if log_term_T is None:
@@ -200,8 +201,9 @@ def pnbd_log_dead_odds(params: FloatArray, x: FloatArray, t_x: FloatArray, T: Fl
 def _a0_log_term(params: FloatArray, x: FloatArray, t: FloatArray
                  ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     """`log_a0_term` without its failure modes: (value, its rounding scale, trusted)."""
-    r, alpha, s, beta = params
+    r, alpha, s, beta = scalars(params)
     big_a = r + s + x
+    big_b: np.float64 | FloatArray
     if alpha >= beta:
         big_b, lo, hi = s + 1.0, beta, alpha
     else:
@@ -224,7 +226,7 @@ def pnbd_log_dead_odds_closed(params: FloatArray, x: FloatArray, t_x: FloatArray
                                ) -> tuple[FloatArray, NDArray[np.bool_]]:
     """Closed form of `pnbd_log_dead_odds` (flat arrays, t_x <= T) and where it can be trusted;
     untrusted values may be anything."""
-    r, alpha, s, beta = params
+    r, alpha, s, beta = scalars(params)
     lt_tx, scale_tx, ok_tx = _a0_log_term(params, x, t_x)
     lt_T, scale_T, ok_T = _a0_log_term(params, x, T)
     d = lt_T - lt_tx  # A_0 = e^lt_tx (1 - e^d) > 0 needs d < 0
@@ -251,7 +253,7 @@ def pnbd_log_dead_odds_quadrature(params: FloatArray, x: FloatArray, t_x: FloatA
     Gauss-Legendre rule graded towards t_x (`graded_nodes`) resolves that layer and every slower
     scale up to T, and the sum is a log-sum-exp, so R may be astronomically large or small.
     """
-    r, alpha, s, beta = params
+    r, alpha, s, beta = scalars(params)
     length = T - t_x
     # The integrand falls at the rate (r+x)/(alpha+tau) + (s+1)/(beta+tau), and with a small r+x
     # (or s) it still bends on the scale alpha + t_x (or beta + t_x).
@@ -309,7 +311,8 @@ class ParetoNBD(PurchaseModel):
         return pnbd_loglik(params, x, t_x, T)
 
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-        return expit(-pnbd_log_dead_odds(self._theta(), x, t_x, T))
+        p_alive: FloatArray = expit(-pnbd_log_dead_odds(self._theta(), x, t_x, T))  # SciPy: untyped
+        return p_alive
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """P(alive | x, t_x, T) = the "alive at T" term over the whole likelihood (Fader-Hardie
@@ -326,7 +329,7 @@ class ParetoNBD(PurchaseModel):
         written with expm1/log1p so that s = 1 is the continuous limit. It lies in
         [0, (r+x) t/(alpha+T) P(alive)] (no purchase after death). P(alive) is computed once per
         history, not once per t."""
-        r, alpha, s, beta = self._theta()
+        r, alpha, s, beta = scalars(self._theta())
         hist = np.broadcast_shapes(np.shape(x), np.shape(t_x), np.shape(T))
         xh, txh, Th = (np.broadcast_to(v, hist).ravel() for v in (x, t_x, T))
         pa = self._p_alive(xh, np.minimum(txh, Th), Th).reshape(hist)
@@ -339,12 +342,12 @@ class ParetoNBD(PurchaseModel):
     def expected_purchases_new(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] of a new customer (Schmittlein et al. 1987):
         r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)], continuous at s = 1."""
-        r, alpha, s, beta = self._theta()
+        r, alpha, s, beta = scalars(self._theta())
         t = np.asarray(t, dtype=float)
         return r * beta / alpha * _expm1_ratio(s - 1.0, np.log1p(t / beta))
 
 
-def _unique_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _unique_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
     """Distinct (a, b) pairs and the index of each row's pair."""
     order = np.lexsort([b, a])
     sa, sb = a[order], b[order]

@@ -25,7 +25,7 @@ from fidelcli.models._validation import (
     compress,
 )
 from fidelcli.models.base import FittedModel
-from fidelcli.models.numerics import FloatArray, beta_expectation, log_poch_ratio
+from fidelcli.models.numerics import FloatArray, beta_expectation, log_poch_ratio, scalars
 from fidelcli.stats import check_discount_rate
 
 
@@ -43,7 +43,7 @@ def sbg_loglik(params: FloatArray, durations: FloatArray, censored: FloatArray,
     cens = censored > 0
     t_dead = np.where(cens, 1.0, t)  # placeholder where the row is censored
     bab = betaln(alpha, beta)
-    ll = np.where(cens, betaln(alpha, beta + t), betaln(alpha + 1, beta + t_dead - 1)) - bab
+    ll: FloatArray = np.where(cens, betaln(alpha, beta + t), betaln(alpha + 1, beta + t_dead - 1)) - bab  # SciPy: untyped
     if weights is None:
         return ll
     psi_ab = digamma(alpha + beta)
@@ -177,13 +177,13 @@ class SBG(FittedModel):
     def survival(self, t: ArrayLike) -> FloatArray:
         """S(t) = B(alpha, beta+t)/B(alpha, beta): share of a cohort active after t periods
         (Fader & Hardie 2007, S(t)); computed as (beta)_t / (alpha+beta)_t with `log_poch`."""
-        alpha, beta = self._theta()
+        alpha, beta = scalars(self._theta())
         return np.exp(sbg_log_survival(alpha, beta, check_values(t, "t")))
 
     def churn_probability(self, t: ArrayLike) -> FloatArray:
         """P(T = t) = B(alpha+1, beta+t-1)/B(alpha, beta): probability that a new customer churns
         in period t >= 1 (Fader & Hardie 2007, P(T = t)), i.e. alpha/(alpha+beta+t-1) S(t-1)."""
-        alpha, beta = self._theta()
+        alpha, beta = scalars(self._theta())
         ta = check_values(t, "t")
         if (ta < 1).any():
             raise InputError("churn periods start at 1", column="t")
@@ -193,7 +193,7 @@ class SBG(FittedModel):
     def retention_rate(self, t: ArrayLike) -> FloatArray:
         """r_t = S(t)/S(t-1) = (beta+t-1)/(alpha+beta+t-1): share of the customers active at
         t-1 who renew for period t (Fader & Hardie 2007, r_t); it rises with t."""
-        alpha, beta = self._theta()
+        alpha, beta = scalars(self._theta())
         ta = check_values(t, "t")
         if (ta < 1).any():
             raise InputError("retention periods start at 1", column="t")
@@ -205,7 +205,7 @@ class SBG(FittedModel):
         (Fader & Hardie 2010, DEL), i.e. 1 + DERL(n = 0)/(1+d). With d = 0 it is
         E[T] = (alpha+beta-1)/(alpha-1), infinite when alpha <= 1 (the mean of the Beta-geometric
         lifetime does not exist)."""
-        alpha, beta = self._theta()
+        alpha, beta = scalars(self._theta())
         d = check_discount_rate(discount_rate, annual=False)
         if d == 0.0:
             return float((alpha + beta - 1) / (alpha - 1)) if alpha > 1 else float("inf")
@@ -224,7 +224,7 @@ class SBG(FittedModel):
         (beta+n)/(alpha-1), infinite when alpha <= 1. Multiply by the margin per period for the
         residual value of the customer.
         """
-        alpha, beta = self._theta()
+        alpha, beta = scalars(self._theta())
         d = check_discount_rate(discount_rate, annual=False)
         n = check_values(periods_survived, "periods_survived")
         if d == 0.0:

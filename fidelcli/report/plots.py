@@ -18,7 +18,9 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.io.write import atomic_dir
+from fidelcli.stats import FloatArray
 
 if TYPE_CHECKING:
     from fidelcli.models.base import PurchasePredictor
@@ -29,7 +31,7 @@ _PNG_META = {"Software": None}
 
 
 def matrices(model: PurchasePredictor, *, max_frequency: int, T: float, horizon_length: float, discrete: bool = False
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+             ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(frequencies, recencies, expected purchases, P(alive)) on a frequency x recency grid at age T.
 
     Rows are frequencies 0..max_frequency, columns recencies from 0 to T; cells where a customer
@@ -48,7 +50,7 @@ def matrices(model: PurchasePredictor, *, max_frequency: int, T: float, horizon_
     return freqs, recs, ep, pa
 
 
-def _heatmap(values: np.ndarray, freqs: np.ndarray, recs: np.ndarray, *, title: str, unit: str, label: str) -> Figure:
+def _heatmap(values: FloatArray, freqs: FloatArray, recs: FloatArray, *, title: str, unit: TimeUnit, label: str) -> Figure:
     fig = Figure(figsize=(7, 5))
     ax = fig.subplots()
     mesh = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis",
@@ -101,7 +103,7 @@ def write_plots(
     max_frequency: int,
     T: float,
     horizon_length: float,
-    time_unit: str,
+    time_unit: TimeUnit,
     horizon_label: str,
     discrete: bool = False,
     tracking: pl.DataFrame | None = None,

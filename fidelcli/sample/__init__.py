@@ -23,7 +23,7 @@ from typing import IO, Literal
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from scipy import stats
 
 from fidelcli.errors import InputError
@@ -34,7 +34,7 @@ from fidelcli.sample.people import acquisition, customers_chunk
 from fidelcli.sample.purchases import catalogue, transactions_chunk
 from fidelcli.sample.truth import CampaignTruth, Truth
 
-__all__ = ["CHUNK", "FR_EXPORT", "KIND_FILES", "Truth", "generate"]
+__all__ = ["CHUNK", "FR_EXPORT", "KIND_FILES", "Format", "Truth", "generate"]
 
 Format = Literal["csv", "parquet"]
 CHUNK = 50_000

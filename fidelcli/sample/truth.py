@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Literal
 
 import numpy as np
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import betaln
 
@@ -32,7 +33,7 @@ class PurchaseTruth(_Model):
     alpha: float = 9.0
     a: float = 0.9
     b: float = 5.5
-    referred_rate_multiplier: float = Field(1.3, description="lambda of referred customers is multiplied by this")
+    referred_rate_multiplier: float = Field(default=1.3, description="lambda of referred customers is multiplied by this")
 
     def mean_rate(self) -> float:
         """Mean purchase rate per `time_unit`, r / alpha (before the referral multiplier)."""
@@ -74,7 +75,7 @@ class BasketTruth(_Model):
         CATEGORIES, (0.22, 0.28, 0.2, 0.35, 0.3, 0.45, 0.38, 0.33, 0.5, 0.42), strict=True)))
     median_price: dict[str, float] = Field(default_factory=lambda: dict(zip(
         CATEGORIES, (12.0, 15.0, 8.0, 6.0, 12.0, 35.0, 45.0, 50.0, 40.0, 75.0), strict=True)))
-    discount_share: float = Field(0.15, description="share of lines sold at 10 % or 20 % off")
+    discount_share: float = Field(default=0.15, description="share of lines sold at 10 % or 20 % off")
     pair_lift: dict[str, float] = Field(default_factory=dict, description='"A|B" -> lift over orders')
 
     def partner_index(self) -> np.ndarray:
@@ -164,7 +165,7 @@ class CampaignTruth(_Model):
     conversion_rate: dict[str, float] = Field(default_factory=lambda: {"A": 0.06, "B": 0.09, "control": 0.03})
     delivery_rate: float = 0.97
     open_rate: dict[str, float] = Field(default_factory=lambda: {"A": 0.25, "B": 0.3})
-    click_rate: float = Field(0.2, description="clicks among opens")
+    click_rate: float = Field(default=0.2, description="clicks among opens")
     cost_per_message: float = 0.05
 
     def lift(self, variant: str = "B", reference: str = "A") -> float:
@@ -185,7 +186,8 @@ class SubscriptionTruth(_Model):
 
     def survival(self, t: np.ndarray) -> np.ndarray:
         """S(t) = B(alpha, beta + t) / B(alpha, beta): share still subscribed after t months."""
-        return np.exp(betaln(self.alpha, self.beta + np.asarray(t, float)) - betaln(self.alpha, self.beta))
+        survival: np.ndarray = np.exp(betaln(self.alpha, self.beta + np.asarray(t, float)) - betaln(self.alpha, self.beta))
+        return survival
 
 
 class TouchpointTruth(_Model):
@@ -227,3 +229,9 @@ class Truth(_Model):
     touchpoints: TouchpointTruth = Field(default_factory=TouchpointTruth)
     files: dict[str, list[str]] = Field(default_factory=dict, description="kind -> files written")
     rows: dict[str, int] = Field(default_factory=dict, description="kind -> rows written")
+
+    def files_table(self) -> pl.DataFrame:
+        """One row per table written: table, rows, files (the file names, comma-separated)."""
+        return pl.DataFrame({"table": list(self.rows), "rows": list(self.rows.values()),
+                             "files": [", ".join(self.files[k]) for k in self.rows]},
+                            schema={"table": pl.String, "rows": pl.Int64, "files": pl.String})

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from fidelcli.errors import ConfigError, InputError, MappingError
-from fidelcli.io.columns import KINDS
+from fidelcli.io.columns import KINDS, Kind
 from fidelcli.io.read import TEXT_SUFFIXES, Table, scan_table
 from fidelcli.privacy.mask import masked, personal_kind
 from fidelcli.validate.checks import check_table
@@ -90,7 +90,7 @@ def scan_problem(exc: InputError, kind: str, source: str | Path) -> Finding | No
 
 
 def scan_for_validation(
-    source: str | Path, kind: str, *, columns: dict[str, str] | None = None, date_format: str | None = None, show_values: bool = False
+    source: str | Path, kind: Kind, *, columns: dict[str, str] | None = None, date_format: str | None = None, show_values: bool = False
 ) -> Table | Finding:
     """Scan a source leniently for `validate`: a problem of the data (a missing or ambiguous column, an
     empty or unreadable file) becomes a Finding, not an error (see `scan_problem`).

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from fidelcli.errors import DateFormatError
 from fidelcli.io.columns import fields, normalize
 from fidelcli.io.read import PII_FIELDS, Table
 from fidelcli.io.values import MAX_ABS_NUMBER
@@ -372,7 +373,9 @@ def column_findings(table: Table, pii: dict[str, str]) -> list[Finding]:
                            message="no score column: nps, csat or ces (wide) or type and score (long); "
                            f"candidates: {candidates('nps', 'csat', 'ces', 'score')}; name one with --map nps=COLUMN"))
     for name, exc in table.unparsed.items():
-        code = "ambiguous-date" if "ambiguous" in exc.message else "unknown-date-format"
+        # the format inference says which (`DateFormatError.code`); any other error reading a date
+        # column (typed values that are not dates, a file unreadable during the full scan) is no known format
+        code = exc.code if isinstance(exc, DateFormatError) else "unknown-date-format"
         message = exc.message + (f"; {exc.hint}" if exc.hint else "")
         if code == "unknown-date-format":
             message = f"no known date format fits the values ({exc.message}); use --date-format"

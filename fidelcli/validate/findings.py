@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Literal
 
+import polars as pl
 from pydantic import BaseModel, Field
 
 from fidelcli.errors import InputError, MappingError
 from fidelcli.privacy.mask import masked, personal_kind, scrub
+from fidelcli.result import Figure
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -77,18 +80,65 @@ class FileInfo(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict, description="{field: source column}")
 
 
+FINDING_COLUMNS: dict[str, type[pl.DataType]] = {
+    "severity": pl.String, "code": pl.String, "kind": pl.String, "file": pl.String, "column": pl.String,
+    "count": pl.Int64, "rows": pl.String, "examples": pl.String, "message": pl.String,
+}
+
+
 class Report(BaseModel):
-    """Result of `validate`: findings sorted by file, severity, code and column."""
+    """Result of `validate`: findings sorted by file, severity, code and column.
+
+    It satisfies the result protocol (`fidelcli.result.Result`): `tables()` holds the findings,
+    `headline()` the counts, and `to_json()` is the JSON report (`--format json`, docs/validate.md).
+    """
 
     as_of: dt.date = Field(description="reference date of the date checks (exclusive)")
     files: list[FileInfo]
     findings: list[Finding]
     summary: Summary
     passed: bool = Field(description="no error")
+    # The result protocol's warnings: validation has none of its own (its problems are findings).
+    warnings: list[str] = Field(default_factory=list, exclude=True)
 
     def failed(self, *, strict: bool = False) -> bool:
         """True when a finding is an error (with `strict`: an error or a warning)."""
         return self.summary.error > 0 or (strict and self.summary.warning > 0)
+
+    def findings_frame(self) -> pl.DataFrame:
+        """One row per finding (`FINDING_COLUMNS`): the column, else the field; rows and examples joined as
+        text (`, …` when more rows are concerned than listed)."""
+        return pl.DataFrame(
+            [
+                {
+                    "severity": f.severity, "code": f.code, "kind": f.kind, "file": f.file, "column": f.column or f.field,
+                    "count": f.count, "rows": ", ".join(map(str, f.rows)) + (", …" if f.count > len(f.rows) else ""),
+                    "examples": ", ".join(f.examples), "message": f.message,
+                }
+                for f in self.findings
+            ],
+            schema=FINDING_COLUMNS,
+        )
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """findings (`findings_frame`)."""
+        return {"findings": self.findings_frame()}
+
+    def headline(self) -> dict[str, Figure]:
+        """The reference date, the files checked, the findings per severity and whether it passed."""
+        return {"as_of": self.as_of.isoformat(), "files": len(self.files), "error": self.summary.error,
+                "warning": self.summary.warning, "info": self.summary.info, "passed": self.passed}
+
+    def to_json(self) -> str:
+        """The JSON report (docs/validate.md): `model_dump` as indented JSON, non-ASCII kept."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False)
+
+    def verdict(self, *, strict: bool = False) -> str:
+        """`passed: 0 errors, 1 warning, 0 info in 1 file`, or `FAILED (strict): ...`."""
+        s = self.summary
+        counts = f"{s.error} error{'s' * (s.error != 1)}, {s.warning} warning{'s' * (s.warning != 1)}, {s.info} info"
+        files = f"{len(self.files)} file{'s' * (len(self.files) != 1)}"
+        return f"{'FAILED' if self.failed(strict=strict) else 'passed'}{' (strict)' if strict else ''}: {counts} in {files}"
 
 
 def finding(code: str, *, kind: str, file: str, **values: object) -> Finding:

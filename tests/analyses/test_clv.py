@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from analyses_data import FixedPredictions
 from polars.testing import assert_frame_equal
+from refdata import reference
 
 from fidelcli.analyses.clv import (
     ClvOptions,
@@ -41,8 +43,6 @@ from fidelcli.models import BGBB, BGNBD, GammaGamma
 from fidelcli.stats import weighted_median
 
 D = dt.date
-from analyses_data import FixedPredictions
-from refdata import reference
 
 
 @pytest.fixture(scope="module")

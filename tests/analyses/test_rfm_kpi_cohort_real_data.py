@@ -1,8 +1,9 @@
 """RFM, monthly KPIs and cohorts on real exports equal an independent DuckDB computation.
 
-The SQL below is written from the definitions in docs/metrics.md, straight from the raw CSV, without
-using any fidelcli code: returns are negative amounts (or Online Retail "C" invoices), netted in
-spend and not purchase occasions; money is summed in cents rounded half to even per line.
+The SQL (here and in tests/duckdb_reference.py, which loads the lines and computes RFM) is written
+from the definitions in docs/metrics.md, straight from the raw CSV, without using any fidelcli code:
+returns are negative amounts (or Online Retail "C" invoices), netted in spend and not purchase
+occasions; money is summed in cents rounded half to even per line.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from duckdb_reference import LINES, load, rfm_sql
 from polars.testing import assert_frame_equal
 from refdata import reference
 
@@ -19,74 +21,12 @@ from fidelcli.analyses.cohort import cohorts
 from fidelcli.analyses.kpi import BASE_COLUMNS, kpi
 from fidelcli.analyses.rfm import rfm
 from fidelcli.clean import clean_transactions
-from fidelcli.engine import DEFAULT_ENGINE
+from fidelcli.engine import get_engine
 from fidelcli.io.read import scan_table
 
-# One row per line: cid, occ (purchase occasion key), d (date), amt (signed amount), is_return.
-LINES = {
-    "clvtools_cdnow.csv": """
-        SELECT Id AS cid, Date AS occ, CAST(Date AS DATE) AS d, CAST(Price AS DOUBLE) AS amt,
-               CAST(Price AS DOUBLE) < 0 AS is_return
-        FROM read_csv('{path}', all_varchar = true)
-        WHERE Id IS NOT NULL AND Date IS NOT NULL""",
-    "uci_online_retail.csv.gz": """
-        SELECT CustomerID AS cid, InvoiceNo AS occ, CAST(CAST(InvoiceDate AS TIMESTAMP) AS DATE) AS d,
-               CAST(Quantity AS DOUBLE) * CAST(UnitPrice AS DOUBLE) AS amt,
-               (CAST(Quantity AS DOUBLE) * CAST(UnitPrice AS DOUBLE) < 0) OR regexp_matches(InvoiceNo, '^[Cc][0-9]') AS is_return
-        FROM read_csv('{path}', all_varchar = true)
-        WHERE CustomerID IS NOT NULL AND InvoiceDate IS NOT NULL""",
-}
+ENGINE = get_engine("polars")
 
-PREP = """
-CREATE TABLE lines AS {lines};
-CREATE TABLE net AS SELECT cid, occ, d, is_return,
-    CAST(round_even((CASE WHEN is_return THEN -abs(amt) ELSE amt END) * 100, 0) AS BIGINT) AS cents FROM lines;
-CREATE TABLE ref AS SELECT max(d) + 1 AS as_of FROM lines;
-CREATE TABLE occ AS SELECT cid, occ, min(d) FILTER (WHERE NOT is_return) AS d, sum(cents) AS cents FROM net GROUP BY cid, occ;
-CREATE TABLE cust AS SELECT cid, min(d) AS first_purchase, max(d) AS last_purchase, count(d) AS frequency, sum(cents) AS cents
-    FROM occ GROUP BY cid;
-"""
-
-RFM_SQL = """
-WITH base AS (
-  SELECT cid, (ref.as_of - last_purchase) AS recency, frequency, cents, first_purchase, last_purchase,
-         (ref.as_of - first_purchase) AS tenure
-  FROM cust, ref WHERE frequency > 0
-), scored AS (
-  SELECT *, 1 + (5 * (rank() OVER (ORDER BY recency DESC) - 1)) // count(*) OVER () AS r,
-            1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) // count(*) OVER () AS f,
-            1 + (5 * (rank() OVER (ORDER BY cents) - 1)) // count(*) OVER () AS m
-  FROM base
-)
-SELECT cid AS customer_id, recency, frequency, cents / 100 AS monetary, first_purchase, last_purchase, tenure,
-       r AS r_score, f AS f_score, m AS m_score, concat(r, f, m) AS rfm_score,
-       CASE WHEN r <= 2 AND f <= 2 THEN 'Hibernating'
-            WHEN r <= 2 AND f <= 4 THEN 'At Risk'
-            WHEN r <= 2 THEN 'Can''t Lose Them'
-            WHEN r = 3 AND f <= 2 THEN 'About to Sleep'
-            WHEN r = 3 AND f = 3 THEN 'Need Attention'
-            WHEN f >= 4 AND r <= 4 THEN 'Loyal Customers'
-            WHEN r = 4 AND f = 1 THEN 'Promising'
-            WHEN f = 1 THEN 'New Customers'
-            WHEN f <= 3 THEN 'Potential Loyalists'
-            ELSE 'Champions' END AS segment
-FROM scored ORDER BY customer_id
-"""
-
-# Monthly activity: purchase occasions and net cents per customer and month (an occasion whose lines
-# fall in two months counts in both).
-ACT = """
-CREATE TABLE act AS
-WITH occm AS (
-  SELECT cid, CAST(date_trunc('month', d) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase, sum(cents) AS cents
-  FROM net GROUP BY cid, p, occ
-)
-SELECT cid, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents FROM occm GROUP BY cid, p;
-CREATE TABLE months AS
-SELECT CAST(unnest(generate_series((SELECT min(p) FROM act), CAST(date_trunc('month', (SELECT as_of FROM ref) - 1) AS DATE),
-       INTERVAL 1 MONTH)) AS DATE) AS p;
-"""
-
+# Monthly KPIs and cohorts over the tables of `duckdb_reference.load` (cust, ref, act, months).
 KPI_SQL = """
 WITH fp AS (SELECT cid, CAST(date_trunc('month', first_purchase) AS DATE) AS fp FROM cust WHERE frequency > 0),
 a AS (
@@ -142,8 +82,7 @@ DATASETS = ["clvtools_cdnow.csv", "uci_online_retail.csv.gz"]
 
 def _duck(path: Path, name: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(PREP.format(lines=LINES[name].format(path=path)))
-    con.execute(ACT)
+    load(con, LINES[name].format(path=path))
     return con
 
 
@@ -156,13 +95,20 @@ def real(request: pytest.FixtureRequest) -> tuple[duckdb.DuckDBPyConnection, obj
 
 def test_rfm_equals_duckdb(real):
     con, tx = real
-    expected = con.sql(RFM_SQL).pl().with_columns(
+    expected = con.sql(rfm_sql()).pl().with_columns(
         pl.col("recency", "frequency", "tenure").cast(pl.Int64),
         pl.col("r_score", "f_score", "m_score").cast(pl.Int8),
     )
     assert con.sql("SELECT as_of FROM ref").fetchall()[0][0] == tx.as_of
-    got = rfm(DEFAULT_ENGINE.customer_summary(tx), as_of=tx.as_of).customers.drop("action")
+    got = rfm(ENGINE.customer_summary(tx), as_of=tx.as_of).customers.drop("action")
     assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_reference_rfm_in_one_statement_equals_the_tables(name: str) -> None:
+    # bench/bench_rfm_kpi.py times the one-statement form: it must be the RFM checked above.
+    lines = LINES[name].format(path=reference(name))
+    assert_frame_equal(duckdb.connect().sql(rfm_sql(lines)).pl(), _duck(reference(name), name).sql(rfm_sql()).pl())
 
 
 def test_monthly_kpis_equal_duckdb(real):
@@ -172,7 +118,7 @@ def test_monthly_kpis_equal_duckdb(real):
         pl.col("customer_retention_rate").cast(pl.Float64),
     )
     got = kpi(
-        DEFAULT_ENGINE.activity(tx, period="month"), DEFAULT_ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
+        ENGINE.activity(tx, period="month"), ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
     ).periods
     assert got.columns == BASE_COLUMNS
     assert_frame_equal(got, expected)
@@ -182,11 +128,11 @@ def test_monthly_cohorts_equal_duckdb(real):
     con, tx = real
     expected = con.sql(COHORT_SQL).pl().with_columns(pl.col("customers", "retained").cast(pl.Int64))
     got = cohorts(
-        DEFAULT_ENGINE.activity(tx, period="month"), DEFAULT_ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
+        ENGINE.activity(tx, period="month"), ENGINE.customer_summary(tx), period="month", as_of=tx.as_of
     )
     assert_frame_equal(got, expected)
     # The CLI's path: first purchases taken from the activity itself (one pass over the data).
-    assert_frame_equal(cohorts(DEFAULT_ENGINE.activity(tx, period="month"), period="month", as_of=tx.as_of), expected)
+    assert_frame_equal(cohorts(ENGINE.activity(tx, period="month"), period="month", as_of=tx.as_of), expected)
 
 
 # --- Issue 11: what the commands write on two real exports, against DuckDB from the raw CSV. ---------

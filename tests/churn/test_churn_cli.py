@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from fidelcli.churn import TrainResult
 from fidelcli.cli.app import app
+from fidelcli.result import Result
 
 runner = CliRunner()
 
@@ -94,3 +97,53 @@ def test_bands_from_config(sim_files: tuple[Path, pl.DataFrame], sim_model_file:
     scores = pl.read_parquet(tmp_path / "s.parquet")
     assert set(scores["risk_band"]) == {"calm", "alert"}
     assert scores.filter(pl.col("risk_band") == "alert")["churn_probability"].min() >= 0.8
+
+
+@pytest.mark.slow
+def test_train_cli_equals_the_library_call(sim_files: tuple[Path, pl.DataFrame], sim_result: TrainResult, tmp_path: Path) -> None:
+    # `sim_result` is `train_churn` with the CLI's settings: cutoff 2024-09-30, 90 days, seed 0.
+    res = runner.invoke(app, ["churn", "train", "-t", str(sim_files[0]), "--cutoff", "2024-09-30", "--horizon", "90d",
+                              "--model-out", str(tmp_path / "m.json"), "--format", "json"])
+    assert res.exit_code == 0, res.stderr
+    assert isinstance(sim_result, Result)
+    doc = json.loads(sim_result.to_json())
+    assert json.loads(res.stdout) == doc["tables"]["metrics"]
+    assert res.stderr.splitlines()[-1] == sim_result.verdict()
+    assert doc["warnings"] == sim_result.report.warnings == []
+    # docs/churn.md, simulated shop: 3,000 validation customers, 74.7 % churned, saved model AUC 0.906,
+    # gains +0.022 / +0.025 / +0.227 over the RFM logistic, recency and P(alive) baselines.
+    head = doc["headline"]
+    assert (head["saved_model"], head["horizon"], head["validation_cutoff"]) == ("gradient_boosting", "90d", "2024-09-30")
+    assert head["validation_customers"] == 3000 and head["beats_baselines"] is True
+    assert round(head["auc"], 3) == 0.906
+    assert [round(head[f"auc_gain_vs_{b}"], 3) for b in ("rfm_logistic", "recency", "p_alive")] == [0.022, 0.025, 0.227]
+    # the calibration table: 3,000 customers in ten equal deciles of 300
+    assert [r["customers"] for r in doc["tables"]["calibration"]] == [300] * 10
+    assert [r["decile"] for r in doc["tables"]["calibration"]] == list(range(1, 11))
+
+
+def test_score_cli_equals_the_library_call(sim_files: tuple[Path, pl.DataFrame], sim_model_file: Path, tmp_path: Path) -> None:
+    from churn_data import load
+    from polars.testing import assert_frame_equal
+
+    from fidelcli.churn import ChurnModel, churn_score_analysis
+    from fidelcli.engine import get_engine
+    from fidelcli.io.rounding import round_frame
+
+    out = tmp_path / "scores.parquet"
+    res = runner.invoke(app, ["churn", "score", "-t", str(sim_files[0]), "--model", str(sim_model_file), "--as-of", "2025-01-01",
+                              "--bands", "0.5,0.9", "-o", str(out), "--format", "json"])
+    assert res.exit_code == 0, res.stderr
+    lib = churn_score_analysis(load(sim_files[0], as_of=dt.date(2025, 1, 1)), ChurnModel.load(sim_model_file),
+                               engine=get_engine("polars"), bands=[0.5, 0.9])
+    assert isinstance(lib, Result)
+    doc = json.loads(lib.to_json())
+    assert json.loads(res.stdout) == doc["tables"]["summary"]
+    assert_frame_equal(pl.read_parquet(out), round_frame(lib.tables()["scores"]))  # files are rounded as every output
+    # The simulated shop's 3,000 customers all bought before 2025-01-01 (two years from 2023-01-01):
+    # every one is scored, once, and the summary counts each once, in one of the three bands.
+    assert doc["headline"]["as_of"] == "2025-01-01" and doc["headline"]["customers"] == 3000
+    summary = lib.tables()["summary"]
+    assert summary["customers"].sum() == 3000
+    assert (summary["low"] + summary["medium"] + summary["high"]).to_list() == summary["customers"].to_list()
+    assert doc["headline"]["high_risk_customers"] == summary["high"].sum() == lib.frame.filter(pl.col("churn_probability") >= 0.9).height

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from refdata import reference, reference_path  # tests/ is on pytest's `pythonpath`
 from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
-from refdata import reference, reference_path
 
 CDNOW = reference_path("clvtools_cdnow.csv")  # copied in tests/reference/ (see its README)
 
@@ -110,7 +110,8 @@ def test_bgbb_on_the_donations_summary(tmp_path: Path) -> None:
     [
         (["--horizon", "12"], "error: horizon '12' is not a whole number of days, weeks, months or years"),
         (["--margin", "abc"], "error: --margin 'abc' is neither a rate nor 'column'"),
-        (["--calibration-end", "1990-01-01"], f"error: {CDNOW.name}: calibration end 1990-01-01 is before the first purchase (1997-01-01): no customer to model"),
+        (["--calibration-end", "1990-01-01"],
+         f"error: {CDNOW.name}: calibration end 1990-01-01 is before the first purchase (1997-01-01): no customer to model"),
         (["--calibration-end", "1999-01-01"], "error: calibration end 1999-01-01 is not before the analysis date 1998-07-01"),
         (["--model", "bgbb", "--time-unit", "year"], f"error: {CDNOW.name}: bgbb: no transaction opportunity in the data (n = 0 for all)"),
         (["--ci", "1.5"], "error: --ci must be a level between 0 and 1, found 1.5"),

@@ -155,6 +155,7 @@ def test_rfm_without_amounts_has_empty_monetary_and_no_m_score(sales, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "customer_id,recency,frequency,monetary,first_purchase,last_purchase,tenure,r_score,f_score,rfm_score,segment,action"
     assert all(line.split(",")[3] == "" for line in lines[1:])  # monetary: empty, never 0
-    assert "warning: no amount column: monetary value is unknown (empty), so there is no M score; rfm_score is made of R and F, and the segments come from R and F as always" in result.stderr.splitlines()
+    assert ("warning: no amount column: monetary value is unknown (empty), so there is no M score; rfm_score is made of R and F, "
+            "and the segments come from R and F as always") in result.stderr.splitlines()
     summary = json.loads(run("rfm", "-t", str(log), "--summary", "--format", "json").stdout)
     assert {(r["revenue"], r["revenue_share"], r["monetary"]) for r in summary} == {(None, None, None)}

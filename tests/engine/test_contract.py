@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import get_args
 
 import polars as pl
 import pytest
@@ -17,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from fidelcli.clean import CleanOptions, Transactions
 from fidelcli.engine import ENGINES as ENGINE_NAMES
-from fidelcli.engine import Engine, PolarsEngine, get_engine
+from fidelcli.engine import Engine, EngineName, PolarsEngine, get_engine
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.io.read import scan_table
 
@@ -68,6 +69,11 @@ def test_get_engine_and_the_names() -> None:
     assert isinstance(get_engine("polars"), PolarsEngine)
     with pytest.raises(ConfigError, match="unknown engine 'duck'"):
         get_engine("duck")
+
+
+def test_the_engine_name_type_lists_every_engine() -> None:
+    # `EngineName` types --engine and `[engine] name`; `ENGINES` builds them: the same names.
+    assert get_args(EngineName) == tuple(ENGINE_NAMES) == ("polars",)
 
 
 def test_load_from_the_spec_equals_load_from_the_table(engine: Engine, tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from btyd_sim import simulate_bgbb
-from fidelcli.errors import FitError, InputError
+from fidelcli.errors import InputError
 from fidelcli.models import BGBB
 
 TRUE = {"alpha": 1.2, "beta": 0.8, "gamma": 0.7, "delta": 2.5}
@@ -47,42 +46,11 @@ def test_donations_holdout_and_tracking(donations: pl.DataFrame) -> None:
     assert 11_104 * model.expected_purchases_new(11) == pytest.approx(37_875, rel=0.01)
 
 
-def test_parameter_recovery_on_simulated_customers() -> None:
-    sim = simulate_bgbb(TRUE, 8000, 8, seed=20240504)
-    model = BGBB().fit(sim.x, sim.t_x, sim.n)
-    for name, value in TRUE.items():
-        assert abs(model.params_[name] - value) < 3 * model.std_errors_[name], name
-
-
-def test_formulas_match_simulation_at_true_parameters() -> None:
-    sim = simulate_bgbb(TRUE, 100_000, 6, seed=41, horizon=5)
-    model = BGBB.from_dict({"name": "bgbb", "params": TRUE})
-    assert model.p_alive(sim.x, sim.t_x, sim.n).mean() == pytest.approx(
-        sim.alive_next.mean(), abs=0.005)
-    exp = model.expected_purchases(5, sim.x, sim.t_x, sim.n)
-    se = sim.holdout.std() / np.sqrt(sim.holdout.size)
-    assert abs(exp.mean() - sim.holdout.mean()) < 4 * se
-    se = sim.x.std() / np.sqrt(sim.x.size)
-    assert abs(model.expected_purchases_new(6) - sim.x.mean()) < 4 * se
-
-
-def test_discounted_transactions_without_discount_equal_expected() -> None:
-    model = BGBB.from_dict({"name": "bgbb", "params": TRUE})
-    x, t_x, n = np.array([0.0, 3.0, 6.0]), np.array([0.0, 4.0, 6.0]), np.array([6.0] * 3)
-    d0 = model.discounted_expected_transactions(x, t_x, n, horizon=5, discount_rate_per_period=0)
-    np.testing.assert_allclose(d0, model.expected_purchases(5, x, t_x, n), rtol=1e-12)
-
-
 def test_gamma_equal_one_is_the_continuous_limit() -> None:
     values = [BGBB.from_dict({"name": "bgbb", "params": {**TRUE, "gamma": g}})
               .expected_purchases(5, 3, 4, 6) for g in (1 - 1e-6, 1.0, 1 + 1e-6)]
     assert values[1] == pytest.approx(values[0], rel=1e-5)
     assert values[1] == pytest.approx(values[2], rel=1e-5)
-
-
-def test_nobody_transacts_is_a_fit_error() -> None:
-    with pytest.raises(FitError):
-        BGBB().fit([0, 0], [0, 0], [6, 6], weights=[10, 20])
 
 
 @pytest.mark.parametrize(

@@ -184,6 +184,23 @@ def test_ambiguous_date_is_a_finding_and_date_format_resolves_it():
     assert run(transactions="ambiguous_dates.csv", date_format="%d/%m/%Y").findings == []
 
 
+def test_date_format_errors_carry_their_finding_code():
+    # The finding's code comes from the error raised by the format inference, not from its text.
+    from fidelcli.errors import DateFormatError
+    from fidelcli.io.values import infer_date_format
+
+    cases = {
+        ("01/02/2024", "03/04/2024"): "ambiguous-date",  # no number above 12: day/month or month/day
+        ("13/14/2024",): "unknown-date-format",  # 13 and 14: neither a day/month nor a month/day
+        ("soon", "later"): "unknown-date-format",  # no known format at all
+    }
+    for values, code in cases.items():
+        with pytest.raises(DateFormatError) as err:
+            infer_date_format(list(values), column="date", file="tx.csv")
+        assert (err.value.code, err.value.column, err.value.file) == (code, "date", "tx.csv")
+    assert infer_date_format(["13/02/2024", "01/02/2024"], column="date", file="tx.csv") == "%d/%m/%Y"
+
+
 def test_one_bad_date_does_not_stop_inference():
     # "unknown" does not look like a date: the column is still read as ISO, and row 2 is reported.
     report = run(transactions="garbage_date.csv")

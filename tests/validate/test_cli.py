@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from fidelcli.cli.app import app
 from fidelcli.io.read import scan_table
+from fidelcli.result import Result
 from fidelcli.validate import validate
 
 FIX = Path(__file__).parents[1] / "fixtures" / "validate"
@@ -143,3 +144,22 @@ def test_help_has_an_example():
     result = invoke("validate", "--help")
     assert result.exit_code == 0
     assert "Example: fidelcli validate -t sales.csv" in result.stdout
+
+
+def test_cli_equals_the_library_result():
+    # The command is one library call: `--format json` prints the report's `to_json()`, `--format csv`
+    # its findings table, and the verdict line is the report's.
+    args = ["validate", "-t", str(FIX / "transactions_warnings.csv"), "--as-of", "2025-01-01"]
+    report = validate({"transactions": scan_table(FIX / "transactions_warnings.csv", "transactions", lenient=True)}, as_of=dt.date(2025, 1, 1))
+    assert isinstance(report, Result)
+    as_json = invoke(*args, "--format", "json")
+    assert as_json.exit_code == 0
+    assert as_json.stdout == report.to_json() + "\n"
+    assert as_json.stderr.splitlines()[-1] == report.verdict() == "passed: 0 errors, 1 warning, 0 info in 1 file"
+    as_csv = invoke(*args, "--format", "csv")
+    assert as_csv.stdout == report.tables()["findings"].write_csv()
+    # The fixture repeats row 2 on row 3 (C2, 2024-01-06, 12.50, O2): one duplicate-row warning on row 3.
+    assert report.tables()["findings"].select("severity", "code", "rows").rows() == [("warning", "duplicate-row", "3")]
+    assert report.headline() == {"as_of": "2025-01-01", "files": 1, "error": 0, "warning": 1, "info": 0, "passed": True}
+    assert report.verdict(strict=True) == "FAILED (strict): 0 errors, 1 warning, 0 info in 1 file"
+    assert report.warnings == [] and "warnings" not in json.loads(report.to_json())

@@ -28,8 +28,9 @@ from fidelcli.analyses.clv.value import (
     historical_clv,
     weighted_value_tiers,
 )
-from fidelcli.analyses.timeunits import DAYS_PER_YEAR, TimeUnit, days_per
+from fidelcli.analyses.timeunits import DAYS_PER_YEAR, days_per
 from fidelcli.clean import Occasion, Transactions
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError, FitError
 from fidelcli.result import Figure, JsonResult
 from fidelcli.stats import check_discount_rate, weighted_median
@@ -202,8 +203,8 @@ def predict_clv(summary: Summary, fit: Fit, options: ClvOptions = ClvOptions()) 
     if fit.spend is not None:
         known = frame.select(spend_known(frame)).to_series().to_numpy()
         with np.errstate(invalid="ignore"):
-            ev = fit.spend.expected_spend(frame["frequency"].to_numpy(), frame["monetary_value"].fill_null(0.0).clip(0).to_numpy())
-        ev = pl.Series(np.asarray(ev, dtype=float)).scatter(np.flatnonzero(~known), None)
+            spend = fit.spend.expected_spend(frame["frequency"].to_numpy(), frame["monetary_value"].fill_null(0.0).clip(0).to_numpy())
+        ev = pl.Series(np.asarray(spend, dtype=float)).scatter(np.flatnonzero(~known), None)
         out = out.with_columns(expected_value=ev, _disc=disc, _known=pl.Series(known))
         # No positive net spend to project: worth 0, not unknown (the purchases are predicted).
         out = out.with_columns(clv=pl.when(pl.col("_known")).then(margin * pl.col("expected_value") * pl.col("_disc")).otherwise(0.0))
@@ -386,7 +387,8 @@ def customer_lifetime_value(
             # From the calibration only (the summary's calibration end: a BG/BB one is moved back to
             # the end of the last complete period), so the holdout does not leak into the CLV.
             rates, warnings = margin_rates(data, calibration_end=summary.calibration_end, engine=engine)
-            overall = float(rates["margin_rate"].mean() or 0.0)  # type: ignore[arg-type]
+            mean = rates["margin_rate"].mean()  # a float, None without customers
+            overall = mean if isinstance(mean, float) else 0.0
             summary.frame = summary.frame.join(rates, on="customer_id", how="left").with_columns(pl.col("margin_rate").fill_null(overall))
     result = clv_analysis(summary, model=model, penalizer=penalizer, options=options, fit=fit)
     result.warnings = [*warnings, *result.warnings]

@@ -45,8 +45,8 @@ DEGENERATE_HINT = ("with few customers, or too little drop-out or variation to e
                    "history, or a historical CLV (--lifetime)")
 
 
-# The models (SciPy, ~0.4 s to import) are imported when first needed, so the CLI can import them in
-# the background while Polars builds the summary.
+# The models (SciPy: slow to import, see docs/performance.md) are imported when first needed, so a
+# command that fits no model never loads them.
 def purchase_models() -> dict[str, type[PurchasePredictor]]:
     """The purchase model classes by name (imported on first use): `fidelcli.models.PURCHASE_MODELS`."""
     from fidelcli.models import PURCHASE_MODELS

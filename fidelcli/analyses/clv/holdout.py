@@ -22,7 +22,7 @@ import polars as pl
 from fidelcli.analyses.clv.summary import Summary, arrays
 from fidelcli.analyses.timeunits import days_per
 from fidelcli.errors import ConfigError
-from fidelcli.stats import weighted_corr
+from fidelcli.stats import FloatArray, weighted_corr
 
 if TYPE_CHECKING:
     from fidelcli.models.base import PurchasePredictor
@@ -62,7 +62,7 @@ def _check(summary: Summary) -> float:
     return summary.holdout_length
 
 
-def holdout_predictions(model: PurchasePredictor, summary: Summary) -> np.ndarray:
+def holdout_predictions(model: PurchasePredictor, summary: Summary) -> FloatArray:
     """Expected purchases of each customer over the holdout period."""
     length = _check(summary)
     if summary.discrete:
@@ -161,7 +161,9 @@ def weekly_tracking(model: PurchasePredictor, summary: Summary) -> pl.DataFrame:
     if summary.occasions_by_day is None or summary.as_of is None:
         return pl.DataFrame()
     cohort = summary.frame.select("customer_id", "first_purchase")
-    start: dt.date = cohort["first_purchase"].min()  # type: ignore[assignment]
+    start = cohort["first_purchase"].min()
+    if not isinstance(start, dt.date):  # no customer
+        return pl.DataFrame()
     n_weeks = math.ceil((summary.as_of - start).days / 7)
     week_ends = [start + dt.timedelta(days=7 * k) for k in range(1, n_weeks + 1)]
 

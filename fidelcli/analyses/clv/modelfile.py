@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fidelcli.analyses.clv.fit import Fit, comparison_row, purchase_models
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ModelFileError
 from fidelcli.io.jsonfile import read_json, schema_problem
+
+if TYPE_CHECKING:
+    from fidelcli.models.base import Fitted
+
+ModelT = TypeVar("ModelT", bound="Fitted")
 
 
 def _count(v: float) -> int | float:
     return int(v) if float(v).is_integer() else float(v)
 
 
-def model_document(fit: Fit, *, time_unit: str, calibration_end: dt.date | None, version: str) -> dict[str, Any]:
+def model_document(fit: Fit, *, time_unit: TimeUnit, calibration_end: dt.date | None, version: str) -> dict[str, Any]:
     """The `--save-model` JSON document (the shape of issue #5; `ClvModelDoc` is its schema)."""
     p = fit.purchase.to_dict()
     doc: dict[str, Any] = {
@@ -47,15 +53,21 @@ _Name = Annotated[str, StringConstraints(max_length=40)]
 _Params = Annotated[dict[_Name, Annotated[float, Field(gt=0)]], Field(max_length=10)]
 
 
-class SavedSpendModel(_StrictDoc):
-    name: Literal["gamma_gamma"]
+class SavedModel(_StrictDoc):
+    """A saved model; its name is narrowed by each kind below (declared here, so it stays the first field)."""
+
+    name: str
     params: _Params
     log_likelihood: float | None
     n_customers: Annotated[float, Field(ge=0)] | None
 
 
-class SavedPurchaseModel(SavedSpendModel):
-    name: Literal["bgnbd", "pnbd", "mbgnbd", "bgbb"]  # type: ignore[assignment]
+class SavedSpendModel(SavedModel):
+    name: Literal["gamma_gamma"]
+
+
+class SavedPurchaseModel(SavedModel):
+    name: Literal["bgnbd", "pnbd", "mbgnbd", "bgbb"]
     std_errors: Annotated[dict[_Name, float | None], Field(max_length=10)] = {}
 
 
@@ -64,7 +76,7 @@ class ClvModelDoc(_StrictDoc):
 
     format_version: Literal[1] | None = None
     fidelcli_version: Annotated[str, StringConstraints(max_length=40)]
-    time_unit: Literal["day", "week", "month", "year"]
+    time_unit: TimeUnit
     calibration_end: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None
     purchase_model: SavedPurchaseModel
     spend_model: SavedSpendModel | None
@@ -74,7 +86,7 @@ CLV_MODEL_FILE = "CLV model file"
 SAVE_HINT = "write one with fidelcli clv --save-model FILE.json"
 
 
-def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, dt.date | None]:
+def fit_from_document(doc: object, *, file: str | None = None) -> tuple[Fit, TimeUnit, dt.date | None]:
     """Restore the models of a `--save-model` document: (fit, time unit, calibration end).
 
     The document is checked against `ClvModelDoc` (no unknown field, finite positive parameters,
@@ -111,25 +123,25 @@ def fit_from_document(doc: Any, *, file: str | None = None) -> tuple[Fit, str, d
     except ValueError:
         raise ModelFileError(f"calibration_end {doc['calibration_end']!r} in the model file is not a YYYY-MM-DD date",
                              file=file, hint=SAVE_HINT) from None
-    saved: list[tuple[type[Any], SavedSpendModel]] = [(models[name], checked.purchase_model)]
-    if checked.spend_model is not None:
-        saved.append((GammaGamma, checked.spend_model))
-    restored = []
-    for cls, m in saved:
-        if set(m.params) != set(cls.param_names) or not set(getattr(m, "std_errors", {})) <= set(cls.param_names):
-            raise ModelFileError(f"{m.name} parameters must be {', '.join(cls.param_names)}; found {', '.join(m.params)}",
-                                 file=file, hint=SAVE_HINT)
-        try:
-            restored.append(cls.from_dict({**m.model_dump(), "converged": True}))
-        except ModelFileError as exc:  # the schema checks the same: kept as a second line of defence
-            raise ModelFileError(exc.message, file=file, hint=exc.hint) from None
-    purchase, spend = restored[0], (restored[1] if len(restored) > 1 else None)
+    purchase = _restore(models[name], checked.purchase_model, file=file)
+    spend = _restore(GammaGamma, checked.spend_model, file=file) if checked.spend_model is not None else None
     n = float(checked.purchase_model.n_customers or 1)
     comparison = pl.DataFrame([comparison_row(purchase, max(n, 1.0))]).with_columns(error=pl.lit(None, dtype=pl.String), best=pl.lit(True))
     return Fit(purchase=purchase, spend=spend, comparison=comparison, ranked=[purchase]), checked.time_unit, cal_date
 
 
-def load_model_file(path: str | Path) -> tuple[Fit, str, dt.date | None]:
+def _restore(cls: type[ModelT], m: SavedModel, *, file: str | None) -> ModelT:
+    """The model of class `cls` saved as `m` (schema-checked); ModelFileError for other parameters."""
+    if set(m.params) != set(cls.param_names) or not set(getattr(m, "std_errors", {})) <= set(cls.param_names):
+        raise ModelFileError(f"{m.name} parameters must be {', '.join(cls.param_names)}; found {', '.join(m.params)}",
+                             file=file, hint=SAVE_HINT)
+    try:
+        return cls.from_dict({**m.model_dump(), "converged": True})
+    except ModelFileError as exc:  # the schema checks the same: kept as a second line of defence
+        raise ModelFileError(exc.message, file=file, hint=exc.hint) from None
+
+
+def load_model_file(path: str | Path) -> tuple[Fit, TimeUnit, dt.date | None]:
     """Read a `--save-model` file: parsed as bounded JSON, checked against `ClvModelDoc`, never executed.
 
     Returns (fit, time unit, calibration end), as `fit_from_document`.

@@ -13,8 +13,9 @@ import polars as pl
 from fidelcli.analyses.clv.fit import Fit, spend_known
 from fidelcli.analyses.clv.summary import Summary, arrays
 from fidelcli.analyses.timeunits import Horizon, rate_per_period
+from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError, FitError
-from fidelcli.stats import compound_rate
+from fidelcli.stats import FloatArray, compound_rate
 
 if TYPE_CHECKING:
     from fidelcli.models.base import PurchasePredictor
@@ -35,7 +36,7 @@ class ClvOptions:
     seed: int = 0
 
 
-def discrete_horizon(horizon: Horizon, time_unit: str) -> tuple[int, str | None]:
+def discrete_horizon(horizon: Horizon, time_unit: TimeUnit) -> tuple[int, str | None]:
     """Whole BG/BB periods in the horizon, and a warning when a partial period is dropped.
 
     BG/BB predicts whole transaction opportunities: the horizon is floored to whole periods (18m on
@@ -57,7 +58,7 @@ def discrete_horizon(horizon: Horizon, time_unit: str) -> tuple[int, str | None]
     return periods, None
 
 
-def discount_steps(horizon: Horizon, time_unit: str, annual_rate: float, discrete: bool) -> tuple[int, float, float]:
+def discount_steps(horizon: Horizon, time_unit: TimeUnit, annual_rate: float, discrete: bool) -> tuple[int, float, float]:
     """(number of steps, step length in the model's unit, discount rate per step).
 
     Continuous models step through the horizon in (about) monthly steps whatever unit the horizon
@@ -72,7 +73,7 @@ def discount_steps(horizon: Horizon, time_unit: str, annual_rate: float, discret
 
 
 def purchase_predictions(
-    model: PurchasePredictor, frame: pl.DataFrame, *, age: str, horizon: Horizon, time_unit: str, annual_rate: float,
+    model: PurchasePredictor, frame: pl.DataFrame, *, age: str, horizon: Horizon, time_unit: TimeUnit, annual_rate: float,
     discrete: bool = False, p_alive: bool = True,
 ) -> pl.DataFrame:
     """Purchase predictions per row of `frame`, computed once per distinct (frequency, recency, age).
@@ -88,7 +89,7 @@ def purchase_predictions(
     x, t_x, T = arrays(uniq, *keys)
     length = discrete_horizon(horizon, time_unit)[0] if discrete else horizon.length(time_unit)
     steps, _, rate = discount_steps(horizon, time_unit, annual_rate, discrete)
-    preds: dict[str, np.ndarray] = {}
+    preds: dict[str, FloatArray] = {}
     # The BG/NBD family computes the three together, sharing their terms; the other models one by
     # one, with step = length / steps (1.0 for BG/BB, whose `length` is `steps` whole periods).
     alive, expected, discounted = model.horizon_predictions(x, t_x, T, length=length, steps=steps,
@@ -141,8 +142,9 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
     customer_id, expected_purchases_lower, expected_purchases_upper, clv_lower, clv_upper (in the
     summary's row order).
     """
-    if not (0 < (options.ci or 0) < 1):
-        raise ConfigError(f"--ci must be a level between 0 and 1, found {options.ci}", hint="e.g. --ci 0.9")
+    ci = options.ci
+    if ci is None or not 0 < ci < 1:
+        raise ConfigError(f"--ci must be a level between 0 and 1, found {ci}", hint="e.g. --ci 0.9")
     if options.n_bootstrap < 2:
         raise ConfigError("the bootstrap needs at least 2 draws", hint="e.g. --bootstrap 100")
     from fidelcli.models import GammaGamma
@@ -187,7 +189,7 @@ def bootstrap_intervals(summary: Summary, fit: Fit, options: ClvOptions) -> pl.D
                 clv_draws.append(value)
     if len(ep_draws) < 2:
         raise FitError("the bootstrap refits failed", file=summary.file, hint="drop --ci or use a larger sample")
-    lo, hi = (1 - options.ci) / 2, 1 - (1 - options.ci) / 2  # type: ignore[operator]
+    lo, hi = (1 - ci) / 2, 1 - (1 - ci) / 2
     eps = np.vstack(ep_draws)
     cols: dict[str, Any] = {
         "customer_id": frame["customer_id"],

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from fidelcli.analyses.timeunits import TimeUnit, days_per
+from fidelcli.analyses.timeunits import days_per
 from fidelcli.clean import Occasion, Transactions
 from fidelcli.engine import Engine, RFReductions
-from fidelcli.engine.periods import discrete_calendar, rf_statistics
+from fidelcli.engine.periods import TimeUnit, discrete_calendar, rf_statistics
 from fidelcli.errors import InputError
+from fidelcli.stats import FloatArray
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Summary:
     """
 
     frame: pl.DataFrame
-    time_unit: str
+    time_unit: TimeUnit
     calibration_end: dt.date | None = None
     as_of: dt.date | None = None
     holdout_length: float | None = None
@@ -59,7 +60,7 @@ class Summary:
         return "holdout_frequency" in self.frame.columns
 
 
-def arrays(frame: pl.DataFrame, *cols: str) -> list[np.ndarray]:
+def arrays(frame: pl.DataFrame, *cols: str) -> list[FloatArray]:
     """The columns as float arrays (no copy for Float64 columns)."""
     return [np.asarray(frame[c].to_numpy(), dtype=float) for c in cols]
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -15,6 +16,9 @@ from fidelcli.clean import Transactions
 from fidelcli.engine import Engine
 from fidelcli.engine.periods import profit_line
 from fidelcli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 TIERS = ((0.01, "top 1%"), (0.05, "top 5%"), (0.20, "top 20%"))
 HIGH_POTENTIAL_RATIO = 2.0
@@ -36,9 +40,9 @@ def estimate_lifetime_years(customers: pl.DataFrame, *, as_of: dt.date) -> float
     churned; one first seen on 2023-02-01 is not in the base.
     """
     first = customers["first_purchase"].min()
-    if first is None:
+    if not isinstance(first, dt.date):  # no customer
         return None
-    span = (as_of - first).days  # type: ignore[operator]
+    span = (as_of - first).days
     window = min(365, span // 2)
     if window < 1:
         return None
@@ -70,7 +74,7 @@ def value_tiers(value: pl.Expr) -> pl.Expr:
 
 def _tiers_of_rank(rank: pl.Expr, n: pl.Expr | int) -> pl.Expr:
     """The tier of a (min, descending) rank among `n` ranked values; a null rank is `other`."""
-    expr = pl.when(rank.is_null()).then(pl.lit("other"))
+    expr: Then | ChainedThen = pl.when(rank.is_null()).then(pl.lit("other"))
     for share, name in TIERS:
         cut = max(1, math.floor(n * share)) if isinstance(n, int) else pl.max_horizontal(pl.lit(1), (n * share).floor())
         expr = expr.when(rank <= cut).then(pl.lit(name))
@@ -98,7 +102,7 @@ def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight"
         .with_columns(_ahead=pl.col("w").cum_sum() - pl.col("w"))
         .select(value, "_ahead")
     )
-    expr = pl.when(pl.col("_ahead").is_null()).then(pl.lit("other"))
+    expr: Then | ChainedThen = pl.when(pl.col("_ahead").is_null()).then(pl.lit("other"))
     for share, name in TIERS:
         expr = expr.when(pl.col("_ahead") < max(1.0, math.floor(total * share + 1e-9))).then(pl.lit(name))
     return (frame.select(value).join(ahead, on=value, how="left", maintain_order="left", nulls_equal=False)
@@ -135,8 +139,8 @@ def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None, en
         raise ConfigError("--margin column needs a margin or cost column in the transactions",
                           hint="map it with --map margin=COLUMN, or give a rate: --margin 0.3")
     per = engine.margin_rates(tx, calibration_end=calibration_end)
-    total = per["amount"].sum()
-    overall = min(max(per["profit"].sum() / total, 0.0), 1.0) if total else 0.0
+    total = float(per["amount"].sum())  # Float64 sums
+    overall = min(max(float(per["profit"].sum()) / total, 0.0), 1.0) if total else 0.0
     raw = per.select("customer_id", rate=pl.when(pl.col("amount") > 0).then(pl.col("profit") / pl.col("amount")).otherwise(overall))
     clipped = int(((raw["rate"] < 0) | (raw["rate"] > 1)).sum())
     warnings = [f"{clipped:,} customers have a margin rate outside [0, 1] (negative margin or margin above the amount): "

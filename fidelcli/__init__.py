@@ -33,6 +33,11 @@ _EXPORTS = {
     "clv_analysis": "fidelcli.analyses.clv", "customer_lifetime_value": "fidelcli.analyses.clv",
     "subscription_analysis": "fidelcli.analyses.subscription", "Result": "fidelcli.result",
     "train_churn": "fidelcli.churn", "score_churn": "fidelcli.churn", "churn_score_analysis": "fidelcli.churn",
+    "journey": "fidelcli.analyses.journey", "JourneyResult": "fidelcli.analyses.journey",
+    "recommend_rules": "fidelcli.analyses.recommend", "recommend_customers": "fidelcli.analyses.recommend",
+    "basket_table": "fidelcli.io.baskets",
+    "abtest": "fidelcli.analyses.roi", "abtest_analysis": "fidelcli.analyses.roi", "retention_scenario": "fidelcli.analyses.roi",
+    "scan_results": "fidelcli.io.results",
     "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",
 }
 _RENAMED = {"generate_sample": "generate"}

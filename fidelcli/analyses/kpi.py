@@ -80,10 +80,20 @@ class KpiResult(JsonResult):
         return out if self.yearly is None else {**out, "yearly": self.yearly}
 
     def headline(self) -> dict[str, Figure]:
-        return {"period": self.period, "as_of": self.as_of.isoformat(),
-                "current": self.current.isoformat() if self.current else None,
-                "previous": self.previous.isoformat() if self.previous else None,
-                "anonymous_revenue_share": self.anonymous_revenue_share, "has_money": self.has_money}
+        """The compared periods, then (without groups) each KPI of the last complete period: `<kpi>`
+        (its value), `<kpi>.previous`, `<kpi>.delta` (current - previous) and `<kpi>.delta_pct`
+        (delta / |previous| x 100; None when previous is 0 or unknown)."""
+        out: dict[str, Figure] = {"period": self.period, "as_of": self.as_of.isoformat(),
+                                  "current": self.current.isoformat() if self.current else None,
+                                  "previous": self.previous.isoformat() if self.previous else None,
+                                  "anonymous_revenue_share": self.anonymous_revenue_share, "has_money": self.has_money}
+        if self.group is None and "kpi" in self.comparison.columns:
+            for name, previous, current, delta in self.comparison.select("kpi", "previous", "current", "delta").iter_rows():
+                out[name] = current
+                out[f"{name}.previous"] = previous
+                out[f"{name}.delta"] = delta
+                out[f"{name}.delta_pct"] = delta / abs(previous) * 100 if delta is not None and previous else None
+        return out
 
 
 def _offset(period: Period, n: int) -> str:

@@ -1,5 +1,5 @@
 """Satisfaction surveys: NPS, CSAT and CES, read once for every command that uses them (`kpi`,
-`churn`'s features; later `journey`).
+`churn`'s features, `journey`'s touchpoint satisfaction).
 
 A survey table has customer_id, date and either one column per score (`nps`, `csat`, `ces`: wide)
 or a `type` column naming the score and a `score` column (long); both forms may be present. The
@@ -7,7 +7,8 @@ rules (docs/metrics.md, the KPI table):
 
 - NPS, 0-10: 100 x (promoters, 9-10, - detractors, 0-6) / responses, in points from -100 to 100;
 - CSAT, 1-5: the share of answers 4-5 (0..1), and the mean;
-- CES, 1-7: the mean.
+- CES, 1-7: the mean;
+- a 1-5 satisfaction (CSAT, a touchpoint's rating) of 1-2 is a negative experience (bottom two box).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import polars as pl
 SCORE_TYPES = ("nps", "csat", "ces")
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6  # NPS: promoters answer 9-10, detractors 0-6
 CSAT_SATISFIED_MIN = 4  # CSAT: answers 4-5 count as satisfied
+CSAT_RANGE = (1, 5)  # CSAT and touchpoint satisfaction: whole or decimal scores from 1 to 5
+CSAT_DISSATISFIED_MAX = 2  # 1-5 scale: answers 1-2 are a negative experience (bottom two box; journey irritants)
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 

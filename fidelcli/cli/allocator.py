@@ -34,6 +34,12 @@ PROFILES: dict[str, Profile] = {
     "clv": "model",
     "subscription": "reduction",
     "churn": "model",
+    "roi": "model",
+    "loyalty": "model",
+    "target": "reduction",
+    "recommend": "reduction",
+    "journey": "model",
+    "report": "model",
     "sample": "reduction",
 }
 # Root options that take a value (`fidelcli --config x.toml rfm`): skipped when finding the command.

@@ -16,7 +16,9 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from fidelcli import __version__
-from fidelcli.cli import allocator, churn, clv, cohort, kpi, options, render, rfm, sample, subscription, validate
+from fidelcli.cli import (
+    allocator, churn, clv, cohort, journey, kpi, loyalty, options, recommend, render, report, rfm, roi, sample, subscription, target, validate,
+)
 from fidelcli.cli.typer_compat import ClickException, Context
 from fidelcli.engine import EngineName
 from fidelcli.errors import FidelError
@@ -218,4 +220,10 @@ app.command(_profiled("cohort"))(cohort.cohort_cmd)
 app.command(_profiled("clv"))(clv.clv_cmd)
 app.command(_profiled("subscription"))(subscription.subscription_cmd)
 app.add_typer(churn.app, name=_profiled("churn"))
+app.add_typer(roi.app, name=_profiled("roi"))
+app.command(_profiled("loyalty"))(loyalty.loyalty_cmd)
+app.command(_profiled("target"))(target.target_cmd)
+app.add_typer(recommend.app, name=_profiled("recommend"))
+app.command(_profiled("journey"))(journey.journey_cmd)
+app.command(_profiled("report"))(report.report_cmd)
 app.command(_profiled("sample"))(sample.sample_cmd)

@@ -240,11 +240,13 @@ def record_input(source: str) -> None:
 
 
 def table(
-    kind: Kind, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, lenient: bool = False
+    kind: Kind, source: str | None, *, maps: list[str] | None = None, date_format: str | None = None, required: bool = True, lenient: bool = False,
+    optional: frozenset[str] = frozenset(),
 ) -> Table | None:
     """Scan an input kind from the flag, else from `[inputs]` of the config, with the command's
     reading options (`read_options`); which source column became which field, and malformed rows
-    skipped with --ragged skip, are said on stderr (once per table)."""
+    skipped with --ragged skip, are said on stderr (once per table). `optional`: required fields
+    this command does without (`scan_table`)."""
     cfg = config()
     source = source or getattr(cfg.inputs, kind)
     if source is None:
@@ -258,7 +260,7 @@ def table(
     tbl = scan_table(
         source, kind, columns=columns, date_format=date_format or cfg.analysis.date_format, lenient=lenient,
         show_values=render.settings.show_values, ragged=read.ragged, sheet=read.sheet, encoding=read.encoding,
-        delimiter=read.delimiter, header=read.header,
+        delimiter=read.delimiter, header=read.header, optional=optional,
     )
     context.tables.append(tbl)
     render.info(tbl.mapping_text())
@@ -277,11 +279,17 @@ def transactions(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     occasion: Occasion | None = None,
+    optional: frozenset[str] = frozenset(),
+    prepare: Callable[[Table], Table] | None = None,
 ) -> Transactions:
-    """Read and clean the transactions; their warnings are printed when the data is first read."""
+    """Read and clean the transactions; their warnings are printed when the data is first read.
+    `optional` and `prepare` let a command read baskets without customers or dates
+    (`fidelcli.io.baskets`: `optional=OPTIONAL, prepare=basket_table`)."""
     cfg = config()
-    tbl = table("transactions", source, maps=maps, date_format=date_format)
+    tbl = table("transactions", source, maps=maps, date_format=date_format, optional=optional)
     assert tbl is not None
+    if prepare is not None:
+        tbl = prepare(tbl)
     # The engine of the run loads the source from its neutral description (the scanned table is
     # reused, not sniffed again) with the cleaning policy as plain data.
     clean = CleanOptions(
@@ -313,11 +321,13 @@ class TxOptions:
     returns: ReturnsPolicy | None = None
     occasion: Occasion | None = None
 
-    def load(self, *, occasion: Occasion | None = None) -> Transactions:
+    def load(self, *, occasion: Occasion | None = None, optional: frozenset[str] = frozenset(),
+             prepare: Callable[[Table], Table] | None = None) -> Transactions:
         """The transactions, read (flag, else `[inputs]`) and cleaned; `occasion` is the command's
-        default when --occasion is not given."""
+        default when --occasion is not given; `optional`, `prepare`: see `transactions`."""
         return transactions(self.transactions, maps=self.maps, date_format=self.date_format, returns=self.returns,
-                            as_of=self.as_of, start=self.start, end=self.end, occasion=self.occasion or occasion)
+                            as_of=self.as_of, start=self.start, end=self.end, occasion=self.occasion or occasion,
+                            optional=optional, prepare=prepare)
 
 
 TX_FIELDS = ("transactions", "maps", "date_format", "as_of", "start", "end", "returns", "occasion")

@@ -208,6 +208,17 @@ def _cells(df: pl.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
     return [label(c, lang) for c in df.columns], rows, numeric
 
 
+def formatted_cells(df: pl.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
+    """Headers, rows and right-alignment of `df` as the terminal shows it (rounded, labelled and
+    formatted in the language of `settings.lang`): what the HTML report lays out."""
+    return _cells(rounded(df))
+
+
+def figure_text(name: str, value: object) -> str:
+    """One figure named `name` as a person reads it (its kind from its name, `column_kind`)."""
+    return _figure(_round_value(name, value), column_kind(name))
+
+
 # --------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------

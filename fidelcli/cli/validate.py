@@ -84,7 +84,7 @@ def validate_cmd(
     flags = {"transactions": transactions, "customers": customers, "surveys": surveys, "campaigns": campaigns,
              "subscriptions": subscriptions, "touchpoints": touchpoints, "spend": spend}
     sources = {k: v or getattr(cfg.inputs, k) for k, v in flags.items()}
-    kinds = [k for k in KINDS if sources[k]]
+    kinds = [k for k in KINDS if sources.get(k)]
     if not kinds:
         raise InputError("nothing to validate", hint="pass -t FILE, -c FILE, --surveys FILE... or set [inputs] in fidelcli.toml")
     maps = _split_maps(map_, kinds)

@@ -95,17 +95,27 @@ class Engine(Protocol):
         """The churn labels over (cutoff, end]; see `PolarsEngine.purchase_labels`."""
         ...
 
-    def baskets(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
-        """Order x product; see `PolarsEngine.baskets`."""
+    def baskets(self, tx: Transactions, *, item: str = "product_id", dates: bool = False) -> pl.DataFrame:
+        """Order x product (with `dates`: the basket's day); see `PolarsEngine.baskets`."""
         ...
 
-    def item_counts(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
-        """Per product: orders, customers, quantity, revenue; see `PolarsEngine.item_counts`."""
+    def item_counts(self, tx: Transactions, *, item: str = "product_id", category: bool = False) -> pl.DataFrame:
+        """Per product: orders, customers, quantity, revenue (with `category`: its category); see `PolarsEngine.item_counts`."""
         ...
 
     def subscriptions(self, source: Table | pl.LazyFrame | pl.DataFrame, *, period: MonthPeriod, as_of: dt.date | None = None,
                       today: dt.date | None = None) -> SubscriptionPeriods:
         """The subscriptions reduced for the survival analysis; see `PolarsEngine.subscriptions`."""
+        ...
+
+    def anchored_purchases(self, tx: Transactions, anchors: pl.DataFrame, *, window_days: int) -> pl.DataFrame:
+        """Purchases before, within `window_days` after, and after each (customer_id, anchor) day;
+        see `PolarsEngine.anchored_purchases`."""
+        ...
+
+    def category_activity(self, tx: Transactions, *, period: Period = "month", since: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Net spend per customer, period and category, from each customer's `since` day; see
+        `PolarsEngine.category_activity`."""
         ...
 
 

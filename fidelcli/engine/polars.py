@@ -14,7 +14,7 @@ from collections.abc import Callable
 import polars as pl
 
 from fidelcli.clean import CleanOptions, Occasion, Transactions, clean_transactions
-from fidelcli.engine import polars_churn, polars_clv
+from fidelcli.engine import polars_churn, polars_clv, polars_journey, polars_loyalty
 from fidelcli.engine.periods import MonthPeriod, Period, TimeUnit, cents, period_start, profit_line
 from fidelcli.engine.polars_subscriptions import subscription_periods
 from fidelcli.engine.results import RFReductions, SubscriptionPeriods
@@ -245,8 +245,9 @@ class PolarsEngine:
         return polars_churn.purchase_labels(self._occasions(tx), cutoff, end).sort("customer_id").collect(engine="streaming")
 
     @staticmethod
-    def _baskets_plan(tx: Transactions, item: str) -> pl.LazyFrame:
+    def _baskets_plan(tx: Transactions, item: str, *, category: bool = False) -> pl.LazyFrame:
         names = tx.fields
+        category = category and item != "category" and "category" in names
         if item not in names:
             raise InputError(f"baskets need a {item} column, and the transactions have none", file=tx.file,
                              hint=f"map it with --map {item}=COLUMN")
@@ -255,33 +256,45 @@ class PolarsEngine:
             tx.lf.filter(~pl.col("is_return"), pl.col(item).is_not_null())
             .group_by("customer_id", "occasion", item)
             .agg(quantity=pl.col("quantity").sum() if "quantity" in names else pl.lit(None, pl.Float64),
-                 amount_cents=cents(pl.col("amount")).sum() if money else pl.lit(None, pl.Int64))
+                 amount_cents=cents(pl.col("amount")).sum() if money else pl.lit(None, pl.Int64),
+                 date=pl.col("date").min(),
+                 **({"category": pl.col("category").drop_nulls().min()} if category else {}))
         )
 
-    def baskets(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
+    def baskets(self, tx: Transactions, *, item: str = "product_id", dates: bool = False) -> pl.DataFrame:
         """Order x product: one row per (customer_id, occasion, item) of the purchase lines (returns
         are not bought items) with quantity (sum; null without a quantity column) and amount (sum,
-        exact to the cent; null without amounts). `item` is product_id or category. Sorted by
-        customer_id, occasion (text), item.
+        exact to the cent; null without amounts). `item` is product_id or category. With `dates`, a
+        `date` column after occasion: the first day of the lines (the basket's day, for a holdout
+        split). Sorted by customer_id, occasion (text), item.
 
         Raises InputError when the transactions have no `item` column.
         """
         plan = self._baskets_plan(tx, item).select(
-            "customer_id", pl.col("occasion").cast(pl.String), item, "quantity", amount=pl.col("amount_cents") / 100)
+            "customer_id", pl.col("occasion").cast(pl.String), *(["date"] if dates else []), item, "quantity",
+            amount=pl.col("amount_cents") / 100)
         return tx.collect(plan.sort("customer_id", "occasion", item))[0]
 
-    def item_counts(self, tx: Transactions, *, item: str = "product_id") -> pl.DataFrame:
+    def item_counts(self, tx: Transactions, *, item: str = "product_id", category: bool = False) -> pl.DataFrame:
         """Per item of the purchase lines: orders (occasions with it), customers (who bought it),
-        quantity and revenue (exact to the cent; null without amounts). Sorted by item.
+        quantity and revenue (exact to the cent; null without amounts). With `category` (and a
+        product item), a `category` column after the item: the smallest category written on its
+        lines (null without a category column). Sorted by item.
 
         Raises InputError when the transactions have no `item` column.
         """
+        with_category = category and item != "category"
+        has_category = with_category and "category" in tx.fields
         plan = (
-            self._baskets_plan(tx, item).group_by(item)
+            self._baskets_plan(tx, item, category=has_category).group_by(item)
             .agg(orders=pl.len().cast(pl.Int64), customers=pl.col("customer_id").n_unique().cast(pl.Int64),
-                 quantity=pl.col("quantity").sum(), revenue_cents=pl.col("amount_cents").sum())
-            .select(item, "orders", "customers", "quantity", revenue=pl.col("revenue_cents") / 100)
+                 quantity=pl.col("quantity").sum(), revenue_cents=pl.col("amount_cents").sum(),
+                 **({"category": pl.col("category").min()} if has_category else {}))
+            .select(item, *(["category"] if has_category else []), "orders", "customers", "quantity",
+                    revenue=pl.col("revenue_cents") / 100)
         )
+        if with_category and not has_category:
+            plan = plan.with_columns(category=pl.lit(None, pl.String)).select(item, "category", pl.exclude(item, "category"))
         if "quantity" not in tx.fields:
             plan = plan.with_columns(quantity=pl.lit(None, pl.Float64))
         if "amount" not in tx.fields:
@@ -293,3 +306,21 @@ class PolarsEngine:
         """The subscriptions per period (`polars_subscriptions.subscription_periods`): a `Table`,
         or a frame of its canonical columns."""
         return subscription_periods(source, period=period, as_of=as_of, today=today)
+
+    def anchored_purchases(self, tx: Transactions, anchors: pl.DataFrame, *, window_days: int) -> pl.DataFrame:
+        """Per anchor (a customer_id and an `anchor` day, e.g. a touchpoint): the customer's purchase
+        occasions and net spend on or before it, and occasions in the `window_days` after it and
+        later (`polars_journey.anchored`): one pass over the transactions to a per customer and day
+        table, then as-of joins. Sorted by customer_id, anchor."""
+        daily = tx.collect(polars_journey.daily_plan(net_occasions(tx.lf), money=tx.has_amount))[0]
+        return polars_journey.anchored(daily, anchors, window_days=window_days, money=tx.has_amount)
+
+    def category_activity(self, tx: Transactions, *, period: Period = "month", since: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Net spend per customer, period and category (`polars_loyalty.category_activity_plan`):
+        customer_id, period_start, category (null without a category column), amount (purchases
+        minus returns, exact to the cent; null without amounts). With `since` (customer_id, since:
+        a day), only those customers' lines on or after their day. Sorted by customer_id,
+        period_start, category."""
+        plan = polars_loyalty.category_activity_plan(tx.lf, period=period, since=since)
+        frame = tx.collect(plan)[0]
+        return frame.select("customer_id", "period_start", "category", amount=pl.col("amount_cents") / 100)

@@ -23,7 +23,7 @@ from typing import Literal, get_args
 from fidelcli.errors import MappingError
 from fidelcli.privacy.mask import shown
 
-Kind = Literal["transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend"]
+Kind = Literal["transactions", "customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend", "loyalty_events"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 # Field types drive parsing: id (text, kept as written), date, datetime, number, int, bool, text.
@@ -132,6 +132,14 @@ FIELDS: dict[Kind, tuple[Field, ...]] = {
         _f("spend", "number", "spend, cost, budget, depense, depenses, marketing_spend", required=True),
         _f("channel", "text", "channel, canal"),
     ),
+    # A loyalty platform's points ledger (`loyalty`): redemptions are the rows of type redeem, or with
+    # negative points.
+    "loyalty_events": (
+        _f("customer_id", "id", _CUSTOMER_ID, required=True),
+        _f("date", "date", "date, event_date, created_at, timestamp, date_operation", required=True),
+        _f("points", "number", "points, point, amount, delta, nb_points, points_delta", required=True),
+        _f("type", "text", "type, event_type, operation, kind, nature"),
+    ),
 }
 
 
@@ -192,7 +200,8 @@ def column_number(column: str, columns: list[str], *, field: str, file: str | No
 
 
 def resolve_columns(
-    columns: list[str], kind: Kind, *, explicit: dict[str, str] | None = None, file: str | None = None, positional: bool = False
+    columns: list[str], kind: Kind, *, explicit: dict[str, str] | None = None, file: str | None = None, positional: bool = False,
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """Map canonical fields to source columns.
 
@@ -200,6 +209,8 @@ def resolve_columns(
     file read with `--no-header`: `positional`); other fields are matched by synonym. A required field
     with no match, a field matched by two columns, or a money column that is neither clearly a line total
     nor clearly a unit price (see the module's docstring) raises `MappingError` listing the candidates.
+    `optional` names required fields that this reading does without (`recommend rules` reads
+    baskets without a customer id or a date: `fidelcli.io.baskets`).
 
     Returns
     -------
@@ -264,7 +275,7 @@ def resolve_columns(
     if kind == "transactions":
         _money(mapping, columns, explicit=explicit, file=file)
 
-    missing = [f.name for f in spec if f.required and f.name not in mapping]
+    missing = [f.name for f in spec if f.required and f.name not in mapping and f.name not in optional]
     if missing:
         field = missing[0]
         free = [c for c in columns if c not in taken]

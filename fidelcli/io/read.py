@@ -31,10 +31,10 @@ from fidelcli.io.sources import TEXT_SUFFIXES, display, open_source
 from fidelcli.io.spec import TableSpec
 from fidelcli.io.text import Ragged
 from fidelcli.privacy.mask import masked, personal_kind, scrub, shown
+from fidelcli.privacy.scan import PII_FIELDS
 
 __all__ = ["TEXT_SUFFIXES", "Table", "TableSpec", "read_failure", "scan_raw", "scan_table"]
 
-PII_FIELDS = {"email", "phone", "name", "birth_date"}
 SAMPLE_ROWS = 20_000
 # Errors of a pass over a source's contents: a value that does not parse, bytes that do not decode.
 _READ_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError, OSError, EOFError, zlib.error)
@@ -310,6 +310,7 @@ def scan_table(
     encoding: Encoding | None = None,
     delimiter: str | None = None,
     header: bool = True,
+    optional: frozenset[str] = frozenset(),
 ) -> Table:
     """Map and parse a source as an input `kind` (transactions, customers, surveys, ...).
 
@@ -331,6 +332,7 @@ def scan_table(
         `"whitespace"` (runs of spaces and tabs). Sniffed by default, whitespace included.
     header: False when a text file's first line is data: its columns are then `column_1`, `column_2`...
         and `columns` maps fields to them or to their numbers (`{"customer_id": "1"}`).
+    optional: required fields this reading does without (see `resolve_columns`).
     `source` may be `-`: standard input, spooled to a temporary file (named `<stdin>` in messages).
 
     Raises
@@ -349,7 +351,7 @@ def scan_table(
     except _READ_ERRORS as exc:
         raise read_failure(exc, file, show_values=show_values) from None
     try:
-        mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file, positional=not header)
+        mapping = resolve_columns(list(schema.names()), kind, explicit=columns, file=file, positional=not header, optional=optional)
     except MappingError as exc:
         if sheet is None and len(opened.sheets) > 1:
             others = ", ".join(map(repr, opened.sheets))

@@ -23,7 +23,9 @@ import unicodedata
 
 KINDS = {"email": "an email address", "phone": "a phone number", "iban": "an IBAN", "name": "a name"}
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Also used by the column scan (`fidelcli.privacy.detect`), as a Polars (Rust) regex: no look-around.
+EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 # An IBAN: country code, two check digits, 11 to 30 letters and digits (15 to 34 in all), often in
 # groups of four. In free text only the grouped or compact upper-case form is looked for.
@@ -60,7 +62,7 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 # Words that make a run of capitalised words something other than a person: places, channels, products,
 # tiers, column headers ("Online Store", "United Kingdom", "Black Friday", "Invoice Date", "Nom Client").
-_NOT_PERSON = set(
+NOT_PERSON = set(
     """
     united kingdom states new north south east west saint sainte st san santa los las el rio port mont fort lake
     city island islands republic county street avenue road rue boulevard place ville centre center
@@ -80,10 +82,10 @@ _NOT_PERSON = set(
     """.split()
 )
 # A place or a title starts with an article ("Le Havre", "La Rochelle", "The Body Shop"); a name rarely does.
-_ARTICLES = {"le", "la", "les", "l", "the", "el", "il"}
+ARTICLES = {"le", "la", "les", "l", "the", "el", "il"}
 # Common first names (French and English), to recognise a name in any case: "jean dupont", "DUPONT JEAN".
 # Names that are also ordinary words (Rose, Grace, Mark, Victoria...) are left out.
-_FIRST_NAMES = set(
+FIRST_NAMES = set(
     """
     adam adrien agathe alain alexandre alexis alice amandine amelie amélie anaïs anais andre andré anne antoine
     arnaud arthur aurelie aurélie baptiste benjamin bernard camille caroline catherine celine céline charles
@@ -119,14 +121,14 @@ def _fold(word: str) -> str:
 
 def _is_name(text: str) -> bool:
     words = [_fold(w) for w in _TOKEN.findall(text)]
-    if len(words) < 2 or len(words) > 5 or words[0] in _ARTICLES or any(w in _NOT_PERSON for w in words):
+    if len(words) < 2 or len(words) > 5 or words[0] in ARTICLES or any(w in NOT_PERSON for w in words):
         return False
     if _NAME.fullmatch(text) or _TITLED.fullmatch(text):
         # Capitals alone ("WHITE HANGING HEART") are product labels, not names, unless a word is a first name.
-        return not text.isupper() or any(w in _FIRST_NAMES for w in words)
+        return not text.isupper() or any(w in FIRST_NAMES for w in words)
     # Any case ("jean dupont", "DUPONT JEAN"): two or three words of letters, one of them a first name.
     plain = re.fullmatch(r"[^\W\d_]+(?:['’-][^\W\d_]+)*(?:\s+[^\W\d_]+(?:['’-][^\W\d_]+)*){1,2}", text)
-    return bool(plain) and (words[0] in _FIRST_NAMES or words[-1] in _FIRST_NAMES)
+    return bool(plain) and (words[0] in FIRST_NAMES or words[-1] in FIRST_NAMES)
 
 
 def personal_kind(value: object) -> str | None:

@@ -31,7 +31,7 @@ from fidelcli.io.write import write_json
 from fidelcli.sample.backoffice import french_export
 from fidelcli.sample.engagement import campaign_chunk, spend_table, subscriptions_chunk, surveys_chunk, touchpoints_chunk
 from fidelcli.sample.people import acquisition, customers_chunk
-from fidelcli.sample.purchases import catalogue, transactions_chunk
+from fidelcli.sample.purchases import catalogue, draw_spend_rates, transactions_chunk
 from fidelcli.sample.truth import CampaignTruth, Truth
 
 __all__ = ["CHUNK", "FR_EXPORT", "KIND_FILES", "Format", "Truth", "generate"]
@@ -149,7 +149,10 @@ def generate(
             r_people, r_tx, r_survey, r_campaign, r_subs, r_touch = (np.random.default_rng(s) for s in seq.spawn(6))
             lam0 = r_people.gamma(pu.r, 1.0 / pu.alpha, n)
             lam = lam0 * np.where(base.referrer[lo:hi] >= 0, pu.referred_rate_multiplier, 1.0)
-            member = r_people.random(n) < lo_.member_rate
+            # nu is drawn first from the transactions' stream (as transactions_chunk would): members
+            # are chosen on it (`LoyaltyTruth.member_probability`: big baskets join more often).
+            spend_rates = draw_spend_rates(truth, n, r_tx)
+            member = r_people.random(n) < lo_.member_probability(spend_rates[1], truth.spend)
             later = r_people.random(n) >= lo_.enrolled_at_first_purchase
             enroll_day = np.minimum(
                 base.day[lo:hi] + np.where(later, r_people.integers(0, lo_.enroll_within_days + 1, n), 0), days_total - 1
@@ -157,7 +160,7 @@ def generate(
             tier = np.searchsorted(cuts, lam0)
             people = customers_chunk(truth, base, lo, hi, member=member, enroll_day=enroll_day, tier=tier, rng=r_people, width=width)
             chunk = transactions_chunk(truth, base, cat, lo, hi, lam=lam, member=member, enroll_day=enroll_day,
-                                       order_offset=orders, rng=r_tx, width=width)
+                                       order_offset=orders, rng=r_tx, width=width, spend_rates=spend_rates)
             orders += chunk.orders
             sinks["customers"].write(people)
             sinks["transactions"].write(chunk.transactions)

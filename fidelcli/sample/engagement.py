@@ -103,7 +103,8 @@ def touchpoints_chunk(
     truth: Truth, base: Base, lo: int, hi: int, *, member: np.ndarray, enroll_day: np.ndarray, dropped: np.ndarray,
     first_channel: np.ndarray, rng: np.random.Generator, width: int,
 ) -> pl.DataFrame:
-    """Journeys: awareness -> consideration -> purchase -> service -> loyalty, with timestamps."""
+    """Journeys: awareness -> consideration -> purchase -> service -> loyalty, with timestamps; and
+    recent carts (`TouchpointTruth.cart_share`)."""
     tp = truth.touchpoints
     days_total = (truth.end - truth.start).days + 1
     n = hi - lo
@@ -137,6 +138,19 @@ def touchpoints_chunk(
             "satisfaction": pl.Series(sat, dtype=pl.Int64) if sat is not None else pl.Series([None] * m, dtype=pl.Int64),
             "outcome": _strings(outcomes, rng.integers(0, len(outcomes), m)),
         }))
+    # Recent carts, drawn last so that the rows above do not depend on them.
+    cart = who[rng.random(k) < tp.cart_share]
+    m = cart.size
+    cart_day = np.maximum(acq[cart], days_total - 1 - rng.integers(0, tp.cart_days, m))
+    seconds = rng.integers(8 * 3600, 23 * 3600, m)
+    frames.append(pl.DataFrame({
+        "cust": cart, "customer_id": customer_ids(lo + cart, width),
+        "timestamp": pl.Series(np.datetime64(truth.start, "us") + ((cart_day * 86400 + seconds) * 1_000_000).astype("timedelta64[us]")),
+        "stage": pl.Series(["cart"] * m, dtype=pl.String),
+        "channel": _strings(("web", "app"), rng.integers(0, 2, m)),
+        "satisfaction": pl.Series([None] * m, dtype=pl.Int64),
+        "outcome": pl.Series(["added to cart"] * m, dtype=pl.String),
+    }))
     return pl.concat(frames).sort("cust", "timestamp", maintain_order=True).drop("cust")
 
 

@@ -80,17 +80,28 @@ def purchase_times(
     return np.concatenate(who), np.concatenate(when), dropped
 
 
+def draw_spend_rates(truth: Truth, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The first two draws of a chunk's transactions: the BG/NBD dropout probability p ~ Beta(a, b)
+    and the gamma-gamma rate nu ~ Gamma(q, rate gamma) of each customer."""
+    p_drop = rng.beta(truth.purchases.a, truth.purchases.b, n)
+    nu = rng.gamma(truth.spend.q, 1.0 / truth.spend.gamma, n)
+    return p_drop, nu
+
+
 def transactions_chunk(
     truth: Truth, base: Base, cat: Catalogue, lo: int, hi: int, *, lam: np.ndarray, member: np.ndarray,
     enroll_day: np.ndarray, order_offset: int, rng: np.random.Generator, width: int,
+    spend_rates: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Chunk:
-    """Order lines of customers lo..hi-1, sorted by customer, date and order id."""
+    """Order lines of customers lo..hi-1, sorted by customer, date and order id.
+
+    `spend_rates`: (p_drop, nu) already drawn from `rng` by `spend_rates()` (the caller needs nu
+    before choosing the members); None draws them here, in the same order."""
     n = hi - lo
     days_total = (truth.end - truth.start).days + 1
     acq = base.day[lo:hi]
     pu, sp, bk = truth.purchases, truth.spend, truth.basket
-    p_drop = rng.beta(pu.a, pu.b, n)
-    nu = rng.gamma(sp.q, 1.0 / sp.gamma, n)
+    p_drop, nu = spend_rates if spend_rates is not None else draw_spend_rates(truth, n, rng)
     horizon = (days_total - acq) / 7.0
     who, when, dropped = purchase_times(lam, p_drop, horizon, rng)
     day = acq[who] + np.floor(when * 7.0).astype(np.int64)
@@ -118,6 +129,11 @@ def transactions_chunk(
     w = np.array(list(bk.category_weights.values()))
     w = w / w.sum()
     first_cat = rng.choice(w.size, size=n_orders, p=w)
+    if bk.favourite_prob > 0:
+        # Customer taste (BasketTruth): drawn from a child stream, so that the draws below keep their order.
+        taste = rng.spawn(1)[0]
+        favourite = taste.choice(w.size, size=n, p=w)
+        first_cat = np.where(taste.random(n_orders) < bk.favourite_prob, favourite[who], first_cat)
     other = rng.choice(w.size, size=line_order.size, p=w)
     to_partner = rng.random(line_order.size) < bk.partner_prob
     partner = bk.partner_index()[first_cat[line_order]]

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.special import betaln
+from scipy.special import betaln, gammaincc
 
 CATEGORIES: tuple[str, ...] = (
     "Épicerie", "Boissons", "Crèmerie", "Boulangerie", "Hygiène", "Beauté", "Maison", "Jardin", "Textile", "Chaussures",
@@ -60,7 +60,13 @@ class BasketTruth(_Model):
     """Order lines: 1 + Poisson(extra_lines_mean) lines per order. The first line's category follows
     `category_weights`; each further line comes from the first line's partner category (`pairs`) with
     probability `partner_prob`, else from `category_weights`. Products within a category follow a Zipf
-    law; `pair_lift` is the implied lift P(A and B) / (P(A) P(B)) over orders."""
+    law; `pair_lift` is the implied lift P(A and B) / (P(A) P(B)) over orders.
+
+    Customer taste: each customer has a favourite category, drawn from `category_weights`; an
+    order's first line comes from it with probability `favourite_prob` (else from the weights). The
+    first line's category keeps the distribution `category_weights`, so `pair_lift` is unchanged,
+    but a customer's past categories predict her next ones (what `recommend customers` can learn
+    and a popularity list cannot)."""
 
     n_products: int = 200
     extra_lines_mean: float = 1.0
@@ -77,6 +83,7 @@ class BasketTruth(_Model):
         CATEGORIES, (12.0, 15.0, 8.0, 6.0, 12.0, 35.0, 45.0, 50.0, 40.0, 75.0), strict=True)))
     discount_share: float = Field(default=0.15, description="share of lines sold at 10 % or 20 % off")
     pair_lift: dict[str, float] = Field(default_factory=dict, description='"A|B" -> lift over orders')
+    favourite_prob: float = Field(default=0.8, ge=0, le=1, description="P(an order's first line is from the customer's favourite category)")
 
     def partner_index(self) -> np.ndarray:
         """partner[i] = index of category i's partner (itself when it has none)."""
@@ -122,14 +129,27 @@ class ReturnsTruth(_Model):
 
 class LoyaltyTruth(_Model):
     """Members enroll at their first purchase (`enrolled_at_first_purchase`) or uniformly within the
-    following `enroll_within_days`; their orders from enrollment on are worth `spend_uplift` times more."""
+    following `enroll_within_days`; their orders from enrollment on are worth `spend_uplift` times more.
+
+    Self-selection: customers with bigger baskets join more often. A customer joins with probability
+    member_rate x (1 + selection x (2u - 1)), u = P(Gamma(q, rate gamma) > nu) the rank of their
+    gamma-gamma rate nu (u near 1: the biggest baskets). u is uniform, so the share of members stays
+    `member_rate`; with selection = 0.6 the probability runs from 0.14 to 0.56. A naive member vs
+    non-member comparison therefore overstates the uplift; `roi program` must not."""
 
     member_rate: float = 0.35
     spend_uplift: float = 1.15
+    selection: float = Field(default=0.6, ge=0, le=1, description="strength of self-selection on basket size (0: members at random)")
     enrolled_at_first_purchase: float = 0.5
     enroll_within_days: int = 365
     tiers: dict[str, float] = Field(default_factory=lambda: {"bronze": 0.6, "silver": 0.3, "gold": 0.1},
                                     description="share of members per tier, by purchase rate (gold = highest)")
+
+    def member_probability(self, nu: np.ndarray, spend: SpendTruth) -> np.ndarray:
+        """P(member) of customers of gamma-gamma rate `nu` (see the class docstring)."""
+        u = gammaincc(spend.q, spend.gamma * np.asarray(nu, float))  # P(Gamma(q, rate gamma) > nu)
+        probability: np.ndarray = self.member_rate * (1.0 + self.selection * (2.0 * u - 1.0))
+        return probability
 
 
 class AcquisitionTruth(_Model):
@@ -193,12 +213,17 @@ class SubscriptionTruth(_Model):
 class TouchpointTruth(_Model):
     """A share of customers has a recorded journey: awareness, consideration, purchase (first order),
     service (for `service_share` of them) and loyalty (members, at enrollment). Service satisfaction
-    (1-5) has mean `service_satisfaction_active` or `service_satisfaction_churned`."""
+    (1-5) has mean `service_satisfaction_active` or `service_satisfaction_churned`. A further
+    `cart_share` of them put something in a cart (stage "cart") on a day drawn uniformly among the
+    last `cart_days` days of the window (not before their acquisition), whatever they buy later:
+    recent carts, some abandoned, for `target`'s abandoned-cart scenario."""
 
     share: float = 0.5
     service_share: float = 0.3
     service_satisfaction_active: float = 3.9
     service_satisfaction_churned: float = 2.4
+    cart_share: float = 0.2
+    cart_days: int = 60
 
 
 class ReferralTruth(_Model):

@@ -3,7 +3,7 @@
 Each check is a boolean expression over `Table.raw` (and the parse expressions `Table.exprs`); one lazy
 `select` per file counts the flagged rows and keeps the first N row numbers and example values of each.
 Column-level problems (missing columns, undecidable date formats, personal-data columns) are found
-from the mapping and a small sample, without a pass over the data.
+from the mapping and a small sample, without a pass over the data (personal data: `fidelcli.privacy.scan`).
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import re
 from dataclasses import dataclass
 
 import polars as pl
 
 from fidelcli.errors import DateFormatError
-from fidelcli.io.columns import fields, normalize
-from fidelcli.io.read import PII_FIELDS, Table
+from fidelcli.io.columns import fields
+from fidelcli.io.read import Table
 from fidelcli.io.values import MAX_ABS_NUMBER
-from fidelcli.privacy.mask import personal_kind
+from fidelcli.privacy.scan import pii_columns
 from fidelcli.validate.findings import FileInfo, Finding, finding
 
 ROW = "__fidelcli_row"
@@ -28,7 +27,6 @@ OLDEST_DATE = dt.date(1990, 1, 1)
 MAX_AGE = 120
 OUTLIER_IQR = 3.0
 OUTLIER_MIN_VALUES = 20
-PII_SAMPLE = 1_000
 # A number the readers refuse as text (not finite, or not below `MAX_ABS_NUMBER`: its cents would
 # overflow the analyses' 64-bit sums) is refused in a typed column (Parquet, Excel) and as a product
 # quantity x unit_price too: an unparseable value.
@@ -51,28 +49,6 @@ MEANINGFUL_NULLS = {("subscriptions", "end_date")}
 
 _UNPARSEABLE = {"date": "unparseable-date", "datetime": "unparseable-date", "number": "unparseable-number", "bool": "unparseable-bool"}
 _WHAT = {"date": "not a valid date", "datetime": "not a valid date", "number": "not a valid number", "bool": "not a yes/no value"}
-_PII_WORDS = {
-    "email": "email", "mail": "email", "courriel": "email", "phone": "phone", "telephone": "phone", "tel": "phone",
-    "mobile": "phone", "portable": "phone", "name": "name", "fullname": "name", "firstname": "name",
-    "lastname": "name", "surname": "name", "nom": "name", "prenom": "name", "address": "address",
-    "adresse": "address", "street": "address", "rue": "address", "zip": "address", "zipcode": "address",
-    "postcode": "address", "postal": "address", "birth": "birth date", "birthdate": "birth date",
-    "birthday": "birth date", "dob": "birth date", "naissance": "birth date", "iban": "bank account", "ssn": "national id",
-}
-# Words that make a *name* column something other than a person's name (product_name, nom_magasin).
-_NOT_PERSON = {
-    "product", "item", "campaign", "store", "shop", "plan", "category", "brand", "file", "company", "magasin",
-    "produit", "article", "campagne", "categorie", "marque", "stage", "channel", "event", "page", "domain",
-}
-# What a column holds when most of its sampled values look personal (names: nearly all of them, and
-# only in a column that is not a place, a store or a product).
-_CONTENT = {"email": ("email", 0.5), "phone": ("phone", 0.5), "iban": ("bank account", 0.5), "name": ("name", 0.8)}
-_NOT_NAMES = _NOT_PERSON | {
-    "city", "ville", "country", "pays", "region", "town", "commune", "departement", "state", "label", "libelle",
-    "description", "designation", "title", "titre", "status", "statut", "type", "outcome", "touchpoint", "variant", "tier",
-}
-
-
 @dataclass
 class RowCheck:
     """A per-row check: `flag` is true on the offending rows; `value` gives the example shown (None: PII)."""
@@ -83,56 +59,6 @@ class RowCheck:
     column: str | None = None
     field: str | None = None
     value: pl.Expr | None = None
-
-
-def _words(column: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
-    return [w for w in (normalize(p) for p in re.split(r"[^A-Za-z0-9À-ÿ]+", spaced)) if w]
-
-
-def pii_columns(table: Table) -> dict[str, str]:
-    """Columns holding personal data: {source column: what it holds}, by mapped field, name, or content.
-
-    Content: more than half of a sample of the column's text values look like email addresses, phone
-    numbers or IBANs (`fidelcli.privacy.mask.personal_kind`), or nearly all look like people's names (not
-    in a column mapped to another field, nor one named like a place or a product). Identifier columns are
-    pseudonymous and reported only when their values look personal.
-    """
-    found: dict[str, str] = {}
-    for name in ("email", "phone", "name", "birth_date"):
-        if table.kind == "customers" and name in table.mapping:
-            found[table.mapping[name]] = name.replace("_", " ")
-    schema = table.raw.collect_schema()
-    # A column mapped to a field that is not personal data (email_opt_in) is known by its field, not its name.
-    known = {c for n, c in table.mapping.items() if n not in PII_FIELDS}
-    for column in schema.names():
-        if column in found or column in known:
-            continue
-        words = _words(column)
-        hits = [_PII_WORDS[w] for w in words if w in _PII_WORDS]
-        if hits and not (hits[0] == "name" and _NOT_PERSON & set(words)):
-            found[column] = hits[0]
-    text = [c for c, t in schema.items() if t == pl.String and c not in found]
-    if text:
-        sample = table.raw.select(text).head(PII_SAMPLE).collect()
-        for column in text:
-            values = sample[column].drop_nulls().str.strip_chars()
-            counts = values.filter(values != "").value_counts(name="n")
-            total = int(counts["n"].sum())
-            if total == 0:
-                continue
-            share: dict[str, int] = {}
-            for value, n in counts.iter_rows():
-                kind = personal_kind(value)
-                if kind is not None:
-                    share[kind] = share.get(kind, 0) + n
-            for kind, (what, threshold) in _CONTENT.items():
-                if kind == "name" and (column in known or _NOT_NAMES & set(_words(column))):
-                    continue
-                if share.get(kind, 0) > threshold * total:
-                    found[column] = what
-                    break
-    return found
 
 
 def _is_missing(table: Table, src: str) -> pl.Expr:

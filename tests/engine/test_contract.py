@@ -270,6 +270,28 @@ def test_baskets_and_item_counts(engine: Engine, tx: Transactions) -> None:
     assert by_category["revenue"].to_list() == [62.25, 35.5]
 
 
+def test_baskets_with_dates_and_item_counts_with_category(engine: Engine, tx: Transactions) -> None:
+    # The basket's day: o1 2024-01-02 (both lines), o2 02-10, o4 01-20, o5 03-05, o6 03-01.
+    dated = engine.baskets(tx, dates=True)
+    assert dated.columns == ["customer_id", "occasion", "date", "product_id", "quantity", "amount"]
+    assert dated["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 2), D(2024, 2, 10), D(2024, 1, 20), D(2024, 3, 5), D(2024, 3, 1)]
+    assert_frame_equal(dated.drop("date"), engine.baskets(tx))
+    # p1 and p3 are written x, p2 y; the rest of the counts as without the option.
+    counts = engine.item_counts(tx, category=True)
+    assert counts.columns == ["product_id", "category", "orders", "customers", "quantity", "revenue"]
+    assert counts["category"].to_list() == ["x", "y", "x"]
+    assert_frame_equal(counts.drop("category"), engine.item_counts(tx))
+
+
+def test_item_counts_category_is_null_without_a_category_column(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,date,product_id,amount\nA,2024-01-02,p1,10\nB,2024-01-03,p1,5\n")
+    tx = engine.load(scan_table(path, "transactions"), CleanOptions())
+    counts = engine.item_counts(tx, category=True)
+    assert counts.columns == ["product_id", "category", "orders", "customers", "quantity", "revenue"]
+    assert counts.row(0) == ("p1", None, 2, 2, None, 15.0)
+
+
 def test_baskets_need_a_product_column(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,amount\nA,2024-01-02,10\n")
@@ -299,6 +321,47 @@ def test_subscriptions(engine: Engine) -> None:
     assert got.as_of == AS_OF and got.late == 1
     # Default analysis date: the day after the latest start or end date up to `today`.
     assert engine.subscriptions(SUBSCRIPTIONS, period="month", today=D(2024, 3, 31)).as_of == D(2024, 3, 21)
+
+
+def test_anchored_purchases(engine: Engine, tx: Transactions) -> None:
+    # Occasions by order id. Window 30 days after each anchor.
+    # A on 01-15: before it o1 (30.00); within 01-16..02-14 o2 (02-10); after 02-14 only the return o3 (not an occasion).
+    # A on 02-15: o1, o2 before; spend 30 + 10 - 10 (the return of that day counts) = 30.00; nothing after.
+    # B on 01-01: nothing before (spend 0); o4 (01-20) within 01-02..01-31; o5 (03-05) after.
+    # D (no transaction): zeros. The anchor (A, 01-15) given twice is one row.
+    anchors = pl.DataFrame({"customer_id": ["A", "A", "B", "D", "A"],
+                            "anchor": [D(2024, 1, 15), D(2024, 2, 15), D(2024, 1, 1), D(2024, 1, 1), D(2024, 1, 15)]})
+    got = engine.anchored_purchases(tx, anchors, window_days=30)
+    expected = pl.DataFrame({
+        "customer_id": ["A", "A", "B", "D"],
+        "anchor": [D(2024, 1, 15), D(2024, 2, 15), D(2024, 1, 1), D(2024, 1, 1)],
+        "prior_occasions": [1, 2, 0, 0],
+        "prior_spend": [30.0, 30.0, 0.0, 0.0],
+        "occasions_within": [1, 0, 1, 0],
+        "occasions_after": [0, 0, 1, 0],
+    })
+    assert_frame_equal(got, expected)
+
+
+def test_category_activity(engine: Engine, tx: Transactions) -> None:
+    # Per customer, month and category, net: A Jan x 10.00, y 20.00; A Feb x 10.00 - 10.00 (return) = 0.00;
+    # B Jan y 15.50, Mar x 30.00; C Mar x 12.25.
+    got = engine.category_activity(tx, period="month")
+    expected = pl.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "B", "C"],
+        "period_start": [D(2024, 1, 1), D(2024, 1, 1), D(2024, 2, 1), D(2024, 1, 1), D(2024, 3, 1), D(2024, 3, 1)],
+        "category": ["x", "y", "x", "y", "x", "x"],
+        "amount": [10.0, 20.0, 0.0, 15.5, 30.0, 12.25],
+    })
+    assert_frame_equal(got, expected)
+    # From a day per customer: A from 02-12 keeps only the return (-10.00); B from 01-01 everything; C is not asked for.
+    since = pl.DataFrame({"customer_id": ["A", "B"], "since": [D(2024, 2, 12), D(2024, 1, 1)]})
+    got = engine.category_activity(tx, period="month", since=since)
+    expected = pl.DataFrame({
+        "customer_id": ["A", "B", "B"], "period_start": [D(2024, 2, 1), D(2024, 1, 1), D(2024, 3, 1)],
+        "category": ["x", "y", "x"], "amount": [-10.0, 15.5, 30.0],
+    })
+    assert_frame_equal(got, expected)
 
 
 def test_row_order_changes_nothing(engine: Engine, tmp_path: Path) -> None:

@@ -1,0 +1,185 @@
+"""Recognise personal values in whole columns, as Polars expressions (one streaming pass, no Python per row).
+
+`fidelcli.privacy.mask.personal_kind` recognises one value in a message; the column scan counts, over
+every value of a column, how many look like each kind of personal data. The two agree on the usual
+formats (tests/privacy/test_detect.py); the expressions here are anchored (the whole cell is the value)
+and use the Rust regex dialect of Polars (no look-around).
+
+Kinds and what makes a cell one (after trimming and collapsing inner whitespace):
+
+- `email`: contains an address (`mask.EMAIL_PATTERN`).
+- `phone`: a French, British, North-American or E.164 number, national or international: `0X XX XX XX XX`
+  (spaces, dots, dashes or nothing between groups), `+33 6 12 34 56 78`, `+33 (0)6...`, `0033...`,
+  `07700 900123`, `020 7946 0958`, `+44 20 7946 0958`, `(555) 123-4567`, `555-123-4567`,
+  `+1 555 123 4567`, `+14155552671`; 9 to 15 digits in all (E.164 allows 15), so that dates (8 digits)
+  and short codes are not numbers. A bare run of 10 digits is a phone number only with a leading 0
+  (`0612345678`): epoch seconds and order numbers are not.
+- `iban`: country code, two check digits, 11 to 30 letters or digits (spaces allowed), whose ISO 7064
+  mod-97 checksum is 1 (ISO 13616): a reference that merely looks like an IBAN is not one.
+- `address`: a street address (`12 rue de la Paix`, `221B Baker Street`, `1600 Pennsylvania Avenue NW`),
+  a British postcode (`SW1A 1AA`), a French postal code with its town (`75002 Paris`) or a US ZIP+4.
+- `name`: two to four words of letters, capitalised (`Jean Dupont`, `Jean DUPONT`, `Marie-Claire O'Neil`,
+  `M. Dupont`) or in any case with a common first name (`jean dupont`), and none of the words that make
+  a place, a product or a channel (`mask.NOT_PERSON`); capitals alone only with a first name.
+- `birth_date` is a property of a whole date column, not of one value: see `birth_date_like`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from fidelcli.privacy.mask import ARTICLES, EMAIL_PATTERN, FIRST_NAMES, NOT_PERSON
+
+VALUE_KINDS = ("email", "phone", "iban", "address", "name")
+
+_SEP = r"[ .\-]?"
+_PHONE_PATTERNS = (
+    # French national: 0 then 9 digits, in pairs (06 12 34 56 78, 06.12.34.56.78, 0612345678).
+    rf"0[1-9](?:{_SEP}\d{{2}}){{4}}",
+    # British national: 0 then 9 or 10 digits in two or three groups (07700 900123, 020 7946 0958, 01632 960 983).
+    r"\(?0\d{2,4}\)?[ \-]?\d{3,4}(?:[ \-]?\d{3,4})?",
+    # North-American: (555) 123-4567, 555-123-4567, 555.123.4567, with an optional +1 / 001.
+    r"(?:(?:\+|00)1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[.\-])\d{3}[.\-]\d{4}",
+    # International with a country code (+33 6 12..., +33 (0)6 12..., 0044 20 7946 0958, +1 555 123 4567).
+    rf"(?:\+|00)[1-9]\d{{0,2}}{_SEP}(?:\(0\){_SEP})?\(?\d{{1,4}}\)?(?:{_SEP}\d{{1,4}}){{1,6}}",
+    # E.164 as stored (+14155552671).
+    r"\+[1-9]\d{7,14}",
+)
+# A label before the number (`tel: 06 12 34 56 78`) is allowed.
+PHONE_PATTERN = r"^(?i:(?:t[ée]l[ée]?(?:phone)?|phone|mobile|portable|fax)\.?\s*:?\s*)?(?:" + "|".join(_PHONE_PATTERNS) + ")$"
+IBAN_SHAPE = r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"
+_STREET_WORDS = (
+    "rue|avenue|av|boulevard|bd|bld|place|pl|chemin|impasse|allée|allee|route|quai|cours|square|passage|voie|"
+    "street|st|road|rd|lane|ln|drive|dr|way|court|ct|close|terrace|crescent|gardens|avenida|calle|strasse|straße"
+)
+ADDRESS_PATTERN = (
+    r"(?i)^(?:"
+    # A number, an optional bis/ter or letter, then a street word: 12 rue de la Paix, 221B Baker Street.
+    rf"\d{{1,5}}\s?(?:bis|ter|[a-z])?,?\s+(?:\p{{L}}+\s+){{0,3}}(?:{_STREET_WORDS})\.?(?:\s.*)?"
+    # A British postcode: SW1A 1AA, M1 1AE, B33 8TH.
+    r"|[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}"
+    # A French postal code and its town: 75002 Paris, 69002 LYON.
+    r"|\d{5}\s+\p{L}[\p{L}' \-]*"
+    # A US ZIP+4: 90210-1234.
+    r"|\d{5}-\d{4}"
+    r")$"
+)
+_CAP = r"(?:\p{Lu}['’])?(?:Mc|Mac)?\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)*"
+_CAPS = r"\p{Lu}{2,}(?:[-'’]\p{Lu}{2,})*"
+_PARTICLE = r"(?:de|du|des|del|della|di|da|dos|van|von|der|den|ter|ten|le|la|bin|ibn|al|d['’]|l['’])"
+_TITLE = r"(?:M\.|MM\.|Mme|Mlle|Mr|Mrs|Ms|Miss|Dr|Pr|Me)\.?"
+_WORD = rf"(?:{_CAP}|{_CAPS}|\p{{Lu}}\.)"
+CAPITALISED_NAME = rf"^(?:{_TITLE}\s+)?{_WORD}(?:\s+(?:{_PARTICLE}\s*)*{_WORD}){{1,3}}$"
+TITLED_NAME = rf"^{_TITLE}\s+(?:{_PARTICLE}\s*)*{_WORD}$"
+PLAIN_WORDS = r"^\p{L}+(?:['’-]\p{L}+)*(?:\s+\p{L}+(?:['’-]\p{L}+)*){1,2}$"
+_IBAN_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def cleaned(column: pl.Expr) -> pl.Expr:
+    """A column's values as text, trimmed, inner runs of whitespace made one space; empty is null."""
+    text = column.cast(pl.String).str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(text != "").then(text)
+
+
+def digit_count(text: pl.Expr) -> pl.Expr:
+    return text.str.count_matches(r"\d")
+
+
+def is_email(text: pl.Expr) -> pl.Expr:
+    return text.str.contains(EMAIL_PATTERN)
+
+
+def is_phone(text: pl.Expr) -> pl.Expr:
+    digits = digit_count(text)
+    return text.str.contains(PHONE_PATTERN) & digits.is_between(9, 15) & ~text.str.contains(r"^\+?0{3}")
+
+
+def iban_checksum_ok(compact: pl.Expr) -> pl.Expr:
+    """ISO 13616: move the first four characters to the end, write each letter as two digits (A = 10 ...
+    Z = 35), and the number is 1 modulo 97. Computed digit by digit (a Horner scheme modulo 97), one
+    expression step per position, so that numbers of 60 digits never overflow."""
+    moved = compact.str.slice(4) + compact.str.slice(0, 4)
+    rem = pl.lit(0, dtype=pl.Int64)
+    for i in range(34):
+        value = moved.str.slice(i, 1).replace_strict(list(_IBAN_CHARS), list(range(36)), default=None, return_dtype=pl.Int64)
+        scale = pl.when(value.is_null()).then(1).when(value < 10).then(10).otherwise(100)
+        rem = (rem * scale + value.fill_null(0)) % 97
+    return rem == 1
+
+
+def is_iban(text: pl.Expr) -> pl.Expr:
+    compact = text.str.replace_all(" ", "").str.to_uppercase()
+    return compact.str.contains(IBAN_SHAPE) & iban_checksum_ok(compact)
+
+
+def is_address(text: pl.Expr) -> pl.Expr:
+    return text.str.contains(ADDRESS_PATTERN)
+
+
+def is_name(text: pl.Expr) -> pl.Expr:
+    """See the module's docstring; `mask.personal_kind` says the same of one value."""
+    words = text.str.to_lowercase().str.extract_all(r"\p{L}+(?:['’-]\p{L}+)*")
+    count = words.list.len()
+    first_name = words.list.first().is_in(list(FIRST_NAMES)) | words.list.last().is_in(list(FIRST_NAMES))
+    not_person = words.list.eval(pl.element().is_in(list(NOT_PERSON))).list.any() | words.list.first().is_in(list(ARTICLES))
+    capitalised = text.str.contains(CAPITALISED_NAME) | text.str.contains(TITLED_NAME)
+    upper = text == text.str.to_uppercase()
+    shaped = (capitalised & (~upper | first_name)) | (text.str.contains(PLAIN_WORDS) & first_name)
+    return count.is_between(2, 5) & ~not_person & shaped & ~text.str.contains(r"\d")
+
+
+def value_kind(column: pl.Expr) -> pl.Expr:
+    """The kind of each value ("email", "phone", "iban", "address", "name") or null, as
+    `personal_kind` orders them: an email first, then an IBAN, a phone number, an address, a name."""
+    text = cleaned(column)
+    return (
+        pl.when(is_email(text)).then(pl.lit("email"))
+        .when(is_iban(text)).then(pl.lit("iban"))
+        .when(is_phone(text)).then(pl.lit("phone"))
+        .when(is_address(text)).then(pl.lit("address"))
+        .when(is_name(text)).then(pl.lit("name"))
+    )
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y")
+
+
+def as_date(column: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
+    """A column as dates: Date and Datetime columns as they are, text in a usual format (the first
+    10 characters: a time after the date is ignored), other types not (None)."""
+    if dtype == pl.Date:
+        return column
+    if isinstance(dtype, pl.Datetime):
+        return column.dt.date()
+    if dtype == pl.String:
+        head = column.str.strip_chars().str.slice(0, 10)
+        return pl.coalesce([head.str.to_date(f, strict=False) for f in _DATE_FORMATS])
+    return None
+
+
+BIRTH_AGES = (15, 110)
+BIRTH_SPREAD_YEARS = 15
+BIRTH_SHARE = 0.9
+
+
+def birth_date_stats(day: pl.Expr, *, as_of: dt.date) -> list[pl.Expr]:
+    """Aggregates of a date column that say whether it holds birth dates: how many dates, how many give
+    an age of 15 to 110 years at `as_of`, and the 10th and 90th percentile of their years."""
+    oldest = dt.date(as_of.year - BIRTH_AGES[1], 1, 1)
+    youngest = dt.date(as_of.year - BIRTH_AGES[0], 12, 31)
+    year = day.dt.year()
+    return [
+        day.count().alias("dates"),
+        day.is_between(oldest, youngest).sum().alias("ages"),
+        year.quantile(0.1, interpolation="lower").alias("p10"),
+        year.quantile(0.9, interpolation="lower").alias("p90"),
+    ]
+
+
+def birth_date_like(dates: int, ages: int, p10: int | None, p90: int | None) -> bool:
+    """A date column holds birth dates when 90 % of its dates give an age of 15 to 110 years and its
+    years spread over 15 years or more (10th to 90th percentile): purchase or signup dates a few years
+    old, however old, span a few years only."""
+    return dates > 0 and ages >= BIRTH_SHARE * dates and p10 is not None and p90 is not None and p90 - p10 >= BIRTH_SPREAD_YEARS

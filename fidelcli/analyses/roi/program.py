@@ -153,7 +153,8 @@ def design(act: pl.DataFrame, members: pl.DataFrame, *, last_month: int, window:
     mem = mem.filter(pl.col("E").is_not_null())
     early = mem.filter(pl.col("E") - window <= pl.col("A")).height
     late = mem.filter(pl.col("E") - window > pl.col("A"), pl.col("E") + window > last_month).height
-    mem = mem.filter(pl.col("E") - window > pl.col("A"), pl.col("E") + window <= last_month).select("customer_id", "A", "E")
+    # Sorted: the bootstrap draws rows by position, so their order must not depend on the joins.
+    mem = mem.filter(pl.col("E") - window > pl.col("A"), pl.col("E") + window <= last_month).select("customer_id", "A", "E").sort("customer_id")
     pairs = mem.select("A", "E").unique()
     ctrl = people.filter(~pl.col("member")).select("customer_id", "A").join(pairs, on="A", how="inner")
     mem_w = window_totals(act, mem, window)

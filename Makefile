@@ -7,7 +7,7 @@ OUT := .run
 CONSTRAINTS := constraints/ci.txt
 PIP_INSTALL = $(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: run test check test-latest bench clean
+.PHONY: run test check test-latest bench clean test-services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/python -m compileall -q fidelcli
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
-# The main job on sample_data/: validate, then every analysis.
-run: $(VENV)/.installed
+# The report draws its charts with matplotlib (the plots extra).
+$(VENV)/.installed-plots: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) -e ".[plots]"
+	$(BIN)/python -m compileall -q fidelcli
+	touch $@ $(VENV)/.installed
+
+# The main job on sample_data/: validate, then every analysis, then the nightly report (its path last).
+run: $(VENV)/.installed-plots
 	mkdir -p $(OUT)
 	$(BIN)/fidelcli validate -t sample_data/transactions.csv -c sample_data/customers.csv
 	$(BIN)/fidelcli rfm -t sample_data/transactions.csv --summary
@@ -41,14 +47,24 @@ run: $(VENV)/.installed
 	$(BIN)/fidelcli subscription --subscriptions sample_data/subscriptions.csv --period month -o $(OUT)/subscriptions.csv
 	$(BIN)/fidelcli churn train -t sample_data/transactions.csv -c sample_data/customers.csv --cutoff 2025-06-30 --horizon 90d --model-out $(OUT)/churn.json
 	$(BIN)/fidelcli churn score -t sample_data/transactions.csv -c sample_data/customers.csv --model $(OUT)/churn.json -o $(OUT)/churn_scores.csv
+	$(BIN)/fidelcli -q --config examples/nightly.toml report --out $(OUT)/report
 
 # Every test, slow ones included (under 5 minutes on 2 cores). A quick run while editing:
 # .venv/bin/python -m pytest -m "not slow"
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test test-services
 	$(BIN)/python -m pytest -q
 
+# System packages of the report's tests, from Debian when missing (as root, as CI runs): Chromium for
+# the headless-browser test, PostgreSQL for the cron-style test. Without them (no root, no apt) those
+# tests skip and say why.
+test-services:
+	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium postgresql >/dev/null; \
+	  else echo "test-services: chromium or postgresql missing and apt-get unavailable: their tests will skip"; fi; fi
+
 # What a change must pass (.ci/run): lint, strict type check of the package, then every test.
-check: $(VENV)/.installed-dev
+check: $(VENV)/.installed-dev test-services
 	$(BIN)/ruff check fidelcli tests
 	$(BIN)/mypy fidelcli
 	$(BIN)/python -m pytest -q

@@ -304,7 +304,9 @@ class TargetOutput(Section):
 class Target(Section):
     """Defaults of `target` (flags win; docs/target.md)."""
 
-    scenarios: list[str] = Field(default_factory=lambda: ["all"])
+    # Every scenario but cross_sell, whose recommendations score every customer (`all` adds it).
+    scenarios: list[str] = Field(default=[
+        "welcome", "second_purchase", "reactivation", "at_risk", "vip", "birthday", "anniversary", "abandoned_cart"])
     seed: int = 0
     control_share: float = Field(default=0.1, ge=0, lt=1)
     max_messages: int = Field(default=2, ge=1, description="frequency cap: at most this many messages ...")

@@ -17,7 +17,23 @@ from typer.core import TyperGroup, TyperOption
 
 from fidelcli import __version__
 from fidelcli.cli import (
-    allocator, churn, clv, cohort, journey, kpi, loyalty, options, recommend, render, report, rfm, roi, sample, subscription, target, validate,
+    allocator,
+    churn,
+    clv,
+    cohort,
+    journey,
+    kpi,
+    loyalty,
+    options,
+    recommend,
+    render,
+    report,
+    rfm,
+    roi,
+    sample,
+    subscription,
+    target,
+    validate,
 )
 from fidelcli.cli.typer_compat import ClickException, Context
 from fidelcli.engine import EngineName

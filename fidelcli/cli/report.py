@@ -204,7 +204,7 @@ def report_cmd(
         log(f"report: run {name} complete in {time.monotonic() - clock:.1f}s; {out / runs.LATEST} points to it")
         for old in runs.prune(out, keep or rcfg.keep or 0):
             log(f"report: removed the old run {old.name}")
-    sys.stdout.write(f"{run_dir / 'report.html'}\n")
+    sys.stdout.write(f"{(run_dir / 'report.html').resolve()}\n")
     _check(thresholds, result.headline(), run_dir)
 
 

@@ -15,6 +15,7 @@ from fidelcli.errors import InputError
 from fidelcli.io.read import scan_table
 from fidelcli.io.write import check_not_input, check_writable
 
+
 def _list_output(param: typer.CallbackParam, path: Path | None) -> Path | None:
     """Callback of -o and --control-output: a path without the .csv extension is a directory
     (--per-scenario), checked as one before any work is done."""
@@ -29,7 +30,7 @@ def _list_output(param: typer.CallbackParam, path: Path | None) -> Path | None:
 
 ScenarioOpt = Annotated[
     list[str] | None,
-    typer.Option("--scenario", "-s", help=f"Scenario to run (repeatable), or all (default \\[target] scenarios): {', '.join(SCENARIOS)}.",
+    typer.Option("--scenario", "-s", help=f"Scenario to run (repeatable), or all: {', '.join(SCENARIOS)} (default \\[target] scenarios: all but cross_sell).",
                  show_default=False),
 ]
 TouchpointsOpt = Annotated[str | None, typer.Option("--touchpoints", help="Touchpoints table (abandoned carts).", show_default=False)]
@@ -170,7 +171,8 @@ def target_cmd(
                                  margin=margin_rate(None, config.clv, config.analysis), lifetime_years=config.clv.lifetime)
     with render.progress("building target lists"):
         result = target_analysis(
-            transactions, engine=options.engine(), customers=cust.frame, scenarios=scenario or cfg.scenarios, settings=cfg, seed=seed,
+            transactions, engine=options.engine(), customers=cust.frame, scenarios=scenario or cfg.scenarios, strict=bool(scenario),
+            settings=cfg, seed=seed,
             touchpoints=tp.lf if tp is not None else None, campaigns=camp.lf if camp is not None else None,
             suppressed=suppressed_ids(lists, cust.frame) if lists else None, churn_model=fitted_churn, clv_fit=fit, clv_time_unit=unit,
             clv_options=clv_options, rfm_settings=config.rfm,

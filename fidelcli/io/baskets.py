@@ -31,9 +31,8 @@ UNDATED = dt.date(1970, 1, 1)
 
 
 def basket_table(table: Table) -> Table:
-    """`table` (transactions scanned with `optional=OPTIONAL`) with the stand-ins above; the
-    table itself when it has an order id, a customer id and a date... and no empty customer id
-    to fill (the fill is a cheap expression either way).
+    """`table` (transactions scanned with `optional=OPTIONAL`) with the stand-ins above, as
+    expressions over the same source: nothing is read here.
 
     Raises
     ------

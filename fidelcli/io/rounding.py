@@ -59,6 +59,7 @@ REGISTRY: dict[str, Kind] = {
     "expected_purchases": "measure", "total_expected_purchases": "measure", "weight": "measure",
     "nps": "measure", "ces": "measure", "csat_mean": "measure", "value": "measure",
     "total_error_pct": "measure",
+    "yearly_profit_change_pct": "measure", "incremental_margin": "money",
 }
 RATE_SUFFIXES = ("_rate", "_share", "_probability", "_capture")
 COUNT_SUFFIXES = ("_customers", "_responses", "_orders", "_count", "_subscriptions")

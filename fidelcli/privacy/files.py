@@ -94,21 +94,21 @@ def _write_csv(lf: pl.LazyFrame, tmp: Path, *, separator: str, gz: bool) -> None
         plain.unlink(missing_ok=True)
 
 
-def write_data_file(data: DataFile, transform: Callable[[pl.LazyFrame], pl.LazyFrame], target: Path | None = None) -> Path:
-    """Write `transform` of each table of `data` to `target` (default: over the file itself), in the
+def write_data_file(data: DataFile, transform: Callable[[str | None, pl.LazyFrame], pl.LazyFrame], target: Path | None = None) -> Path:
+    """Write `transform(sheet, table)` of each table of `data` to `target` (default: over the file itself), in the
     file's format, atomically. Values are written as read (no rounding)."""
     target = data.path if target is None else target
     with atomic_path(target) as tmp:
         if data.format == "parquet":
-            transform(data.sheets[None]).sink_parquet(tmp)
+            transform(None, data.sheets[None]).sink_parquet(tmp)
         elif data.format == "csv":
-            _write_csv(transform(data.sheets[None]), tmp, separator=data.separator, gz=target.suffix.lower() == ".gz")
+            _write_csv(transform(None, data.sheets[None]), tmp, separator=data.separator, gz=target.suffix.lower() == ".gz")
         else:
             import xlsxwriter
 
             with xlsxwriter.Workbook(str(tmp)) as workbook:
                 for name, lf in data.sheets.items():
-                    transform(lf).collect().write_excel(workbook, worksheet=name)
+                    transform(name, lf).collect().write_excel(workbook, worksheet=name)
     return target
 
 

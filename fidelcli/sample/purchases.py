@@ -100,7 +100,7 @@ def transactions_chunk(
     n = hi - lo
     days_total = (truth.end - truth.start).days + 1
     acq = base.day[lo:hi]
-    pu, sp, bk = truth.purchases, truth.spend, truth.basket
+    sp, bk = truth.spend, truth.basket
     p_drop, nu = spend_rates if spend_rates is not None else draw_spend_rates(truth, n, rng)
     horizon = (days_total - acq) / 7.0
     who, when, dropped = purchase_times(lam, p_drop, horizon, rng)

@@ -150,3 +150,15 @@ def test_sample_planted_pair_lifts_are_recovered(tmp_path: Path) -> None:
         # Standard error of a lift from n baskets, delta method: lift x sqrt(1/n_ab - 1/N), about.
         se = row["lift"] * math.sqrt(1 / row["baskets"])
         assert abs(row["lift"] - lift) < 4 * se, (pair, row["lift"], lift)
+
+
+def test_lines_without_a_customer_keep_their_order_basket(tmp_path: Path) -> None:
+    # Online Retail style: o2 has no customer id; it is still a basket (customer_id <- order id).
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,order_id,date,product_id\nA,o1,2024-01-02,p1\nA,o1,2024-01-02,p2\n,o2,2024-01-03,p1\n"
+                    ",o2,2024-01-03,p2\n,o3,2024-01-03,p3\n")
+    result = recommend_rules(load(path), engine=ENGINE, min_support=0.5, min_confidence=0.5)
+    # 3 baskets; {p1, p2} in 2 of them: support 2/3, confidence 1, lift 1 / (2/3) = 1.5.
+    assert result.baskets == 3
+    assert result.rules.select("antecedent", "consequent", "baskets").rows() == [("p1", "p2", 2), ("p2", "p1", 2)]
+    assert result.rules["lift"].to_list() == pytest.approx([1.5, 1.5])

@@ -42,8 +42,8 @@ def test_scenario_table_by_hand() -> None:
     })
     assert_frame_equal(res.scenarios, expected, rel_tol=1e-12)
     assert round(res.scenarios["base_value_change_pct"][1], 4) == 3.7415
-    assert res.sentence == ("+2 points of yearly retention (60% to 62%) adds 7.6 % to the value of 10,000 customers (+36,667) and, "
-                            "at steady state, 5.3 % to yearly profit (margin 40.00 a customer a year, discount 10%).")
+    assert res.sentence == ("+2 points of yearly retention (60.0% to 62.0%) adds 7.6 % to the value of 10,000 customers (+36,667) and, "
+                            "at steady state, 5.3 % to yearly profit (margin 40.00 a customer a year, discount 10.0% a year).")
     assert any("steady state" in a for a in res.assumptions)
 
 

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fidelcli.analyses.target import target_analysis
+from fidelcli.clean import CleanOptions
 from fidelcli.cli import options
 from fidelcli.cli.app import app
-from fidelcli.clean import CleanOptions
 from fidelcli.config import Target
 from fidelcli.engine import get_engine
 from fidelcli.io.read import scan_table

@@ -74,7 +74,8 @@ def panel(members: pl.DataFrame, controls: pl.DataFrame, *, value: str = "revenu
     `members`: stratum (int), pre_<value>, post_<value>; `controls`: customer_id, stratum,
     pre_<value>, post_<value>."""
     ids = controls.get_column("customer_id").rank("dense").cast(pl.Int64).to_numpy() - 1 if controls.height else np.zeros(0, np.int64)
-    strata = max(int(members["stratum"].max() or 0), int(controls["stratum"].max() or 0) if controls.height else 0) + 1
+    top = [int(x) for x in (members["stratum"].max(), controls["stratum"].max()) if isinstance(x, int)]
+    strata = max(top, default=0) + 1
     return Panel(
         member_stratum=members["stratum"].to_numpy().astype(np.int64),
         member_pre=members[f"pre_{value}"].to_numpy().astype(np.float64),

@@ -31,9 +31,9 @@ from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
 
 if TYPE_CHECKING:
-    from fidelcli.analyses.loyalty.simulate import LoyaltyResult
+    from fidelcli.analyses.loyalty.kpis import LoyaltyResult
+    from fidelcli.analyses.loyalty.rules import LoyaltyRules
     from fidelcli.clean import Transactions
-    from fidelcli.config import Loyalty
     from fidelcli.engine import Engine
 
 ORDERS_CAP = 3  # pre-enrollment orders are coarsened to 0, 1, 2, 3+ for the matching
@@ -90,18 +90,15 @@ def membership(customers: pl.DataFrame) -> pl.DataFrame:
         pl.col("member").is_not_null()).unique("customer_id", keep="first").sort("customer_id")
 
 
-def monthly_activity(activity: pl.DataFrame, margin: float | None) -> pl.DataFrame:
-    """customer_id, k (month number), revenue, orders, profit (the lines' margin when the activity has
-    profit_cents, else revenue x `margin`, else null)."""
-    if "profit_cents" in activity.columns:
-        profit = pl.col("profit_cents") / 100
-    elif margin is not None:
-        profit = pl.col("revenue") * margin
-    else:
-        profit = pl.lit(None, pl.Float64)
+def monthly_activity(activity: pl.DataFrame) -> pl.DataFrame:
+    """customer_id, k (month number), revenue, orders, cents (revenue in integer cents, for exact sums
+    that never depend on the order of a parallel sum) and profit_cents (the lines' margin; null
+    when the activity has none)."""
+    cents = pl.col("revenue_cents") if "revenue_cents" in activity.columns else (pl.col("revenue") * 100).round(0).cast(pl.Int64)
+    profit = pl.col("profit_cents") if "profit_cents" in activity.columns else pl.lit(None, pl.Int64)
     return activity.filter(pl.col("customer_id").is_not_null()).select(
         "customer_id", k=period_index(pl.col("period_start"), "month"), revenue=pl.col("revenue").fill_null(0.0),
-        orders=pl.col("orders").cast(pl.Float64), profit=profit)
+        orders=pl.col("orders").cast(pl.Float64), cents=cents.fill_null(0), profit_cents=profit)
 
 
 def _cumulative_at(cum: pl.DataFrame, points: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -179,12 +176,14 @@ def naive_comparison(act: pl.DataFrame, members: pl.DataFrame, *, last_month: in
     (share with a purchase in the last 12 complete months), with the members' relative difference.
     Labelled naive: members chose to join, so the gap mixes the program's effect with selection."""
     per = act.group_by("customer_id").agg(
-        revenue=pl.col("revenue").sum(), orders=pl.col("orders").sum(),
+        cents=pl.col("cents").sum(), orders=pl.col("orders").cast(pl.Int64).sum(),
         retained=((pl.col("k") > last_month - 12) & (pl.col("k") <= last_month) & (pl.col("orders") > 0)).any())
     joined = per.join(members.select("customer_id", "member"), on="customer_id", how="inner")
+    # Integer sums divided once: exact, whatever the order of the parallel sums.
     grouped = joined.group_by("member").agg(
-        customers=pl.len(), revenue_per_customer=pl.col("revenue").mean(), orders_per_customer=pl.col("orders").mean(),
-        retention_rate=pl.col("retained").mean())
+        customers=pl.len(), cents=pl.col("cents").sum(), orders=pl.col("orders").sum(), retained=pl.col("retained").sum()
+    ).select("member", "customers", revenue_per_customer=pl.col("cents") / 100 / pl.col("customers"),
+             orders_per_customer=pl.col("orders") / pl.col("customers"), retention_rate=pl.col("retained") / pl.col("customers"))
     rows = []
     measures = ("revenue_per_customer", "orders_per_customer", "retention_rate")
     values = {bool(r["member"]): r for r in grouped.to_dicts()}
@@ -234,7 +233,7 @@ def program_effect(
     if window < 1:
         raise InputError(f"--window must be at least 1 month, got {window}", hint="use --window 3")
     members = membership(customers)
-    act = monthly_activity(activity, margin)
+    act = monthly_activity(activity)
     last_month = complete_through(as_of - dt.timedelta(days=1), "month")
     warnings: list[str] = []
     d = design(act, members, last_month=last_month, window=window)
@@ -262,11 +261,14 @@ def program_effect(
     enrolled = members.filter(pl.col("member"), pl.col("enrollment_date").is_not_null()).select(
         "customer_id", E=period_index(pl.col("enrollment_date"), "month"))
     post = act.join(enrolled, on="customer_id", how="inner").filter(pl.col("k") > pl.col("E"))
-    by_month = post.group_by("k").agg(revenue=pl.col("revenue").sum(), profit=pl.col("profit").sum(),
-                                      has_profit=pl.col("profit").is_not_null().all()).sort("k")
-    post_revenue = float(by_month["revenue"].sum())
+    by_month = post.group_by("k").agg(cents=pl.col("cents").sum(), profit_cents=pl.col("profit_cents").sum(),
+                                      has_profit=pl.col("profit_cents").is_not_null().all()).sort("k").with_columns(
+        revenue=pl.col("cents") / 100)
+    post_cents = int(by_month["cents"].sum())
+    post_revenue = post_cents / 100
+    # The members' own margin rate after enrollment (lines' margin or cost), else the given rate.
     known_margin = by_month.height > 0 and bool(by_month["has_profit"].all())
-    margin_rate = float(by_month["profit"].sum()) / post_revenue if known_margin and post_revenue else None
+    margin_rate = int(by_month["profit_cents"].sum()) / post_cents if known_margin and post_cents else margin
     if margin_rate is None:
         warnings.append("no margin: the transactions have no margin or cost column and no --margin was given; ROI is unknown")
 
@@ -319,7 +321,7 @@ def _monthly(by_month: pl.DataFrame, enrolled: pl.DataFrame, customers: pl.DataF
     their cumulative sums; with the total cost."""
     if enrolled.height == 0:
         return pl.DataFrame(schema={"period_start": pl.Date}), 0.0
-    first_k, last_k = int(enrolled["E"].min()), int(act["k"].max())
+    first_k, last_k = int(enrolled["E"].cast(pl.Int64).to_numpy().min()), int(act["k"].cast(pl.Int64).to_numpy().max())
     months = pl.DataFrame({"k": list(range(first_k, max(first_k, last_k) + 1))}, schema={"k": pl.Int64})
     members_by = enrolled.group_by("E").len().sort("E").select(k="E", new=pl.col("len").cast(pl.Float64))
     months = months.join(members_by, on="k", how="left").with_columns(members=pl.col("new").fill_null(0.0).cum_sum())
@@ -369,7 +371,7 @@ def _payback(monthly: pl.DataFrame) -> int | None:
 
 def program_roi(
     tx: Transactions, customers: pl.DataFrame, *, engine: Engine, window: int = 3, margin: float | None = None,
-    costs: ProgramCosts | None = None, loyalty: Loyalty | None = None, n_boot: int = 200, confidence: float = 0.95, seed: int = 0,
+    costs: ProgramCosts | None = None, loyalty: LoyaltyRules | None = None, n_boot: int = 200, confidence: float = 0.95, seed: int = 0,
 ) -> ProgramResult:
     """`roi program`: the monthly activity from the engine (one pass), the loyalty simulation when
     `loyalty` rules are given and `costs` leaves rewards or fees to it, then `program_effect`."""

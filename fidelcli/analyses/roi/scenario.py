@@ -126,9 +126,9 @@ def _sentence(inputs: ScenarioInputs, table: pl.DataFrame) -> str:
     value_text = "" if value is None else f"adds {value:.1f} % to the value of {base}"
     if inputs.customers is not None and row["base_value_change"] is not None:
         value_text += f" (+{row['base_value_change']:,.0f})"
-    return (f"+{row['points']} points of yearly retention ({inputs.retention:.0%} to {row['retention']:.0%}) {value_text} and, "
+    return (f"+{row['points']} points of yearly retention ({inputs.retention:.1%} to {row['retention']:.1%}) {value_text} and, "
             f"at steady state, {row['yearly_profit_change_pct']:.1f} % to yearly profit (margin {inputs.margin:,.2f} a customer a year, "
-            f"discount {inputs.discount_rate:.0%}).")
+            f"discount {inputs.discount_rate:.1%} a year).")
 
 
 def _survival(name: str, params: dict[str, float], t: float) -> float:

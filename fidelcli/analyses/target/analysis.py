@@ -91,6 +91,7 @@ def target_lists(
     seed: int | None = None,
     suppressed: pl.Series | None = None,
     capped: pl.DataFrame | None = None,
+    strict: bool = True,
 ) -> TargetResult:
     """Apply the scenarios, then the rules, in the funnel's order: eligible -> consented (a channel
     the customer opted in to) -> not suppressed -> under the frequency cap -> arbitration (one row
@@ -99,7 +100,8 @@ def target_lists(
     Parameters
     ----------
     inputs: the facts, touchpoints and recommendations (`ScenarioInputs`).
-    scenarios: names, or `all` (a scenario whose input is missing is then skipped with a warning).
+    scenarios: names, or `all`. A scenario whose input is missing is skipped with a warning, unless
+        it was named one by one and `strict` (the default; the CLI's --scenario): then an error.
     settings: the `[target]` settings (default: `Target()`); seed: default `settings.seed`.
     suppressed: customer ids never to contact (`rules.suppressed_ids`).
     capped: customer_id of the customers at the frequency cap (`rules.capped_customers`).
@@ -116,7 +118,7 @@ def target_lists(
         why = missing_input(name, inputs)
         if why is None:
             run.append(name)
-        elif explicit:
+        elif explicit and strict:
             raise InputError(f"scenario {why}", hint="give the input, or leave the scenario out")
         else:
             skipped[name] = why
@@ -182,7 +184,7 @@ def target_analysis(
     *,
     engine: Engine,
     customers: pl.DataFrame,
-    scenarios: Sequence[str] = ("all",),
+    scenarios: Sequence[str] | None = None,
     settings: Target | None = None,
     seed: int | None = None,
     touchpoints: pl.LazyFrame | None = None,
@@ -193,6 +195,7 @@ def target_analysis(
     clv_time_unit: TimeUnit = "week",
     clv_options: ClvOptions | None = None,
     rfm_settings: Rfm | None = None,
+    strict: bool = True,
 ) -> TargetResult:
     """Target lists of the retention scenarios as of the transactions' analysis date.
 
@@ -208,6 +211,7 @@ def target_analysis(
     touchpoints, campaigns: canonical lazy frames (`Table.lf`), or None.
     suppressed: customer ids never to contact (`rules.suppressed_ids`).
     rfm_settings: `[rfm]` bins and segment map of the VIP segments (default `Rfm()`).
+    scenarios: default `settings.scenarios`.
     Others: as `target_lists`.
 
     Returns a `TargetResult`.
@@ -215,6 +219,7 @@ def target_analysis(
     from fidelcli.analyses.rfm import rfm
 
     cfg = settings or Target()
+    scenarios = cfg.scenarios if scenarios is None else scenarios
     names, _ = resolve_scenarios(scenarios)
     as_of = tx.as_of
     summary = engine.customer_summary(tx)
@@ -242,4 +247,4 @@ def target_analysis(
         warnings.append("no campaigns table (--campaigns): frequency capping is not applied")
     facts.warnings = [*warnings, *facts.warnings]
     inputs = ScenarioInputs(facts=facts, touchpoints=touchpoints, recommendations=recommendations)
-    return target_lists(inputs, scenarios=scenarios, settings=cfg, seed=seed, suppressed=suppressed, capped=capped)
+    return target_lists(inputs, scenarios=scenarios, settings=cfg, seed=seed, suppressed=suppressed, capped=capped, strict=strict)

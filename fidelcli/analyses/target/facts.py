@@ -29,7 +29,7 @@ FACT_COLUMNS = [
 
 @dataclass
 class Facts:
-    """The facts frame (`FACT_COLUMNS`, one row per customer, sorted by customer_id), what it knows,
+    """The facts frame (`FACT_COLUMNS`, one row per customer, in no particular order), what it knows,
     and the warnings of building it."""
 
     frame: pl.DataFrame
@@ -72,6 +72,8 @@ def customer_table_facts(customers: pl.DataFrame) -> tuple[pl.DataFrame, list[st
         "customer_id", col("birth_date", pl.Date()), col("enrollment_date", pl.Date()), col("loyalty_member", pl.Boolean()).alias("member"),
         *ok,
     )
+    if rows.get_column("customer_id").is_unique().all():
+        return rows, warnings  # the usual case: no grouping needed
     out = rows.group_by("customer_id").agg(
         pl.col("birth_date").min(), pl.col("enrollment_date").min(),
         # A membership is known to have ended only when no row says it runs.
@@ -115,5 +117,5 @@ def customer_facts(
         else:
             frame = frame.with_columns(pl.lit(None, pl.String if n == "segment" else pl.Float64).alias(n) for n in names)
     frame = frame.with_columns(pl.col("email_ok", "sms_ok").fill_null(False), pl.col("frequency").fill_null(0)).select(FACT_COLUMNS)
-    return Facts(frame=frame.sort("customer_id"), as_of=as_of, has_churn=churn is not None, has_clv=clv is not None,
+    return Facts(frame=frame, as_of=as_of, has_churn=churn is not None, has_clv=clv is not None,
                  customer_fields=frozenset(customers.columns), warnings=warnings)

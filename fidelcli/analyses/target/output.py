@@ -47,8 +47,9 @@ def contacts_of(customers: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFra
     for c in wanted:
         if c not in present:
             warnings.append(f"the customers table has no {c} column: the {c} column of the target file is empty")
-    frame = customers.filter(pl.col("customer_id").is_not_null()).group_by("customer_id").agg(
-        pl.col(c).drop_nulls().min() for c in present)
+    frame = customers.filter(pl.col("customer_id").is_not_null()).select("customer_id", *present)
+    if not frame.get_column("customer_id").is_unique().all():
+        frame = frame.group_by("customer_id").agg(pl.col(c).drop_nulls().min() for c in present)
     return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in wanted if c not in present), warnings
 
 

@@ -243,8 +243,8 @@ def missing_input(name: ScenarioName, inputs: ScenarioInputs) -> str | None:
 
 
 def eligible(name: ScenarioName, inputs: ScenarioInputs, cfg: TargetScenario) -> pl.DataFrame:
-    """customer_id, reason, offer of every customer eligible for scenario `name`, sorted by customer_id."""
+    """customer_id, reason, offer of every customer eligible for scenario `name`, in no particular order."""
     plan = RULES[name](inputs, cfg)
     if "offer" not in plan.collect_schema().names():
         plan = plan.with_columns(offer=pl.lit(cfg.offer))
-    return plan.select(list(ELIGIBLE_SCHEMA)).cast(ELIGIBLE_SCHEMA).sort("customer_id").collect()  # type: ignore[arg-type]
+    return plan.select(list(ELIGIBLE_SCHEMA)).cast(ELIGIBLE_SCHEMA).collect()  # type: ignore[arg-type]

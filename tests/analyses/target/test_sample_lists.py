@@ -31,7 +31,7 @@ def test_every_scenario_yields_a_plausible_list(sample: Path) -> None:
     tx = engine.load(scan_table(str(sample / "transactions.parquet"), "transactions"), CleanOptions())
     customers = pl.read_parquet(sample / "customers.parquet")
     fit = customer_lifetime_value(tx, engine=engine, model="bgnbd").fit  # at_risk and vip by CLV and P(alive)
-    result = target_analysis(tx, engine=engine, customers=customers, clv_fit=fit,
+    result = target_analysis(tx, engine=engine, customers=customers, scenarios=["all"], clv_fit=fit,
                              touchpoints=pl.scan_parquet(sample / "touchpoints.parquet"),
                              campaigns=scan_table(str(sample / "campaigns.parquet"), "campaigns").lf)
     assert result.as_of == dt.date(2026, 1, 1)

@@ -8,7 +8,8 @@ import polars as pl
 from polars.testing import assert_frame_equal
 from target_data import D, customers, inputs, summary
 
-from fidelcli.analyses.target.scenarios import eligible
+from fidelcli.analyses.target.scenarios import ScenarioInputs, ScenarioName
+from fidelcli.analyses.target.scenarios import eligible as eligible_rows
 from fidelcli.config import (
     TargetAbandonedCart,
     TargetAnniversary,
@@ -16,10 +17,16 @@ from fidelcli.config import (
     TargetBirthday,
     TargetCrossSell,
     TargetReactivation,
+    TargetScenario,
     TargetSecondPurchase,
     TargetVip,
     TargetWelcome,
 )
+
+
+def eligible(name: ScenarioName, inputs: ScenarioInputs, cfg: TargetScenario) -> pl.DataFrame:
+    """The eligible rows, sorted by customer_id (the library returns them in no particular order)."""
+    return eligible_rows(name, inputs, cfg).sort("customer_id")
 
 
 def expected(rows: list[tuple[str, str]], offer: str) -> pl.DataFrame:

@@ -38,6 +38,7 @@ _EXPORTS = {
     "basket_table": "fidelcli.io.baskets",
     "abtest": "fidelcli.analyses.roi", "abtest_analysis": "fidelcli.analyses.roi", "retention_scenario": "fidelcli.analyses.roi",
     "scan_results": "fidelcli.io.results",
+    "target_analysis": "fidelcli.analyses.target", "write_target_lists": "fidelcli.analyses.target",
     "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",
 }
 _RENAMED = {"generate_sample": "generate"}

@@ -71,7 +71,7 @@ th{background:var(--card)}
 td.num,th.num{text-align:right}
 .note{color:var(--muted);font-size:.8rem}
 .warn{color:#92400e;font-size:.85rem}
-@media (max-width:700px){.layout{grid-template-columns:1fr;padding:.6rem}nav.toc{position:static}header{padding:.8rem}}
+@media (max-width:700px){.layout{grid-template-columns:minmax(0,1fr);padding:.6rem}nav.toc{position:static}header{padding:.8rem}}
 @media print{nav.toc{display:none}.layout{display:block;padding:0}body{font-size:11pt}section{break-before:auto}
 figure,.card,table{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """

@@ -137,6 +137,8 @@ def test_killed_run_leaves_the_previous_report_intact(shop: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     assert (shop / "nightly" / "latest").resolve() == first and tree_digest(first) == before
     assert [p.name for p in (shop / "nightly" / "runs").iterdir() if not p.name.startswith(".")] == [first.name]

@@ -76,11 +76,8 @@ def capped_customers(history: pl.LazyFrame, *, as_of: dt.date, max_messages: int
     if "variant" in names:
         sent = sent.filter(pl.col("variant").fill_null("") != control_variant)
     start = as_of - dt.timedelta(days=cap_days - 1)
-    counts = sent.select(
-        undated=pl.col("sent_at").is_null().sum(),
-    ).collect()
     warnings = []
-    undated = int(counts.item())
+    undated = int(sent.select(pl.col("sent_at").is_null().sum()).collect().item())
     if undated:
         warnings.append(f"{undated:,} campaign rows have no sent_at date: left out of the frequency cap")
     capped = (

@@ -38,6 +38,18 @@ points = 200
 [[loyalty.bonuses]]
 kind = "referral"
 points = 500
+[[loyalty.tiers]]
+name = "basic"
+threshold = 0
+[[loyalty.tiers]]
+name = "plus"
+threshold = 500
+multiplier = 1.25
+[[loyalty.tiers]]
+name = "premium"
+threshold = 1500
+multiplier = 1.5
+# The sample's customers-table tier "gold" (10 % of members) stands for the paying members.
 [loyalty.paid_tier]
 name = "gold"
 fee = 49

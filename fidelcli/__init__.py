@@ -37,6 +37,8 @@ _EXPORTS = {
     "recommend_rules": "fidelcli.analyses.recommend", "recommend_customers": "fidelcli.analyses.recommend",
     "basket_table": "fidelcli.io.baskets",
     "abtest": "fidelcli.analyses.roi", "abtest_analysis": "fidelcli.analyses.roi", "retention_scenario": "fidelcli.analyses.roi",
+    "program_roi": "fidelcli.analyses.roi.program", "ProgramCosts": "fidelcli.analyses.roi.program",
+    "simulate_loyalty": "fidelcli.analyses.loyalty", "LoyaltyRules": "fidelcli.analyses.loyalty",
     "scan_results": "fidelcli.io.results",
     "target_analysis": "fidelcli.analyses.target", "write_target_lists": "fidelcli.analyses.target",
     "validate": "fidelcli.validate", "generate_sample": "fidelcli.sample",

@@ -340,6 +340,26 @@ class Report(Section):
     top: int = Field(default=10, ge=0)
 
 
+class Retention(Section):
+    """How long records are kept, per input kind (`privacy retain`): a whole number and d, w, m or y."""
+
+    transactions: str = Field(default="10y", description="accounting records: 10 years (French Code de commerce L123-22)")
+    touchpoints: str = Field(default="3y", description="interactions: 3 years (CNIL guidance for customer prospecting)")
+    campaigns: str = "3y"
+    surveys: str = "3y"
+    subscriptions: str = Field(default="5y", description="ended subscriptions: 5 years after their end (limitation period)")
+
+
+class Privacy(Section):
+    """Defaults of `privacy` (flags win)."""
+
+    # The JSON-lines audit log of erase and retain.
+    audit: str = "fidelcli-privacy-audit.jsonl"
+    # The country of national phone numbers, for their E.164 form before hashing.
+    phone_country: Literal["FR", "GB", "US", "CA", "BE", "CH", "DE", "NL", "LU", "ES", "IT", "IE"] = "FR"
+    retention: Retention = Field(default_factory=Retention)
+
+
 class Config(Section):
     """The whole `fidelcli.toml`. Later commands add their sections here."""
 
@@ -359,6 +379,7 @@ class Config(Section):
     loyalty: LoyaltyRules = Field(default_factory=LoyaltyRules)
     report: Report = Field(default_factory=Report)
     target: Target = Field(default_factory=Target)
+    privacy: Privacy = Field(default_factory=Privacy)
 
 
 def default(section: type[Section], name: str) -> Any:

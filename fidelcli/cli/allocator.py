@@ -39,6 +39,7 @@ PROFILES: dict[str, Profile] = {
     "target": "reduction",
     "recommend": "reduction",
     "journey": "model",
+    "privacy": "reduction",
     "report": "model",
     "sample": "reduction",
 }

@@ -25,6 +25,7 @@ from fidelcli.cli import (
     kpi,
     loyalty,
     options,
+    privacy,
     recommend,
     render,
     report,
@@ -241,5 +242,6 @@ app.command(_profiled("loyalty"))(loyalty.loyalty_cmd)
 app.command(_profiled("target"))(target.target_cmd)
 app.add_typer(recommend.app, name=_profiled("recommend"))
 app.command(_profiled("journey"))(journey.journey_cmd)
+app.add_typer(privacy.app, name=_profiled("privacy"))
 app.command(_profiled("report"))(report.report_cmd)
 app.command(_profiled("sample"))(sample.sample_cmd)

@@ -20,13 +20,13 @@ from fidelcli.engine.periods import TimeUnit
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.extras import require
 from fidelcli.io.write import write_json
+from fidelcli.privacy.pseudonymize import PSEUDONYM_KEY_ENV as PSEUDONYM_KEY_ENV  # re-exported: cli/report reads it here
 
 if TYPE_CHECKING:
     from fidelcli.analyses.clv import ClvResult, Summary
     from fidelcli.clean import Transactions
 
 # The models (SciPy) are imported by the functions that use them, so other commands start fast.
-PSEUDONYM_KEY_ENV = "FIDELCLI_PSEUDONYM_KEY"
 
 SummaryOpt = Annotated[
     str | None,
@@ -134,7 +134,7 @@ def _show(result: ClvResult, fmt: OutputFormat, *, top: int, key: str) -> None:
                          title="Cumulative repeat purchases, actual vs expected (every 4th week)")
     from fidelcli.analyses.clv import top_customers
 
-    render.frame(top_customers(result.customers, key=key, n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)",
+    render.frame(top_customers(result.customers, key=key.encode("utf-8"), n=top), fmt=fmt, title=f"Top {top} customers (pseudonymised ids)",
                  caption=render.pseudonym_caption(keyed=bool(os.environ.get(PSEUDONYM_KEY_ENV))))
 
 

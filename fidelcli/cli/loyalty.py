@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from typing import Annotated, Literal
 
 import typer
 
 from fidelcli.cli import options, render
 from fidelcli.errors import InputError
-from fidelcli.io.write import write_json
 
 LoyaltyTable = Literal["members", "monthly", "tiers", "migration"]
 EventsOpt = Annotated[str | None, typer.Option(
@@ -66,21 +63,9 @@ def loyalty_cmd(
                                   migration=migration)
     render.warnings(result.warnings)
     chosen = result.tables()[table]
-    if output is not None:
-        if output.suffix.lower() == ".json":
-            write_json(json.loads(result.to_json()), output)
-            render.info(f"wrote the result to {output}")
-        else:
-            render.save(chosen, output)
-        if fmt is None and not render.is_terminal():
-            return
+    if render.result(result, chosen, output=output, fmt=fmt):
+        return
     resolved = render.default_format(fmt)
-    if resolved == "json":
-        sys.stdout.write(result.to_json() + "\n")
-        return
-    if resolved in ("csv", "jsonl"):
-        render.frame(chosen, fmt=resolved)
-        return
     render.frame(chosen, fmt=resolved, title=f"loyalty program: {table}")
     if table != "tiers":
         render.frame(result.tiers, fmt=resolved, title="tier distribution")

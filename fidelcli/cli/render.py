@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from rich import box
@@ -32,8 +32,11 @@ from rich.text import Text
 from fidelcli.cli import labels
 from fidelcli.cli.labels import label
 from fidelcli.io.rounding import KEY_COLUMNS, VALUE_COLUMNS, Kind, NonFiniteValueWarning, column_kind, round_frame
-from fidelcli.io.write import nested_as_json, write_frame
+from fidelcli.io.write import nested_as_json, write_frame, write_json
 from fidelcli.privacy.mask import scrub
+
+if TYPE_CHECKING:
+    from fidelcli.result import Result
 
 OutputFormat = Literal["table", "csv", "json", "jsonl", "markdown"]
 Cell = Callable[[Any, "str | None"], str]  # a value and its row's key (long frames) -> text
@@ -345,6 +348,29 @@ def save(df: pl.DataFrame, path: Path) -> None:
 def diagnostic(message: str) -> str:
     """A message as printed on stderr: personal values masked (`scrub`) unless `--show-values`."""
     return message if settings.show_values else scrub(message)
+
+
+def result(doc: Result, table: pl.DataFrame, *, output: Path | None, fmt: OutputFormat | None) -> bool:
+    """The shared output step of a command returning one `fidelcli.result.Result` (`doc`) and showing
+    one of its tables: -o FILE.json writes the whole result, another -o the chosen `table`; --format
+    json prints the whole result, csv/jsonl the table. True when nothing more is to be shown (the
+    command then stops); False for the table and Markdown formats, which the command renders itself."""
+    if output is not None:
+        if output.suffix.lower() == ".json":
+            write_json(json.loads(doc.to_json()), output)
+            info(f"wrote the result to {output}")
+        else:
+            save(table, output)
+        if fmt is None and not is_terminal():
+            return True
+    resolved = default_format(fmt)
+    if resolved == "json":
+        sys.stdout.write(doc.to_json() + "\n")
+        return True
+    if resolved in ("csv", "jsonl"):
+        frame(table, fmt=resolved)
+        return True
+    return False
 
 
 def info(message: str) -> None:

@@ -19,6 +19,7 @@ from fidelcli import __version__
 from fidelcli.cli import options, render
 from fidelcli.cli.clv import PSEUDONYM_KEY_ENV, pseudonym_key
 from fidelcli.errors import CheckFailed, InputError
+from fidelcli.extras import require
 from fidelcli.io.columns import KINDS, Kind
 from fidelcli.io.read import Table
 from fidelcli.io.write import atomic_dir
@@ -50,7 +51,7 @@ def log(message: str) -> None:
         sys.stderr.flush()
 
 
-def _validation(sources: dict[str, str], tx: options.TxOptions, as_of: dt.date | None) -> Any:
+def _validation(sources: dict[Kind, str], tx: options.TxOptions, as_of: dt.date | None) -> Any:
     """Scan every input leniently and validate them (`validate`'s checks): the Report."""
     from fidelcli.validate import Finding, scan_problem, validate
 
@@ -58,7 +59,7 @@ def _validation(sources: dict[str, str], tx: options.TxOptions, as_of: dt.date |
     problems: list[Finding] = []
     for kind, source in sources.items():
         try:
-            tbl = options.table(kind, source, maps=tx.maps if kind == "transactions" else None, date_format=tx.date_format,  # type: ignore[arg-type]
+            tbl = options.table(kind, source, maps=tx.maps if kind == "transactions" else None, date_format=tx.date_format,
                                 required=False, lenient=True)
         except InputError as exc:
             found = scan_problem(exc, kind, source)
@@ -69,6 +70,11 @@ def _validation(sources: dict[str, str], tx: options.TxOptions, as_of: dt.date |
         if tbl is not None:
             tables[kind] = tbl
     return validate(tables, as_of=as_of, today=dt.date.today(), problems=problems, show_values=render.settings.show_values)
+
+
+def _log_warnings(messages: list[str]) -> None:
+    for m in messages:
+        log(f"transactions: warning: {m}")
 
 
 def _versions() -> dict[str, str]:
@@ -126,6 +132,7 @@ def report_cmd(
     cfg = options.config()
     rcfg = cfg.report
     thresholds = _thresholds(fail_on)  # a malformed threshold is exit 2 before any work
+    require("plots", purpose="drawing the report's charts")  # matplotlib: the plots extra
     previous = None
     if compare_to is not None:
         previous = runs.latest_run(compare_to)
@@ -133,7 +140,7 @@ def report_cmd(
             raise InputError("--compare-to: no report run here (no kpis.json, no latest)", file=str(compare_to),
                              hint="give the --out directory of a previous report, or one of its runs/<timestamp>")
     flags = {"transactions": tx.transactions, "customers": customers, "subscriptions": subscriptions}
-    sources = {k: s for k in KINDS if (s := flags.get(k) or getattr(cfg.inputs, k))}
+    sources: dict[Kind, str] = {k: s for k in KINDS if (s := flags.get(k) or getattr(cfg.inputs, k))}
     if "transactions" not in sources and "subscriptions" not in sources:
         raise InputError("no transactions or subscriptions input", hint="set [inputs] transactions in fidelcli.toml, or pass -t FILE")
     lang_: Literal["en", "fr"] = "fr" if render.settings.lang == "fr" else "en"
@@ -163,7 +170,7 @@ def report_cmd(
             tbl = options.table("transactions", sources["transactions"], maps=tx.maps, date_format=tx.date_format)
             assert tbl is not None
             clean = CleanOptions(returns=tx.returns or cfg.analysis.returns, as_of=options.date(tx.as_of) or cfg.analysis.as_of)
-            inputs.transactions = inputs.engine.load(tbl, clean, on_warnings=lambda ws: [log(f"transactions: warning: {w}") for w in ws])
+            inputs.transactions = inputs.engine.load(tbl, clean, on_warnings=_log_warnings)
             inputs.transactions_by_day = inputs.engine.load(tbl, dataclasses.replace(clean, occasion="day"))
             log(f"transactions: read in {time.monotonic() - t0:.1f}s, analysis date {inputs.transactions.as_of}")
         for kind in OTHER_KINDS:
@@ -181,7 +188,8 @@ def report_cmd(
                               view=ViewContext(lang=lang_, top=rcfg.top, pseudonym_key=key, keyed=bool(os.environ.get(PSEUDONYM_KEY_ENV))))
         name = runs.run_name(started, out / runs.RUNS)
         as_of = inputs.transactions.as_of if inputs.transactions is not None else None
-        subtitle = f"{'au' if lang_ == 'fr' else 'as of'} {as_of} · run {name}" if as_of else f"run {name}"
+        run_word = "exécution" if lang_ == "fr" else "run"
+        subtitle = f"{'au' if lang_ == 'fr' else 'as of'} {as_of} · {run_word} {name}" if as_of else f"{run_word} {name}"
         run_dir = out / runs.RUNS / name
         t0 = time.monotonic()
         with atomic_dir(run_dir) as tmp:

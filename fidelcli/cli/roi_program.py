@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any, Literal
 
 import typer
 
 from fidelcli.cli import options, render
 from fidelcli.config import Program, default
-from fidelcli.io.write import write_json
 
 ProgramTable = Literal["summary", "balance", "naive", "monthly"]
 
@@ -81,21 +78,9 @@ def program_cmd(
         )
     render.warnings(result.warnings)
     chosen = result.tables()[table]
-    if output is not None:
-        if output.suffix.lower() == ".json":
-            write_json(json.loads(result.to_json()), output)
-            render.info(f"wrote the result to {output}")
-        else:
-            render.save(chosen, output)
-        if fmt is None and not render.is_terminal():
-            return
+    if render.result(result, chosen, output=output, fmt=fmt):
+        return
     resolved = render.default_format(fmt)
-    if resolved == "json":
-        sys.stdout.write(result.to_json() + "\n")
-        return
-    if resolved in ("csv", "jsonl"):
-        render.frame(chosen, fmt=resolved)
-        return
     level = f"{result.confidence:.0%}"
     render.frame(result.naive, fmt=resolved, title="naive comparison (members chose to join: not the program's effect)")
     render.frame(result.balance, fmt=resolved, title="balance before and after matching (|SMD| < 0.1: balanced)")

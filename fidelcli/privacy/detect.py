@@ -74,13 +74,13 @@ _WORD = rf"(?:{_CAP}|{_CAPS}|\p{{Lu}}\.)"
 CAPITALISED_NAME = rf"^(?:{_TITLE}\s+)?{_WORD}(?:\s+(?:{_PARTICLE}\s*)*{_WORD}){{1,3}}$"
 TITLED_NAME = rf"^{_TITLE}\s+(?:{_PARTICLE}\s*)*{_WORD}$"
 PLAIN_WORDS = r"^\p{L}+(?:['’-]\p{L}+)*(?:\s+\p{L}+(?:['’-]\p{L}+)*){1,2}$"
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_IBAN_DIGITS = 2 * 34  # 34 characters at most, each letter two digits
 
 
-_FIRST_NAMES = pl.Series(sorted(FIRST_NAMES), dtype=pl.String).implode()
-_NOT_PERSON = pl.Series(sorted(NOT_PERSON), dtype=pl.String).implode()
-_ARTICLES = pl.Series(sorted(ARTICLES), dtype=pl.String).implode()
+# The word lists of `mask` as regexes (one automaton each: faster than splitting every value into words).
+_WORD_END = r"(?:$|[^\p{L}'’-])"
+_NOT_PERSON = rf"(?i)(?:^|[^\p{{L}}'’-])(?:{'|'.join(sorted(NOT_PERSON))}){_WORD_END}|^(?i:{'|'.join(sorted(ARTICLES))})(?:$|[ '’])"
+_FIRST_WORD = rf"(?i)^(?:{'|'.join(sorted(FIRST_NAMES))}){_WORD_END}"
+_LAST_WORD = rf"(?i)(?:^|[ ]){'(?:' + '|'.join(sorted(FIRST_NAMES)) + ')'}$"
 
 
 def cleaned(column: pl.Expr) -> pl.Expr:
@@ -102,23 +102,24 @@ def is_phone(text: pl.Expr) -> pl.Expr:
     return text.str.contains(PHONE_PATTERN) & digits.is_between(9, 15) & ~text.str.contains(r"^\+?0{3}")
 
 
-def iban_checksum_ok(compact: pl.Expr) -> pl.Expr:
+def iban_checksum_ok(value: str) -> bool:
     """ISO 13616: move the first four characters to the end, write each letter as two digits (A = 10 ...
-    Z = 35), and the number is 1 modulo 97. The number (up to 68 digits) is reduced nine digits at a time
-    (a Horner scheme modulo 97), so that it never overflows 64 bits."""
-    moved = compact.str.slice(4) + compact.str.slice(0, 4)
-    number = moved.str.replace_many(list(_LETTERS), [str(10 + i) for i in range(len(_LETTERS))])
-    rem = pl.lit(0, dtype=pl.Int64)
-    for i in range(0, _IBAN_DIGITS, 9):
-        chunk = number.str.slice(i, 9)
-        size = chunk.str.len_chars()
-        rem = (rem * pl.lit(10, dtype=pl.Int64).pow(size) + chunk.cast(pl.Int64, strict=False).fill_null(0)) % 97
-    return rem == 1
+    Z = 35): the number is 1 modulo 97."""
+    return int("".join(str(int(c, 36)) for c in value[4:] + value[:4])) % 97 == 1
+
+
+def _iban_checksums(compact: pl.Series) -> pl.Series:
+    """The checksum test of each IBAN-shaped value (the others are False): computed only on those, which
+    are few outside a column of IBANs."""
+    shaped = compact.str.contains(IBAN_SHAPE).fill_null(False)
+    ok = pl.Series([iban_checksum_ok(v) for v in compact.filter(shaped).to_list()], dtype=pl.Boolean)
+    out = pl.Series([False] * len(compact), dtype=pl.Boolean)
+    return out.scatter(shaped.arg_true(), ok) if len(ok) else out
 
 
 def is_iban(text: pl.Expr) -> pl.Expr:
     compact = text.str.replace_all(" ", "").str.to_uppercase()
-    return compact.str.contains(IBAN_SHAPE) & iban_checksum_ok(compact)
+    return compact.str.contains(IBAN_SHAPE) & compact.map_batches(_iban_checksums, return_dtype=pl.Boolean, is_elementwise=True)
 
 
 def is_address(text: pl.Expr) -> pl.Expr:
@@ -127,10 +128,9 @@ def is_address(text: pl.Expr) -> pl.Expr:
 
 def is_name(text: pl.Expr) -> pl.Expr:
     """See the module's docstring; `mask.personal_kind` says the same of one value."""
-    words = text.str.to_lowercase().str.extract_all(r"\p{L}+(?:['’-]\p{L}+)*")
-    count = words.list.len()
-    first_name = words.list.first().is_in(_FIRST_NAMES) | words.list.last().is_in(_FIRST_NAMES)
-    not_person = words.list.eval(pl.element().is_in(_NOT_PERSON)).list.any() | words.list.first().is_in(_ARTICLES)
+    count = text.str.count_matches(r"\p{L}+(?:['’-]\p{L}+)*")
+    first_name = text.str.contains(_FIRST_WORD) | text.str.contains(_LAST_WORD)
+    not_person = text.str.contains(_NOT_PERSON)
     capitalised = text.str.contains(CAPITALISED_NAME) | text.str.contains(TITLED_NAME)
     upper = text == text.str.to_uppercase()
     shaped = (capitalised & (~upper | first_name)) | (text.str.contains(PLAIN_WORDS) & first_name)

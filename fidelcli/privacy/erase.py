@@ -52,6 +52,23 @@ def subjects(ids: Sequence[str], *, key: bytes) -> list[str]:
     return sorted(hmac_hex(pl.Series(clean, dtype=pl.String), key).to_list())
 
 
+def read_ids(path: Path) -> list[str]:
+    """The customer ids of a file: its customer-id column (by name, as in `find_column`), or, in a file
+    of one column whose header is not such a name, every line (the first one included)."""
+    data = read_data_file(path)
+    lf = next(iter(data.sheets.values()))
+    names = lf.collect_schema().names()
+    column = find_column(names, "customer_id", file=data.name)
+    if column is None and len(names) != 1:
+        raise InputError("no customer-id column in the ids file", file=path.name, hint="name the column customer_id, or write one id a line")
+    if column is None:
+        values = [names[0], *lf.select(pl.first().cast(pl.String)).collect()[names[0]].to_list()]
+    else:
+        schema = lf.collect_schema()
+        values = lf.select(canonical_id(pl.col(column), schema[column])).collect().to_series().to_list()
+    return [v.strip() for v in values if v is not None and v.strip()]
+
+
 @dataclass
 class EraseResult(JsonResult):
     """`privacy erase`: table `files` (file, sheet, id_column, rows_before, rows_removed, rows_after,

@@ -1,7 +1,7 @@
 """Data files read and rewritten as they are, for the privacy commands that change files in place.
 
 `erase` and `retain` remove rows and leave every other value as written: a CSV file is read with every
-column as text and no value taken for null (`NA` stays `NA`), and written back with its delimiter;
+column as text and no value but the empty one taken for null (`NA` stays `NA`), and written back with its delimiter;
 Parquet keeps its types; every sheet of a workbook is read and written back (as a plain table:
 formatting and formulas are not kept). Each file is replaced atomically (`fidelcli.io.write.atomic_path`:
 a temporary beside it, renamed over it), so a failure leaves it as it was. CSV files are rewritten in
@@ -69,7 +69,7 @@ def read_data_file(path: Path) -> DataFile:
         if bad is not None:
             raise InputError(bad.message(), file=path.name, row=bad.rows[0], hint="fix the file first: it would not be rewritten faithfully")
         source = path if dialect.encoding == "utf8" else transcode(path, dialect.encoding)
-        options = {"separator": dialect.separator, "infer_schema": False, "missing_utf8_is_empty_string": True}
+        options = {"separator": dialect.separator, "infer_schema": False}
         if source.suffix.lower() == ".gz":
             frame = pl.read_csv(source, **options).lazy()  # type: ignore[arg-type]
         else:
@@ -88,7 +88,7 @@ def _write_csv(lf: pl.LazyFrame, tmp: Path, *, separator: str, gz: bool) -> None
     plain = tmp.with_name(tmp.name + ".csv")
     try:
         lf.sink_csv(plain, separator=separator)
-        with open(plain, "rb") as src, gzip.open(tmp, "wb", mtime=0) as dst:
+        with open(plain, "rb") as src, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
     finally:
         plain.unlink(missing_ok=True)

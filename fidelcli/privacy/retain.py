@@ -100,7 +100,7 @@ def _retain_file(path: Path, kind: Kind, *, period: str, as_of: dt.date, columns
 
 
 def retain(sources: Mapping[Kind, Sequence[str | Path]], *, periods: Mapping[str, str], as_of: dt.date, audit: Path,
-           columns: Mapping[str, Mapping[str, str]] | None = None, date_format: str | None = None, run: str | None = None) -> RetainResult:
+           columns: Mapping[Kind, Mapping[str, str]] | None = None, date_format: str | None = None, run: str | None = None) -> RetainResult:
     """Drop, in every file of each kind, the records older than the kind's retention period.
 
     Parameters

@@ -15,6 +15,7 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -25,7 +26,7 @@ from fidelcli.report.plots import tracking_figure
 __all__ = ["bars", "grouped_bars", "heatmap", "histogram", "lines", "sparkline", "svg", "tracking_figure"]
 
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"]
-_RC = {"svg.hashsalt": "fidelcli", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+_RC: dict[Any, Any] = {"svg.hashsalt": "fidelcli", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 
 
 def svg(fig: Figure, *, label: str) -> str:
@@ -91,7 +92,7 @@ def lines(x: Sequence[object], series: dict[str, Sequence[float | None]], *, tit
         ax = fig.subplots()
         for i, (name, values) in enumerate(series.items()):
             vals = np.array([np.nan if v is None else float(v) for v in values]) * (100 if percent else 1)
-            ax.plot(list(x), vals, label=name, color=PALETTE[i % len(PALETTE)], marker="o", markersize=2.5, linewidth=1.5)
+            ax.plot(np.asarray(list(x)), vals, label=name, color=PALETTE[i % len(PALETTE)], marker="o", markersize=2.5, linewidth=1.5)
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
         if len(series) > 1:

@@ -266,11 +266,11 @@ def test_value_tiers_top_1_5_20_percent_and_ties() -> None:
 def test_top_customers_are_pseudonymised() -> None:
     s = small_summary()
     out = predict_clv(s, Fit(purchase=bgnbd(), spend=gg(), comparison=pl.DataFrame()), ClvOptions(lifetime_years=1.0)).customers
-    top = top_customers(out, n=2, key="k")
+    top = top_customers(out, n=2, key=b"k")
     assert top.columns[0] == "customer" and "customer_id" not in top.columns
     assert not set(top["customer"]) & {"a", "b", "c"}
     assert top["customer"].str.len_chars().to_list() == [10, 10]
-    assert top_customers(out, n=2, key="other")["customer"].to_list() != top["customer"].to_list()
+    assert top_customers(out, n=2, key=b"other")["customer"].to_list() != top["customer"].to_list()
 
 
 # ---------------------------------------------------------------- model files, bootstrap

@@ -115,6 +115,9 @@ def test_returns_take_their_points_back() -> None:
     result = run(spend(("A", D(2024, 1, 1), 200.0), ("A", D(2024, 2, 1), -50.0)), rules, D(2024, 3, 1), events=events)
     assert member(result, "balance") == -50.0
     assert result.warnings == ["1 members have a negative balance: returns took back points already redeemed"]
+    # A window holding only a return (rolling spend -30) keeps the first tier (regression: it fell below it).
+    result = run(spend(("A", D(2024, 1, 1), -30.0)), rules.model_copy(update={"tiers": SILVER}), D(2024, 2, 1))
+    assert (member(result, "tier"), member(result, "balance"), member(result, "gap_to_next_tier")) == ("bronze", -30.0, 530.0)
 
 
 def test_paid_tier_and_bonuses() -> None:

@@ -4,8 +4,6 @@ tiers, weighted medians, margin rates, and the pseudonymised top customers."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import math
 from typing import TYPE_CHECKING
 
@@ -16,6 +14,7 @@ from fidelcli.clean import Transactions
 from fidelcli.engine import Engine
 from fidelcli.engine.periods import profit_line
 from fidelcli.errors import ConfigError
+from fidelcli.privacy.pseudonymize import pseudonym as privacy_pseudonym
 
 if TYPE_CHECKING:
     from polars.expr.whenthen import ChainedThen, Then
@@ -109,14 +108,14 @@ def weighted_value_tiers(frame: pl.DataFrame, value: str, weight: str = "weight"
             .select(value_tier=expr.otherwise(pl.lit("other")))["value_tier"])
 
 
-def pseudonym(customer_id: pl.Expr, key: str) -> pl.Expr:
-    """A short keyed hash of the id (first 10 hex digits of HMAC-SHA256) for terminal summaries.
+def pseudonym(customer_id: pl.Expr, key: bytes) -> pl.Expr:
+    """A short keyed pseudonym of the id for terminal summaries: the first 10 hex digits of
+    `fidelcli.privacy.pseudonymize.pseudonym` (HMAC-SHA256), a prefix of what `privacy pseudonymize`
+    writes with the same key.
 
     The key must be secret for the hash not to be reversible by hashing candidate ids: the CLI takes
     it from FIDELCLI_PSEUDONYM_KEY, or draws a random one per run."""
-    k = key.encode()
-    return customer_id.map_elements(
-        lambda v: hmac.new(k, str(v).encode(), hashlib.sha256).hexdigest()[:10], return_dtype=pl.String)
+    return privacy_pseudonym(customer_id.cast(pl.String), key, digits=10)
 
 
 def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None, engine: Engine) -> tuple[pl.DataFrame, list[str]]:
@@ -148,7 +147,7 @@ def margin_rates(tx: Transactions, *, calibration_end: dt.date | None = None, en
     return raw.select("customer_id", margin_rate=pl.col("rate").clip(0.0, 1.0)).sort("customer_id"), warnings
 
 
-def top_customers(customers: pl.DataFrame, *, key: str, n: int = 10) -> pl.DataFrame:
+def top_customers(customers: pl.DataFrame, *, key: bytes, n: int = 10) -> pl.DataFrame:
     """The `n` most valuable customers with pseudonymised ids (a keyed hash, never the raw id).
 
     Columns: customer (hash), frequency, p_alive, expected_purchases, expected_value, clv, value_tier.

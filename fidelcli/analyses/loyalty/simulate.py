@@ -242,7 +242,8 @@ def simulate(
         np.add.at(basis, i, v)
         basis_ring[m % W] = basis if rules.tier_basis == "spend" else base
         rolling = basis_ring.sum(axis=0)
-        qualified = np.searchsorted(thresholds, rolling, side="right") - 1
+        # A window of net returns (negative basis) qualifies for the first tier, not below it.
+        qualified = np.maximum(np.searchsorted(thresholds, rolling, side="right") - 1, 0)
         up = enrolled & (qualified > tier)
         due = enrolled & ~up & (m >= review)
         tier = np.where(up | due, qualified, tier)

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -17,12 +18,12 @@ import typer
 
 from fidelcli import __version__
 from fidelcli.cli import options, render
-from fidelcli.cli.clv import PSEUDONYM_KEY_ENV, pseudonym_key
 from fidelcli.errors import CheckFailed, InputError
 from fidelcli.extras import require
 from fidelcli.io.columns import KINDS, Kind
 from fidelcli.io.read import Table
 from fidelcli.io.write import atomic_dir
+from fidelcli.privacy.pseudonymize import PSEUDONYM_KEY_ENV
 from fidelcli.report import run as runs
 from fidelcli.report.kpis import Threshold, parse_threshold, resolve_key, tripped
 from fidelcli.result import Figure
@@ -183,7 +184,8 @@ def report_cmd(
                     inputs.frames[kind] = frame
                     log(f"{kind}: {frame.height:,} rows")
         result = build_report(inputs, validation=validation, only=rcfg.sections, log=log, validation_seconds=v_seconds)
-        key = pseudonym_key()
+        # The pseudonyms of the top customers: keyed by FIDELCLI_PSEUDONYM_KEY (stable across runs), else a key drawn for this run.
+        key = os.environ.get(PSEUDONYM_KEY_ENV, "").encode() or secrets.token_bytes(16)
         rendering = Rendering(lang=lang_, cells=render.formatted_cells, value_text=render.figure_text,
                               view=ViewContext(lang=lang_, top=rcfg.top, pseudonym_key=key, keyed=bool(os.environ.get(PSEUDONYM_KEY_ENV))))
         name = runs.run_name(started, out / runs.RUNS)

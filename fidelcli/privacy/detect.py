@@ -137,10 +137,11 @@ def is_name(text: pl.Expr) -> pl.Expr:
     return count.is_between(2, 5) & ~not_person & shaped & ~text.str.contains(r"\d")
 
 
-def value_kind(column: pl.Expr) -> pl.Expr:
+def value_kind(column: pl.Expr, *, clean: bool = True) -> pl.Expr:
     """The kind of each value ("email", "phone", "iban", "address", "name") or null, as
-    `personal_kind` orders them: an email first, then an IBAN, a phone number, an address, a name."""
-    text = cleaned(column)
+    `personal_kind` orders them: an email first, then an IBAN, a phone number, an address, a name.
+    `clean=False`: the column is already `cleaned` (computed once by the caller)."""
+    text = cleaned(column) if clean else column
     return (
         pl.when(is_email(text)).then(pl.lit("email"))
         .when(is_iban(text)).then(pl.lit("iban"))

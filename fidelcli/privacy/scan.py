@@ -96,12 +96,14 @@ def kind_by_content(column: str, counts: dict[str, int], total: int, *, names: b
 
 def content_exprs(column: str, dtype: pl.DataType, *, prefix: str, as_of: dt.date | None) -> list[pl.Expr]:
     """Aggregates of one column: `{prefix}values` (non-empty values), `{prefix}<kind>` per value kind (text
-    columns), and with `as_of` the birth-date statistics of a date column (`detect.birth_date_stats`)."""
+    columns, over the cleaned text staged as `{prefix}text`), and with `as_of` the birth-date statistics of
+    a date column (`detect.birth_date_stats`)."""
     col = pl.col(column)
     out: list[pl.Expr] = []
     if dtype == pl.String:
-        kind = detect.value_kind(col)
-        out.append(detect.cleaned(col).count().alias(f"{prefix}values"))
+        text = pl.col(f"{prefix}text")  # `detect.cleaned(col)`, staged once by `scan_frame`
+        kind = detect.value_kind(text, clean=False)
+        out.append(text.count().alias(f"{prefix}values"))
         out += [(kind == k).sum().alias(f"{prefix}{k}") for k in detect.VALUE_KINDS]
     else:
         out.append(col.count().alias(f"{prefix}values"))
@@ -140,7 +142,8 @@ def scan_frame(lf: pl.LazyFrame, *, as_of: dt.date | None, columns: list[str] | 
     schema = lf.collect_schema()
     names = list(schema.names()) if columns is None else columns
     exprs = [e for i, c in enumerate(names) for e in content_exprs(c, schema[c], prefix=f"c{i}_", as_of=as_of)]
-    row = lf.select(exprs).collect(engine="streaming").row(0, named=True) if exprs else {}
+    staged = lf.with_columns(detect.cleaned(pl.col(c)).alias(f"c{i}_text") for i, c in enumerate(names) if schema[c] == pl.String)
+    row = staged.select(exprs).collect(engine="streaming").row(0, named=True) if exprs else {}
     out: list[ColumnScan] = []
     for i, c in enumerate(names):
         p = f"c{i}_"

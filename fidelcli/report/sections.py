@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from fidelcli.config import Config
+from fidelcli.errors import FitError
 from fidelcli.io.columns import Kind
 from fidelcli.result import Result
 
@@ -144,8 +145,18 @@ def compute_clv(inputs: ReportInputs) -> Result:
 
         # The holdout is the last `holdout` of the data: the model is fitted on what comes before.
         calibration_end = shift(tx.end_date, holdout, sign=-1)
-    return customer_lifetime_value(tx, engine=inputs.engine, options=opts, calibration_end=calibration_end,
-                                   time_unit=cfg.time_unit, occasion="day")
+        if calibration_end <= tx.first_date:
+            calibration_end = None  # less history than the holdout: fit on all of it, without holdout accuracy
+    try:
+        return customer_lifetime_value(tx, engine=inputs.engine, options=opts, calibration_end=calibration_end,
+                                       time_unit=cfg.time_unit, occasion="day")
+    except FitError as exc:
+        if calibration_end is None:
+            raise
+        # The calibration alone does not identify a model: fit on all the data, without holdout accuracy.
+        result = customer_lifetime_value(tx, engine=inputs.engine, options=opts, time_unit=cfg.time_unit, occasion="day")
+        result.warnings.insert(0, f"no model could be fitted without the last {holdout} ({exc}): fitted on all the data, no holdout accuracy")
+        return result
 
 
 def _churn_inputs(inputs: ReportInputs) -> Any:

@@ -49,7 +49,7 @@ class ViewContext:
 
     lang: str = "en"
     top: int = 10
-    pseudonym_key: str = ""
+    pseudonym_key: bytes = b""
     keyed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,7 +143,7 @@ def clv_view(result: Result, ctx: ViewContext) -> list[Block]:
     blocks.append(Chart(charts.svg(fig, label=ctx.t("CLV distribution")), "clv-distribution"))
     note = ctx.t("ids: HMAC hashes keyed by FIDELCLI_PSEUDONYM_KEY, stable across runs") if ctx.keyed else ctx.t(
         "ids: hashes with a key drawn for this run (FIDELCLI_PSEUDONYM_KEY is not set)")
-    blocks.append(TableBlock(ctx.t("Top customers (pseudonymised ids)"), top_customers(customers, key=ctx.pseudonym_key.encode("utf-8"), n=ctx.top), note))
+    blocks.append(TableBlock(ctx.t("Top customers (pseudonymised ids)"), top_customers(customers, key=ctx.pseudonym_key, n=ctx.top), note))
     if "holdout_tracking" in tables and tables["holdout_tracking"].height:
         tracking = tables["holdout_tracking"]
         fig = charts.tracking_figure(tracking, model_name=str(result.headline().get("model", "")))

@@ -189,3 +189,16 @@ def test_keep_prunes_the_oldest_runs_never_latest(tmp_path: Path) -> None:
     removed = runs.prune(tmp_path, 2)
     assert [p.name for p in removed] == [names[0]]
     assert sorted(p.name for p in (tmp_path / runs.RUNS).iterdir()) == names[1:]
+
+
+@pytest.mark.slow
+def test_french_report(shop: Path) -> None:
+    done = cli("--config", "fast.toml", "report", "--out", "fr", "--lang", "fr", cwd=shop)
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip()).read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and "<title>Rapport de fidélité</title>" in page
+    for text in ("Indicateurs clés", "Qualité des données", "Tendances des indicateurs", "Rétention par cohorte", "chiffre d&#x27;affaires"):
+        assert text in page, text
+    # Numbers in the French way: a decimal comma and a space before %.
+    assert "\u202f%" in page
+    assert ">clients<" in page and ">customers<" not in page

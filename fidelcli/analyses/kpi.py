@@ -96,12 +96,8 @@ class KpiResult(JsonResult):
         return out
 
 
-def _offset(period: Period, n: int) -> str:
-    return f"{n}{TRUNCATE[period][1:]}"
-
-
 def _shift(expr: pl.Expr, period: Period, n: int) -> pl.Expr:
-    return expr.dt.offset_by(_offset(period, n))
+    return expr.dt.offset_by(f"{n}{TRUNCATE[period][1:]}")
 
 
 def _by_customer_and_period(activity: pl.DataFrame) -> pl.DataFrame:

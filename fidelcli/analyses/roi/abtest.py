@@ -19,6 +19,8 @@ import numpy as np
 import polars as pl
 
 from fidelcli import stats
+from fidelcli.analyses.roi.options import AbtestOptions
+from fidelcli.analyses.roi.segments import segment_lifts
 from fidelcli.analyses.roi.uplift import UpliftResult, uplift_model
 from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
@@ -30,23 +32,6 @@ MIN_RECIPIENTS = 100
 MIN_EVENTS = 10
 # Revenue is recomputed with each recipient's revenue capped at this quantile of the buyers' revenue.
 CAP_QUANTILE = 0.99
-
-
-@dataclass(frozen=True)
-class AbtestOptions:
-    """Settings of `abtest()` (the CLI merges flags, `[abtest]` of the config and these defaults)."""
-
-    control: str = "control"
-    confidence: float = 0.95
-    mde: float = 0.1
-    power: float = 0.8
-    bootstrap: int = 2000
-    seed: int = 0
-    margin: float = 1.0
-    cost_per_recipient: dict[str, float] = field(default_factory=dict)
-    split: dict[str, float] = field(default_factory=dict)
-    uplift: bool = False
-    folds: int = 5
 
 
 @dataclass
@@ -363,7 +348,6 @@ def abtest(
     variants = _variants_table(agg, metrics, revenue, cost, o, rows)
     segments = None
     if by:
-        from fidelcli.analyses.roi.segments import segment_lifts
 
         segments = segment_lifts(_aggregates(results, ["by", "variant"], metrics[:1], revenue, False, None), metrics[:1], revenue, o)
     up = None

@@ -10,7 +10,7 @@ import polars as pl
 from fidelcli import stats
 
 if TYPE_CHECKING:
-    from fidelcli.analyses.roi.abtest import AbtestOptions
+    from fidelcli.analyses.roi.options import AbtestOptions
 
 
 def segment_lifts(agg: pl.DataFrame, metrics: list[str], revenue: bool, o: AbtestOptions) -> pl.DataFrame:

@@ -30,8 +30,7 @@ from fidelcli.io.dialect import Encoding, read_error
 from fidelcli.io.sources import TEXT_SUFFIXES, display, open_source
 from fidelcli.io.spec import TableSpec
 from fidelcli.io.text import Ragged
-from fidelcli.privacy.mask import masked, personal_kind, scrub, shown
-from fidelcli.privacy.scan import PII_FIELDS
+from fidelcli.privacy.mask import PII_FIELDS, masked, personal_kind, scrub, shown
 
 __all__ = ["TEXT_SUFFIXES", "Table", "TableSpec", "read_failure", "scan_raw", "scan_table"]
 

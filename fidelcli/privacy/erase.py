@@ -21,29 +21,15 @@ from pathlib import Path
 import polars as pl
 
 from fidelcli.errors import InputError
-from fidelcli.io.columns import fields, normalize
 from fidelcli.privacy.audit import AuditRecord, append_audit, utc_now
-from fidelcli.privacy.files import DataFile, data_files, read_data_file, write_data_file
+from fidelcli.privacy.files import DataFile, data_files, find_column, read_data_file, write_data_file
 from fidelcli.privacy.pseudonymize import canonical_id, hmac_hex, key_id
 from fidelcli.result import Figure, JsonResult
 
-_SYNONYMS = {f.name: f.synonyms for f in fields("customers") if f.name in ("customer_id", "referred_by")}
 FILES_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String(), "sheet": pl.String(), "id_column": pl.String(), "rows_before": pl.Int64(), "rows_removed": pl.Int64(),
     "rows_after": pl.Int64(), "references_cleared": pl.Int64(), "status": pl.String(),
 }
-
-
-def find_column(columns: Sequence[str], name: str, *, file: str) -> str | None:
-    """The column named like the customer field `name` (customer_id, referred_by): the first synonym
-    that matches wins; two columns matching one synonym are ambiguous (InputError)."""
-    for synonym in _SYNONYMS[name]:
-        found = [c for c in columns if normalize(c) == normalize(synonym)]
-        if len(found) > 1:
-            raise InputError(f"columns {', '.join(map(repr, found))} may both be the {name}", file=file, hint="name it with --id-column")
-        if found:
-            return found[0]
-    return None
 
 
 def subjects(ids: Sequence[str], *, key: bytes) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from fidelcli.errors import InputError
+from fidelcli.io.columns import fields, normalize
 from fidelcli.io.dialect import WHITESPACE, sniff
 from fidelcli.io.sources import DATA_SUFFIXES, display, list_files, suffix
 from fidelcli.io.text import malformed_rows, transcode
@@ -123,3 +124,19 @@ def write_as(lf: pl.LazyFrame, target: Path, *, fmt: str) -> Path:
         else:
             WRITERS[fmt](lf.collect(), tmp)
     return target
+
+
+# The customer fields a privacy command finds by name in any file (erase, pseudonymize).
+_SYNONYMS = {f.name: f.synonyms for f in fields("customers") if f.name in ("customer_id", "referred_by")}
+
+
+def find_column(columns: Sequence[str], name: str, *, file: str) -> str | None:
+    """The column named like the customer field `name` (customer_id, referred_by): the first synonym
+    that matches wins; two columns matching one synonym are ambiguous (InputError)."""
+    for synonym in _SYNONYMS[name]:
+        found = [c for c in columns if normalize(c) == normalize(synonym)]
+        if len(found) > 1:
+            raise InputError(f"columns {', '.join(map(repr, found))} may both be the {name}", file=file, hint="name it with --id-column")
+        if found:
+            return found[0]
+    return None

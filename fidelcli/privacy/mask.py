@@ -104,6 +104,9 @@ FIRST_NAMES = set(
     """.split()
 )
 
+# The canonical fields that hold personal data (a value of theirs is never quoted in a message).
+PII_FIELDS = {"email", "phone", "name", "birth_date"}
+
 
 def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)

@@ -170,7 +170,7 @@ def birth_year(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 def column_kinds(lf: pl.LazyFrame, *, file: str, id_column: str | None = None) -> dict[str, str]:
     """{column: kind of personal data} of a table: the customer id and referrer columns by name, the
     other kinds by name or by the content of the first 10,000 rows (`fidelcli.privacy.scan`)."""
-    from fidelcli.privacy.erase import find_column
+    from fidelcli.privacy.files import find_column
     from fidelcli.privacy.scan import kind_by_content, kind_by_name, scan_frame
 
     names = lf.collect_schema().names()

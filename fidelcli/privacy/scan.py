@@ -22,13 +22,13 @@ import polars as pl
 
 from fidelcli.io.columns import fields, normalize
 from fidelcli.privacy import detect
+from fidelcli.privacy.mask import PII_FIELDS
 from fidelcli.result import Figure, JsonResult
 
 if TYPE_CHECKING:
     from fidelcli.io.read import Table
 
 # Canonical fields of the customers table that are personal data (their values are never quoted).
-PII_FIELDS = {"email", "phone", "name", "birth_date"}
 PII_SAMPLE = 1_000
 
 # Kinds of personal data, and how a report words them ("personal data (address)").

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from fidelcli.analyses.roi.abtest import AbtestOptions, AbtestResult, abtest
+from fidelcli.analyses.roi.abtest import AbtestResult, abtest
+from fidelcli.analyses.roi.options import AbtestOptions
 from fidelcli.errors import InputError
 
 if TYPE_CHECKING:

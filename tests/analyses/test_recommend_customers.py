@@ -109,3 +109,21 @@ def test_recommender_beats_popularity_on_the_sample(tmp_path: Path) -> None:
     # The planted taste (favourite category) is what a popularity list cannot know.
     assert ours["hit_rate"] > popular["hit_rate"] + 0.02
     assert ours["recall_at_n"] > popular["recall_at_n"]
+
+
+@pytest.mark.parametrize("method", ["cosine", "rules"])
+def test_lists_do_not_depend_on_the_customer_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Customers are scored by chunks to bound memory (1M customers ran out of memory in one piece):
+    chunks of 2 customers must give the same lists and holdout figures as one chunk."""
+    from fidelcli.analyses.recommend import analysis
+
+    out = tmp_path / "s"
+    generate(out, customers=300, seed=5, formats=("parquet",))
+    tx = ENGINE.load(scan_table(out / "transactions.parquet", "transactions"), CleanOptions())
+    whole = recommend_customers(tx, engine=ENGINE, method=method, n=5, calibration_end=D(2025, 6, 30))  # type: ignore[arg-type]
+    monkeypatch.setattr(analysis, "CHUNK_CUSTOMERS", 2)
+    chunked = recommend_customers(tx, engine=ENGINE, method=method, n=5, calibration_end=D(2025, 6, 30))  # type: ignore[arg-type]
+    assert whole.recommendations.height >= 5 * 250
+    assert_frame_equal(chunked.recommendations, whole.recommendations)
+    assert whole.evaluation is not None and chunked.evaluation is not None
+    assert_frame_equal(chunked.evaluation, whole.evaluation)

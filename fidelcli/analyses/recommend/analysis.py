@@ -7,6 +7,7 @@ the purchase lines; returns are not bought items), coded once (`rules.encode`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -158,17 +159,36 @@ def _catalogue(tx: Transactions, engine: Engine, items: pl.DataFrame) -> pl.Data
     )
 
 
-def _scores(lines: pl.DataFrame, history: pl.DataFrame, *, method: Method, neighbours: int, min_support: float,
-            min_confidence: float) -> pl.DataFrame:
+# Customers scored at once: the candidate rows of a chunk (its histories x each item's neighbours)
+# stay around 10^7-10^8 whatever the number of customers, so memory is bounded; the lists do not depend
+# on the chunking (every score is one customer's).
+CHUNK_CUSTOMERS = 100_000
+
+
+def _scorer(lines: pl.DataFrame, history: pl.DataFrame, *, method: Method, neighbours: int, min_support: float,
+            min_confidence: float) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The function scoring the products a set of customers (their `history` rows) has not bought."""
     if method == "rules":
         n_baskets = lines["basket"].n_unique()
         rules, _ = coded_rules(lines, n_baskets=n_baskets, min_support=min_support, min_confidence=min_confidence, max_antecedents=2)
-        return rule_scores(history, rules)
+        return lambda part: rule_scores(part, rules)
     sim: Similarity = method
     # Item-to-item collaborative filtering (Sarwar et al. 2001; Linden et al. 2003): two products
     # are similar when the same customers buy them, whether in one order or over time.
     together = history.select(basket="customer_id", item="item")
-    return similarity_scores(history, item_neighbours(together, measure=sim, neighbours=neighbours))
+    near = item_neighbours(together, measure=sim, neighbours=neighbours)
+    return lambda part: similarity_scores(part, near)
+
+
+def _lists(score: Callable[[pl.DataFrame], pl.DataFrame], pairs: pl.DataFrame, popular: pl.DataFrame, customers: pl.Series,
+           *, n: int, source: str) -> pl.DataFrame:
+    """`topn.top_n` of every customer, chunk by chunk of `CHUNK_CUSTOMERS` (sorted by customer_id)."""
+    parts = []
+    for start in range(0, max(customers.len(), 1), CHUNK_CUSTOMERS):
+        chunk = customers.slice(start, CHUNK_CUSTOMERS)
+        mine = pairs.join(pl.DataFrame({"customer_id": chunk}), on="customer_id", how="semi")
+        parts.append(top_n(score(mine), mine, popular, chunk, n=n, source=source))
+    return pl.concat(parts)
 
 
 def recommend_customers(
@@ -205,17 +225,18 @@ def recommend_customers(
     fit = lines_all if calibration_end is None else lines_all.filter(pl.col("date") <= calibration_end)
     history = fit.group_by("customer_id", "item").agg(baskets=pl.len())
     basket_lines = fit.select("basket", "item")
-    scores = _scores(basket_lines, history.select("customer_id", "item"), method=method, neighbours=neighbours,
-                     min_support=min_support, min_confidence=min_confidence)
+    score = _scorer(basket_lines, history.select("customer_id", "item"), method=method, neighbours=neighbours,
+                    min_support=min_support, min_confidence=min_confidence)
     popular = popularity(basket_lines)
     everyone = lines_all["customer_id"].unique().sort()
     pairs = history.select("customer_id", "item")
-    lists = top_n(scores, pairs, popular, everyone, n=n, source=method)
+    lists = _lists(score, pairs, popular, everyone, n=n, source=method)
     catalogue = _catalogue(tx, engine, items)
     ups = upsell(history, catalogue)
     evaluation = None
     if calibration_end is not None:
-        baseline = top_n(scores.clear(), pairs, popular, history["customer_id"].unique(), n=n, source="popularity")
+        baseline = _lists(lambda part: part.clear().select("customer_id", "item", score=pl.lit(None, pl.Float64)), pairs, popular,
+                          history["customer_id"].unique().sort(), n=n, source="popularity")
         new = lines_all.filter(pl.col("date") > calibration_end).select("customer_id", "item").unique().join(pairs, on=["customer_id", "item"], how="anti")
         evaluated = new.join(pairs, on="customer_id", how="semi")["customer_id"].unique().sort()
         evaluation = holdout_metrics({method: lists, "popularity": baseline}, new, evaluated, n=n)

@@ -30,7 +30,7 @@ import datetime as dt
 
 import polars as pl
 
-from fidelcli.privacy.mask import ARTICLES, EMAIL_PATTERN, FIRST_NAMES, NOT_PERSON
+from fidelcli.privacy.mask import ARTICLES, EMAIL_PATTERN, FIRST_NAMES, NAME_PARTICLE, NAME_TITLE, NOT_PERSON
 
 VALUE_KINDS = ("email", "phone", "iban", "address", "name")
 
@@ -68,11 +68,9 @@ ADDRESS_PATTERN = (
 )
 _CAP = r"(?:\p{Lu}['’])?(?:Mc|Mac)?\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)*"
 _CAPS = r"\p{Lu}{2,}(?:[-'’]\p{Lu}{2,})*"
-_PARTICLE = r"(?:de|du|des|del|della|di|da|dos|van|von|der|den|ter|ten|le|la|bin|ibn|al|d['’]|l['’])"
-_TITLE = r"(?:M\.|MM\.|Mme|Mlle|Mr|Mrs|Ms|Miss|Dr|Pr|Me)\.?"
 _WORD = rf"(?:{_CAP}|{_CAPS}|\p{{Lu}}\.)"
-CAPITALISED_NAME = rf"^(?:{_TITLE}\s+)?{_WORD}(?:\s+(?:{_PARTICLE}\s*)*{_WORD}){{1,3}}$"
-TITLED_NAME = rf"^{_TITLE}\s+(?:{_PARTICLE}\s*)*{_WORD}$"
+CAPITALISED_NAME = rf"^(?:{NAME_TITLE}\s+)?{_WORD}(?:\s+(?:{NAME_PARTICLE}\s*)*{_WORD}){{1,3}}$"
+TITLED_NAME = rf"^{NAME_TITLE}\s+(?:{NAME_PARTICLE}\s*)*{_WORD}$"
 PLAIN_WORDS = r"^\p{L}+(?:['’-]\p{L}+)*(?:\s+\p{L}+(?:['’-]\p{L}+)*){1,2}$"
 
 

@@ -53,11 +53,12 @@ _UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
 _CAP = rf"(?:[{_UP}]['’])?(?:Mc|Mac)?[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)*"
 _CAPS = rf"[{_UP}]{{2,}}(?:[-'’][{_UP}]{{2,}})*"
 _INITIAL = rf"[{_UP}]\."
-_PARTICLE = r"(?:de|du|des|del|della|di|da|dos|van|von|der|den|ter|ten|le|la|y|bin|ibn|al|d['’]|l['’])"
-_TITLE = r"(?:M\.|MM\.|Mme|Mlle|Mr|Mrs|Ms|Miss|Dr|Pr|Me)\.?"
+# Name particles and titles: one definition, also used by the column-wide detector (privacy/detect.py).
+NAME_PARTICLE = r"(?:de|du|des|del|della|di|da|dos|van|von|der|den|ter|ten|le|la|y|bin|ibn|al|d['’]|l['’])"
+NAME_TITLE = r"(?:M\.|MM\.|Mme|Mlle|Mr|Mrs|Ms|Miss|Dr|Pr|Me)\.?"
 _PART = rf"(?:{_CAP}|{_CAPS}|{_INITIAL})"
-_NAME = re.compile(rf"(?:{_TITLE}\s+)?{_PART}(?:\s+(?:{_PARTICLE}\s*)*{_PART}){{1,3}}")
-_TITLED = re.compile(rf"{_TITLE}\s+(?:{_PARTICLE}\s*)*{_PART}")
+_NAME = re.compile(rf"(?:{NAME_TITLE}\s+)?{_PART}(?:\s+(?:{NAME_PARTICLE}\s*)*{_PART}){{1,3}}")
+_TITLED = re.compile(rf"{NAME_TITLE}\s+(?:{NAME_PARTICLE}\s*)*{_PART}")
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 # Words that make a run of capitalised words something other than a person: places, channels, products,

@@ -81,6 +81,10 @@ class Transactions:
         self.options = options or CleanOptions(as_of=as_of, start=start, end=end, occasion=occasion)
         self.cache: dict[str, Any] = {}
         self.occasion: Occasion = occasion
+        # True when the `occasion` column of `lf` is the `date` column itself (clean_transactions with
+        # day occasions): an engine may then count occasions as distinct purchase days per customer,
+        # in one group-by (docs/performance.md). False for frames built by other means.
+        self.occasion_is_date = False
         self.lines = lf if lines is None else lines
         self.file = file
         self.start = start
@@ -322,8 +326,10 @@ def clean_transactions(
     else:
         lf = lf.with_columns(is_return=pl.lit(False))
     lines = lf.with_columns(occasion=key)
-    return Transactions(
+    tx = Transactions(
         lines.filter(pl.col("customer_id").is_not_null()), file=table.file, profile=profile, as_of=as_of, start=start, end=end,
         has_amount=has_amount, table=table, on_warnings=on_warnings, lines=lines, occasion=occasion, spec=table.spec,
         options=CleanOptions(returns=returns, as_of=as_of, start=start, end=end, occasion=requested),
     )
+    tx.occasion_is_date = occasion == "day"
+    return tx

@@ -94,6 +94,10 @@ class Engine(Section):
     """Where the transaction reductions run (`--engine` wins); later engines add their settings here."""
 
     name: EngineName = Field(default="polars", description="engine of the transaction reductions (fidelcli.engine.ENGINES)")
+    spark_master: str = Field(default="local[*]", min_length=1,
+                              description="Spark master of --engine spark: local[*] (every core), local[2], yarn, spark://host:7077, k8s://...")
+    # [engine.spark_conf]: Spark settings ("spark.executor.memory" = "4g"), applied when the session starts.
+    spark_conf: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Spark settings of --engine spark")
 
 
 class RfmThresholds(Section):

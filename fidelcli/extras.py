@@ -2,7 +2,8 @@
 
 - `plots`: matplotlib, for the charts of `clv --plots`;
 - `duckdb`: duckdb, for `duckdb:///file.db?table=...` sources;
-- `postgres`: psycopg 3, for `postgresql://...` sources.
+- `postgres`: psycopg 3, for `postgresql://...` sources;
+- `spark`: pyspark, for `--engine spark` (`fidelcli.engine.spark`).
 
 `require` imports one, or raises a `DependencyError` whose hint is the command that installs it.
 """
@@ -15,10 +16,10 @@ from typing import Literal
 
 from fidelcli.errors import DependencyError
 
-Extra = Literal["plots", "duckdb", "postgres"]
+Extra = Literal["plots", "duckdb", "postgres", "spark"]
 
 # The module each extra provides (the distribution may be named otherwise: psycopg[binary]).
-MODULES: dict[Extra, str] = {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg"}
+MODULES: dict[Extra, str] = {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg", "spark": "pyspark"}
 
 
 def require(extra: Extra, *, purpose: str, file: str | None = None) -> ModuleType:

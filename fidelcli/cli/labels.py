@@ -70,6 +70,23 @@ FR: dict[str, str] = {
     "low": "faible", "medium": "moyen", "high": "élevé", "plan": "formule", "price": "prix", "start_date": "début",
     "end_date": "fin", "kind": "type", "monetary_value_lower": "panier moyen (bas)", "clv_lower": "valeur vie client (bas)",
     "clv_upper": "valeur vie client (haut)", "expected": "attendu", "role": "rôle", "table": "table", "files": "fichiers",
+    # report sections: clv and churn holdout, loyalty, roi program and abtest, target, journey
+    "holdout_mae": "erreur absolue (test)", "holdout_rmse": "erreur quadratique (test)", "decile": "décile",
+    "mean_predicted": "prédit moyen", "observed": "observé", "tier": "palier", "members": "membres", "measure": "mesure",
+    "estimate": "estimation", "label": "libellé", "non_members": "non-membres", "relative_difference": "écart relatif",
+    "covariate": "covariable", "members_mean": "moyenne des membres", "non_members_mean_before": "non-membres avant appariement",
+    "non_members_mean_after": "non-membres après appariement", "smd_before": "SMD avant", "smd_after": "SMD après",
+    "variant": "variante", "converted_rate": "taux de conversion", "converted_rate_lower": "taux de conversion (bas)",
+    "converted_rate_upper": "taux de conversion (haut)", "revenue_per_recipient": "CA par destinataire",
+    "incremental_margin": "marge incrémentale", "roi_pct": "ROI (%)", "metric": "indicateur mesuré", "test": "test", "lift": "écart",
+    "lift_lower": "écart (bas)", "lift_upper": "écart (haut)", "relative_lift": "écart relatif", "p_holm": "p (Holm)",
+    "power": "puissance", "recipients_needed": "destinataires nécessaires", "scenario": "scénario", "priority": "priorité",
+    "eligible": "éligibles", "consented": "consentants", "not_suppressed": "hors liste d'exclusion", "under_cap": "sous le plafond",
+    "outranked": "écartés par priorité", "after_arbitration": "après arbitrage", "targeted": "ciblés", "control": "témoins",
+    "from_stage": "de l'étape", "to_stage": "à l'étape", "converted": "convertis", "conversion": "conversion",
+    "median_days": "jours (médiane)", "q1_days": "jours (Q1)", "q3_days": "jours (Q3)", "mean_days": "jours (moyenne)",
+    "rank": "rang", "path": "parcours", "stages": "étapes", "stage": "étape", "channel": "canal", "negative": "expériences négatives",
+    "effect": "effet", "effect_low": "effet (bas)", "effect_high": "effet (haut)",
 }
 
 

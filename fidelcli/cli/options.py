@@ -379,7 +379,8 @@ def engine() -> Engine:
     """The engine of this run: --engine, else `[engine] name` of the config (default polars)."""
     from fidelcli.engine import get_engine
 
-    return get_engine(context.engine_name or config().engine.name)
+    cfg = config().engine
+    return get_engine(context.engine_name or cfg.name, spark_master=cfg.spark_master, spark_conf=cfg.spark_conf)
 
 
 # --------------------------------------------------------------------------------------------

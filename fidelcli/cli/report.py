@@ -42,7 +42,7 @@ TablesOpt = Annotated[Literal["parquet", "csv"] | None, typer.Option(
     "--tables", help="Format of the table files (default \\[report] tables: parquet).", show_default=False)]
 SubscriptionsOpt = Annotated[str | None, typer.Option("--subscriptions", help="Subscriptions table.", show_default=False)]
 
-OTHER_KINDS: tuple[Kind, ...] = ("customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend")
+OTHER_KINDS: tuple[Kind, ...] = ("customers", "surveys", "campaigns", "subscriptions", "touchpoints", "spend", "loyalty_events")
 
 
 def log(message: str) -> None:
@@ -183,6 +183,11 @@ def report_cmd(
                     assert frame is not None
                     inputs.frames[kind] = frame
                     log(f"{kind}: {frame.height:,} rows")
+        if cfg.target.suppress and "customers" in inputs.frames:
+            from fidelcli.analyses.target import suppressed_ids
+            from fidelcli.cli.target import suppression_lists
+
+            inputs.suppressed = suppressed_ids(suppression_lists(cfg.target.suppress, id_column=None), inputs.frames["customers"])
         result = build_report(inputs, validation=validation, only=rcfg.sections, log=log, validation_seconds=v_seconds)
         # The pseudonyms of the top customers: keyed by FIDELCLI_PSEUDONYM_KEY (stable across runs), else a key drawn for this run.
         key = os.environ.get(PSEUDONYM_KEY_ENV, "").encode() or secrets.token_bytes(16)

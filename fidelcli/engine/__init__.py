@@ -24,8 +24,8 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -44,7 +44,7 @@ __all__ = [
 
 
 # The engines `--engine` and `[engine] name` accept: the keys of `ENGINES` (tests/engine checks both agree).
-EngineName = Literal["polars"]
+EngineName = Literal["polars", "spark"]
 
 
 class Engine(Protocol):
@@ -119,12 +119,24 @@ class Engine(Protocol):
         ...
 
 
-ENGINES: dict[EngineName, Callable[[], Engine]] = {"polars": PolarsEngine}
+def spark_engine(master: str | None = None, conf: Mapping[str, Any] | None = None) -> Engine:
+    """The Spark engine (`fidelcli.engine.spark`, imported on first use: pyspark is an optional extra;
+    the session starts on the first load). `master` default `local[*]`; `conf`: Spark settings."""
+    from fidelcli.extras import require
+
+    require("spark", purpose="--engine spark")  # one line: the hint names the extra
+    from fidelcli.engine.spark import SparkEngine
+
+    return SparkEngine(master, conf)
+
+
+ENGINES: dict[EngineName, Callable[[], Engine]] = {"polars": PolarsEngine, "spark": spark_engine}
 DEFAULT_ENGINE: Engine = PolarsEngine()
 
 
-def get_engine(name: EngineName) -> Engine:
-    """The engine named `name` (one of `ENGINES`).
+def get_engine(name: EngineName, *, spark_master: str | None = None, spark_conf: Mapping[str, Any] | None = None) -> Engine:
+    """The engine named `name` (one of `ENGINES`); the Spark engine with `spark_master` and
+    `spark_conf` (`[engine]` of the config).
 
     Raises
     ------
@@ -137,4 +149,6 @@ def get_engine(name: EngineName) -> Engine:
         factory = ENGINES[name]
     except KeyError:
         raise ConfigError(f"unknown engine {name!r}", hint=f"use one of: {', '.join(ENGINES)}") from None
+    if name == "spark":
+        return spark_engine(spark_master, spark_conf)
     return factory()

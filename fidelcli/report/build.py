@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
@@ -29,6 +30,9 @@ class ReportResult(JsonResult):
     titles: each section's title in the report's language.
     timings: seconds per step; rows: per section, the row count of each of its tables.
     skipped: sections left out, with the reason (missing input, analysis failure).
+    keys: per section, the headline figures always in kpis.json (`Section.keys`).
+    notes: per section, sentences shown above its charts; writers: per section, a function writing
+    its own files into a run directory (returns their relative paths).
     """
 
     results: dict[str, Result]
@@ -37,6 +41,9 @@ class ReportResult(JsonResult):
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    writers: dict[str, Callable[[Path], list[str]]] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Every section's tables, named `<section>.<table>`."""
@@ -44,7 +51,7 @@ class ReportResult(JsonResult):
 
     def headline(self) -> dict[str, Figure]:
         """Every headline figure, `<section>.<name>` (kpis.json)."""
-        return flatten(self.results)
+        return flatten(self.results, self.keys)
 
 
 def build_report(
@@ -93,10 +100,22 @@ def build_report(
         out.results[s.key] = result
         out.titles[s.key] = s.title(lang)
         out.rows[s.key] = _rows(result.tables())
+        if s.keys:
+            out.keys[s.key] = s.keys
+        if s.key in inputs.notes:
+            out.notes[s.key] = inputs.notes[s.key]
+        if s.files is not None:
+            out.writers[s.key] = _writer(s, result, inputs)
         out.warnings.extend(f"{s.key}: {w}" for w in result.warnings)
         counts = ", ".join(f"{name} {n:,}" for name, n in out.rows[s.key].items())
         log(f"{s.key}: done in {seconds:.1f}s ({counts} rows)")
     return out
+
+
+def _writer(s: Section, result: Result, inputs: ReportInputs) -> Callable[[Path], list[str]]:
+    files = s.files
+    assert files is not None
+    return lambda directory: files(result, inputs, directory)
 
 
 def _rows(tables: Mapping[str, pl.DataFrame]) -> dict[str, int]:

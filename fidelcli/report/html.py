@@ -64,6 +64,7 @@ h3{font-size:1rem;margin:1rem 0 .4rem}
 .spark{color:var(--accent);display:block;margin-top:.2rem}
 figure{margin:.5rem 0 1rem;break-inside:avoid}
 figure svg{width:100%;height:auto;max-width:900px}
+figure .tip:hover{opacity:.7}
 .table{overflow-x:auto;margin-bottom:.6rem}
 table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
 th,td{padding:.25rem .6rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}

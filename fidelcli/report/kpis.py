@@ -34,9 +34,15 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 _THRESHOLD = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
-def flatten(results: Mapping[str, Result]) -> dict[str, Figure]:
-    """Every headline figure of `results` as `{section.name: value}`, in section order."""
-    return {f"{key}.{name}": figure(value) for key, result in results.items() for name, value in result.headline().items()}
+def flatten(results: Mapping[str, Result], keys: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Figure]:
+    """Every headline figure of `results` as `{section.name: value}`, in section order; the names of
+    `keys[section]` a result lacks are there too, null."""
+    out: dict[str, Figure] = {}
+    for key, result in results.items():
+        head = result.headline()
+        out |= {f"{key}.{name}": figure(value) for name, value in head.items()}
+        out |= {f"{key}.{name}": None for name in (keys or {}).get(key, ()) if name not in head}
+    return out
 
 
 @dataclass(frozen=True)

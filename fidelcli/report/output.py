@@ -21,7 +21,7 @@ from fidelcli.report import html, markdown
 from fidelcli.report.build import ReportResult
 from fidelcli.report.charts import sparkline
 from fidelcli.report.kpis import changes, migration_matrix
-from fidelcli.report.views import VIEWS, ViewContext, migration_view
+from fidelcli.report.views import VIEWS, Note, ViewContext, migration_view
 from fidelcli.result import Figure
 
 # The headline cards: kpis.json key, and the column of the KPI periods table its sparkline draws.
@@ -125,15 +125,24 @@ def write_run(
     for name, df in tables.items():
         write_frame(df, directory / "tables" / f"{name}.{table_format}")
         written.append(f"tables/{name}.{table_format}")
+    own_files: dict[str, list[str]] = {}
+    for key, writer in result.writers.items():
+        own_files[key] = writer(directory)
+        written += own_files[key]
     for name, model in (models or {}).items():
         (directory / "models").mkdir(exist_ok=True)
         model.save(directory / "models" / f"{name}.json")
         written.append(f"models/{name}.json")
     text = TEXT[rendering.lang]
+    rendering.view.extra["table_format"] = table_format
     sections = []
     for key, res in result.results.items():
         view = VIEWS.get("validation" if key == "validation" else key)
         blocks = view(res, rendering.view) if view is not None else []
+        notes = [Note(n) for n in result.notes.get(key, [])]
+        if own_files.get(key):
+            notes.append(Note(f"{rendering.view.t('Files written:')} {', '.join(own_files[key])}"))
+        blocks = [*notes, *blocks]
         if key == "rfm" and migration is not None:
             blocks += migration_view(migration, rendering.view)
         title = text["validation"] if key == "validation" else result.titles.get(key, key)

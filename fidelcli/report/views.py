@@ -81,6 +81,25 @@ FR = {
         "identifiants : hachage HMAC avec la clé de FIDELCLI_PSEUDONYM_KEY, stables d'une exécution à l'autre",
     "ids: hashes with a key drawn for this run (FIDELCLI_PSEUDONYM_KEY is not set)":
         "identifiants : hachage avec une clé tirée pour cette exécution (FIDELCLI_PSEUDONYM_KEY n'est pas défini)",
+    "Members by tier": "Membres par palier", "share of members": "part des membres", "Tiers": "Paliers",
+    "Points liability per month": "Passif de points par mois", "liability": "passif", "reward cost": "coût des récompenses",
+    "Cumulative incremental margin and program cost": "Marge incrémentale et coût du programme cumulés",
+    "cumulative incremental margin": "marge incrémentale cumulée", "cumulative cost": "coût cumulé",
+    "Difference in differences (bootstrap interval)": "Différence de différences (intervalle bootstrap)",
+    "Naive comparison (members chose to join: not the program's effect)":
+        "Comparaison naïve (les membres ont choisi d'adhérer : ce n'est pas l'effet du programme)",
+    "Balance before and after matching (|SMD| < 0.1: balanced)": "Équilibre avant et après appariement (|SMD| < 0,1 : équilibré)",
+    "Rate per variant": "Taux par variante", "Variants": "Variantes", "Lifts against control": "Écarts au groupe témoin",
+    "Customers targeted per scenario": "Clients ciblés par scénario", "customers": "clients", "Count funnel": "Entonnoir des effectifs",
+    "Top association rules": "Principales règles d'association",
+    "No rule reaches the support and confidence thresholds.": "Aucune règle n'atteint les seuils de support et de confiance.",
+    "Holdout: hit rate against popularity": "Période de test : taux de succès face à la popularité",
+    "Irritants by stage and channel (% of rated touchpoints)": "Irritants par étape et canal (% des points de contact notés)",
+    "channel": "canal", "stage": "étape", "Conversion between stages": "Conversion entre étapes", "Most common paths": "Parcours les plus fréquents",
+    "Moments of truth": "Moments de vérité",
+    "the recommendations of every customer are in": "les recommandations de chaque client sont dans",
+    "and the up-sell suggestions in": "et les suggestions de montée en gamme dans",
+    "Files written:": "Fichiers écrits :",
 }
 
 
@@ -127,8 +146,8 @@ def cohort_view(result: Result, ctx: ViewContext) -> list[Block]:
     rows = [str(v) for v in shown.get_column("cohort").to_list()]
     values = [list(r) for r in shown.select(cols).iter_rows()]
     title = ctx.t("Retention by cohort (% of the cohort active)")
-    fig = charts.heatmap(rows, cols, values, title=title, xlabel=ctx.t("periods since acquisition"), ylabel=ctx.t("cohort"))
-    return [Chart(charts.svg(fig, label=title), "cohort-heatmap")]
+    svg = charts.heatmap(rows, cols, values, title=title, xlabel=ctx.t("periods since acquisition"), ylabel=ctx.t("cohort"), label=title)
+    return [Chart(svg, "cohort-heatmap")]
 
 
 def clv_view(result: Result, ctx: ViewContext) -> list[Block]:
@@ -179,7 +198,11 @@ def subscription_view(result: Result, ctx: ViewContext) -> list[Block]:
 
 
 def validation_view(result: Result, ctx: ViewContext) -> list[Block]:
-    findings = result.tables()["findings"]
+    from fidelcli.validate import Report
+    from fidelcli.validate.messages import findings_frame
+
+    # The messages in the report's language (`fidelcli.validate.messages`: a catalogue keyed by check id).
+    findings = findings_frame(result, lang=ctx.lang) if isinstance(result, Report) else result.tables()["findings"]
     if not findings.height:
         return [Note(ctx.t("No finding: every check passed."))]
     return [TableBlock(ctx.t("Findings"), findings.select("severity", "code", "file", "column", "count", "rows", "message"))]
@@ -189,13 +212,108 @@ def migration_view(matrix: pl.DataFrame, ctx: ViewContext) -> list[Block]:
     """The segment migration matrix of `--compare-to` (previous segments in rows)."""
     cols = [c for c in matrix.columns if c != "previous_segment"]
     title = ctx.t("Segment migration since the previous run (customers)")
-    fig = charts.heatmap([str(v) for v in matrix.get_column("previous_segment").to_list()], cols,
+    svg = charts.heatmap([str(v) for v in matrix.get_column("previous_segment").to_list()], cols,
                          [list(r) for r in matrix.select(cols).iter_rows()], title=title, xlabel=ctx.t("current segment"),
-                         ylabel=ctx.t("previous segment"), percent=False)
-    return [Chart(charts.svg(fig, label=title), "rfm-migration"), TableBlock(title, matrix)]
+                         ylabel=ctx.t("previous segment"), label=title, percent=False)
+    return [Chart(svg, "rfm-migration"), TableBlock(title, matrix)]
+
+
+def loyalty_view(result: Result, ctx: ViewContext) -> list[Block]:
+    tables = result.tables()
+    tiers, monthly = tables["tiers"], tables["monthly"]
+    title = ctx.t("Members by tier")
+    fig = charts.bars([str(v) for v in _column(tiers, "tier")], _column(tiers, "share"), title=title, xlabel=ctx.t("share of members"), percent=True)
+    blocks: list[Block] = [Chart(charts.svg(fig, label=title), "loyalty-tiers"), TableBlock(ctx.t("Tiers"), tiers)]
+    if monthly.height:
+        title = ctx.t("Points liability per month")
+        fig = charts.lines(_column(monthly, "period_start"), {ctx.t("liability"): _column(monthly, "liability"),
+                                                              ctx.t("reward cost"): _column(monthly, "reward_cost")}, title=title)
+        blocks.insert(1, Chart(charts.svg(fig, label=title), "loyalty-liability"))
+    return blocks
+
+
+def roi_program_view(result: Result, ctx: ViewContext) -> list[Block]:
+    tables = result.tables()
+    monthly = tables["monthly"]
+    blocks: list[Block] = []
+    if monthly.height:
+        title = ctx.t("Cumulative incremental margin and program cost")
+        fig = charts.lines(_column(monthly, "period_start"), {ctx.t("cumulative incremental margin"): _column(monthly, "cumulative_margin"),
+                                                              ctx.t("cumulative cost"): _column(monthly, "cumulative_cost")}, title=title)
+        blocks.append(Chart(charts.svg(fig, label=title), "roi-program-payback"))
+    return [*blocks, TableBlock(ctx.t("Difference in differences (bootstrap interval)"), tables["summary"]),
+            TableBlock(ctx.t("Naive comparison (members chose to join: not the program's effect)"), tables["naive"]),
+            TableBlock(ctx.t("Balance before and after matching (|SMD| < 0.1: balanced)"), tables["balance"])]
+
+
+def roi_abtest_view(result: Result, ctx: ViewContext) -> list[Block]:
+    tables = result.tables()
+    variants, lifts = tables["variants"], tables["lifts"]
+    rate = next((c for c in variants.columns if c.endswith("_rate")), None)
+    blocks: list[Block] = []
+    if rate is not None:
+        title = f"{ctx.t('Rate per variant')} ({label(rate, ctx.lang)})"
+        fig = charts.bars([str(v) for v in _column(variants, "variant")], _column(variants, rate), title=title, xlabel="%", percent=True)
+        blocks.append(Chart(charts.svg(fig, label=title), "roi-abtest-rates"))
+    keep = [c for c in ("variant", "recipients", rate, f"{rate}_lower", f"{rate}_upper", "revenue_per_recipient", "incremental_margin",
+                        "roi_pct") if c is not None and c in variants.columns]
+    shown = [c for c in ("variant", "metric", "test", "lift", "lift_lower", "lift_upper", "relative_lift", "p_holm", "power", "recipients_needed")
+             if c in lifts.columns]
+    return [*blocks, TableBlock(ctx.t("Variants"), variants.select(keep)), TableBlock(ctx.t("Lifts against control"), lifts.select(shown))]
+
+
+def target_view(result: Result, ctx: ViewContext) -> list[Block]:
+    funnel = result.tables()["funnel"]
+    per = funnel.filter(pl.col("scenario") != "all") if "scenario" in funnel.columns else funnel
+    title = ctx.t("Customers targeted per scenario")
+    fig = charts.bars([str(v) for v in _column(per, "scenario")], _column(per, "targeted"), title=title, xlabel=ctx.t("customers"))
+    return [Chart(charts.svg(fig, label=title), "target-funnel"), TableBlock(ctx.t("Count funnel"), funnel)]
+
+
+def recommend_rules_view(result: Result, ctx: ViewContext) -> list[Block]:
+    rules = result.tables()["rules"]
+    if not rules.height:
+        return [Note(ctx.t("No rule reaches the support and confidence thresholds."))]
+    return [TableBlock(ctx.t("Top association rules"), rules.head(max(ctx.top, 1) * 2))]
+
+
+def recommend_customers_view(result: Result, ctx: ViewContext) -> list[Block]:
+    ext = ctx.extra.get("table_format", "parquet")
+    files = f"tables/recommend_customers.recommendations.{ext}"
+    blocks: list[Block] = [Note(f"{ctx.t('the recommendations of every customer are in')} {files} "
+                                f"{ctx.t('and the up-sell suggestions in')} tables/recommend_customers.upsell.{ext}")]
+    evaluation = result.tables().get("evaluation")
+    if evaluation is not None and evaluation.height:
+        blocks.append(TableBlock(ctx.t("Holdout: hit rate against popularity"), evaluation))
+    return blocks
+
+
+def journey_view(result: Result, ctx: ViewContext) -> list[Block]:
+    tables = result.tables()
+    matrix = tables["matrix"]
+    blocks: list[Block] = []
+    if matrix.height and "irritant_share" in matrix.columns:
+        stages = list(dict.fromkeys(str(v) for v in matrix["stage"].to_list()))
+        channels = sorted({str(v) for v in matrix["channel"].to_list()})
+        cell = {(str(r["stage"]), str(r["channel"])): r["irritant_share"] for r in matrix.iter_rows(named=True)}
+        title = ctx.t("Irritants by stage and channel (% of rated touchpoints)")
+        svg = charts.heatmap(stages, channels, [[cell.get((s, c)) for c in channels] for s in stages], title=title,
+                             xlabel=ctx.t("channel"), ylabel=ctx.t("stage"), label=title)
+        blocks.append(Chart(svg, "journey-irritants"))
+    blocks += [TableBlock(ctx.t("Conversion between stages"), tables["conversion"]), TableBlock(ctx.t("Most common paths"), tables["paths"])]
+    if "moments" in tables:
+        moments = tables["moments"]
+        keep = [c for c in ("rank", "stage", "channel", "customers", "negative", "effect", "effect_low", "effect_high", "p_holm")
+                if c in moments.columns]
+        blocks.append(TableBlock(ctx.t("Moments of truth"), moments.select(keep).head(10)))
+        blocks += [Note(str(text)) for text in tables["summary"].get_column("moment_of_truth").to_list()] \
+            if "moment_of_truth" in tables["summary"].columns else []
+    return blocks
 
 
 VIEWS: dict[str, Callable[[Result, ViewContext], list[Block]]] = {
     "rfm": rfm_view, "kpi": kpi_view, "cohort": cohort_view, "clv": clv_view, "churn_model": churn_model_view,
-    "churn": churn_view, "subscription": subscription_view, "validation": validation_view,
+    "churn": churn_view, "subscription": subscription_view, "validation": validation_view, "loyalty": loyalty_view,
+    "roi_program": roi_program_view, "roi_abtest": roi_abtest_view, "target": target_view, "recommend_rules": recommend_rules_view,
+    "recommend_customers": recommend_customers_view, "journey": journey_view,
 }

@@ -22,7 +22,9 @@ from fidelcli.engine import Engine, EngineName, PolarsEngine, get_engine
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.io.read import scan_table
 
-ENGINES: list[Engine] = [PolarsEngine()]
+# Every engine of `ENGINES`; the Spark one (local[2], the `spark_engine` fixture of tests/conftest.py)
+# runs in one xdist worker, which starts its session once.
+ENGINES = [pytest.param(name, marks=[pytest.mark.xdist_group("spark")] if name == "spark" else [], id=name) for name in ENGINE_NAMES]
 D = dt.date
 AS_OF = D(2024, 4, 1)
 CAL_END = D(2024, 2, 29)
@@ -54,9 +56,11 @@ def load(engine: Engine, path: Path, rows: list[str] = ROWS) -> Transactions:
     return engine.load(scan_table(path, "transactions"), CleanOptions(as_of=AS_OF))
 
 
-@pytest.fixture(params=ENGINES, ids=lambda e: e.name)
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.param  # type: ignore[no-any-return]
+    if request.param == "spark":
+        return request.getfixturevalue("spark_engine")  # type: ignore[no-any-return]
+    return PolarsEngine()
 
 
 @pytest.fixture
@@ -65,7 +69,7 @@ def tx(engine: Engine, tmp_path: Path) -> Transactions:
 
 
 def test_get_engine_and_the_names() -> None:
-    assert list(ENGINE_NAMES) == ["polars"]
+    assert list(ENGINE_NAMES) == ["polars", "spark"]
     assert isinstance(get_engine("polars"), PolarsEngine)
     with pytest.raises(ConfigError, match="unknown engine 'duck'"):
         get_engine("duck")
@@ -73,7 +77,7 @@ def test_get_engine_and_the_names() -> None:
 
 def test_the_engine_name_type_lists_every_engine() -> None:
     # `EngineName` types --engine and `[engine] name`; `ENGINES` builds them: the same names.
-    assert get_args(EngineName) == tuple(ENGINE_NAMES) == ("polars",)
+    assert get_args(EngineName) == tuple(ENGINE_NAMES) == ("polars", "spark")
 
 
 def test_load_from_the_spec_equals_load_from_the_table(engine: Engine, tmp_path: Path) -> None:

@@ -21,10 +21,13 @@ def test_uci_online_retail_with_only_the_input_path(shared_data: Path, tmp_path:
     run = Path(done.stdout.strip()).parent
     manifest = json.loads((run / "manifest.json").read_text())
     # No customers nor subscriptions file: every transaction section runs; subscription has no input.
-    assert set(manifest["rows"]) == {"validation", "rfm", "kpi", "cohort", "clv", "churn_model", "churn"}
-    assert manifest["skipped"] == {"subscription": "no subscriptions input"}
+    # Products (StockCode) give the recommend sections; loyalty has no members (no customers table, no [loyalty]).
+    assert set(manifest["rows"]) == {"validation", "rfm", "kpi", "cohort", "clv", "churn_model", "churn", "recommend_rules",
+                                     "recommend_customers"}
+    assert manifest["skipped"] == {"subscription": "no subscriptions input", "loyalty": "not needed", "roi_program": "no customers input",
+                                   "roi_abtest": "no campaigns input", "target": "no customers input", "journey": "no touchpoints input"}
     kpis = json.loads((run / "kpis.json").read_text())
     assert kpis["rfm.customers"] == 4339  # 4,372 ids in the export; those with a purchase occasion, as `fidelcli rfm` counts them
     page = (run / "report.html").read_text(encoding="utf-8")
-    for section in ("rfm", "kpi", "cohort", "clv", "churn_model", "churn"):
+    for section in ("rfm", "kpi", "cohort", "clv", "churn_model", "churn", "recommend_rules", "recommend_customers"):
         assert f'data-section="{section}"' in page

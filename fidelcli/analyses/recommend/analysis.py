@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from fidelcli.analyses.recommend.crosssell import customer_codes
 from fidelcli.analyses.recommend.rules import RuleMetric, coded_rules, encode, named_rules, sort_rules
 from fidelcli.analyses.recommend.similarity import Similarity, item_neighbours, rule_scores, similarity_scores
 from fidelcli.analyses.recommend.topn import holdout_metrics, popularity, top_n, upsell
@@ -222,6 +223,10 @@ def recommend_customers(
             raise InputError(f"--calibration-end {calibration_end} leaves no calibration or no holdout period",
                              file=tx.file, hint=f"choose a date between {since} and {last}")
     lines_all, items = encode(baskets, "product_id", keep=("customer_id", "date"))
+    # Customers as integer codes (their rank in the sorted ids) from here on: every join, group-by
+    # and sort below is on integers, in the ids' order; the ids come back in the tables returned.
+    ids = lines_all.get_column("customer_id").unique().sort()
+    lines_all = lines_all.with_columns(customer_id=customer_codes(lines_all.get_column("customer_id"), ids))
     fit = lines_all if calibration_end is None else lines_all.filter(pl.col("date") <= calibration_end)
     history = fit.group_by("customer_id", "item").agg(baskets=pl.len())
     basket_lines = fit.select("basket", "item")
@@ -246,9 +251,10 @@ def recommend_customers(
     def named(frame: pl.DataFrame, code: str, name: str) -> pl.DataFrame:
         return frame.join(names.rename({"code": code, "product_id": name}), on=code, how="left")
 
-    recs = named(lists, "item", "product_id").select("customer_id", "rank", "product_id", "score", "source")
+    recs = named(lists.with_columns(customer_id=ids.gather(lists.get_column("customer_id"))), "item", "product_id").select(
+        "customer_id", "rank", "product_id", "score", "source")
     ups_named = (
-        named(named(ups, "from_item", "from_product_id"), "item", "product_id")
+        named(named(ups.with_columns(customer_id=ids.gather(ups.get_column("customer_id"))), "from_item", "from_product_id"), "item", "product_id")
         .join(price.rename({"item": "from_item", "price": "from_price"}).drop("category"), on="from_item", how="left")
         .join(price, on="item", how="left")
         .select("customer_id", "from_product_id", "product_id", "category", "from_price", "price")

@@ -13,7 +13,16 @@ import polars as pl
 from fidelcli.analyses.target.facts import Facts, customer_facts
 from fidelcli.analyses.target.funnel import funnel
 from fidelcli.analyses.target.rules import arbitrate, capped_customers, control_flags, with_channel
-from fidelcli.analyses.target.scenarios import SCENARIOS, ScenarioInputs, ScenarioName, eligible, missing_input, settings_of
+from fidelcli.analyses.target.scenarios import (
+    SCENARIOS,
+    Recommender,
+    ScenarioInputs,
+    ScenarioName,
+    complete_cross_sell,
+    eligible,
+    missing_input,
+    settings_of,
+)
 from fidelcli.config import Rfm, Target
 from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
@@ -138,6 +147,8 @@ def target_lists(
     cap = capped.get_column("customer_id") if capped is not None else pl.Series("customer_id", [], dtype=pl.String)
     stages["under_cap"] = stages["not_suppressed"].filter(~pl.col("customer_id").is_in(cap.implode()))
     winners = arbitrate(stages["under_cap"], run)
+    if "cross_sell" in run:
+        winners = complete_cross_sell(winners, inputs, cfg.cross_sell)
     stages["after_arbitration"] = winners
     shares: dict[str, float] = {name: share if (share := settings_of(cfg, name).control_share) is not None else cfg.control_share for name in run}
     held = control_flags(winners, shares, seed) if winners.height else pl.Series("control", [], dtype=pl.Boolean)
@@ -165,18 +176,15 @@ def _clv_scores(tx: Transactions, fit: Fit, time_unit: TimeUnit, options: ClvOpt
     return result.customers.select("customer_id", "p_alive", "clv"), result.warnings
 
 
-def _recommendations(tx: Transactions, engine: Engine) -> pl.DataFrame | None:
-    """customer_id, item, score: each customer's personal recommendations (not the popularity
-    fallback), or None when the recommend library or a product_id column is missing."""
+def _recommendations(tx: Transactions, engine: Engine) -> Recommender | None:
+    """The item-to-item recommender of `recommend customers` (its defaults), fitted once and
+    scored later for the cross-sell customers left after the rules only; None without a
+    product_id column."""
     if "product_id" not in tx.fields:
         return None
-    try:
-        from fidelcli.analyses.recommend import recommend_customers
-    except ImportError:
-        return None
-    recs = recommend_customers(tx, engine=engine, n=1).recommendations
-    personal = recs.filter(pl.col("source") != "popularity") if "source" in recs.columns else recs
-    return personal.select("customer_id", item=pl.col("product_id").cast(pl.String), score=pl.col("score").cast(pl.Float64))
+    from fidelcli.analyses.recommend import item_recommender
+
+    return item_recommender(tx, engine=engine)
 
 
 def target_analysis(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -38,14 +38,27 @@ SCENARIOS: tuple[ScenarioName, ...] = (
 ELIGIBLE_SCHEMA = {"customer_id": pl.String, "reason": pl.String, "offer": pl.String}
 
 
+class Recommender(Protocol):
+    """A fitted recommender scoring the customers asked only (`recommend.ItemRecommender`)."""
+
+    def eligible(self) -> pl.Series:
+        """The ids of the customers with a personal recommendation."""
+        ...
+
+    def best(self, ids: pl.Series) -> pl.DataFrame:
+        """customer_id, item, score: the first personal recommendation of each of `ids` who has one."""
+        ...
+
+
 @dataclass
 class ScenarioInputs:
     """What the scenarios read: the facts, the touchpoints (abandoned cart) and the per-customer
-    recommendations (cross-sell: customer_id, item, score)."""
+    recommendations (cross-sell): a frame (customer_id, item, score), or a `Recommender` scored
+    only for the customers left after the rules and the arbitration (`complete_cross_sell`)."""
 
     facts: Facts
     touchpoints: pl.LazyFrame | None = None
-    recommendations: pl.DataFrame | None = None
+    recommendations: pl.DataFrame | Recommender | None = None
 
 
 def settings_of(settings: Target, name: ScenarioName) -> TargetScenario:
@@ -207,16 +220,40 @@ def abandoned_cart(inputs: ScenarioInputs, cfg: TargetAbandonedCart) -> pl.LazyF
     )
 
 
-def cross_sell(inputs: ScenarioInputs, cfg: TargetCrossSell) -> pl.LazyFrame:
-    """The customer's best recommendation (highest score; `recommend customers`), quoted in the offer
-    where it says `{item}`."""
-    assert inputs.recommendations is not None
+def _quoted(best: pl.LazyFrame, cfg: TargetCrossSell) -> pl.LazyFrame:
     before, _, after = cfg.offer.partition("{item}")
     offer = pl.concat_str([pl.lit(before), pl.col("item"), pl.lit(after)]) if "{item}" in cfg.offer else pl.lit(cfg.offer)
-    best = inputs.recommendations.lazy().sort("customer_id", "score", "item", descending=[False, True, False]).unique(
-        "customer_id", keep="first", maintain_order=True)
     return best.select("customer_id", reason=pl.format("recommended {}, which customers with a similar history buy", pl.col("item")),
                        offer=offer)
+
+
+def cross_sell(inputs: ScenarioInputs, cfg: TargetCrossSell) -> pl.LazyFrame:
+    """The customer's best recommendation (highest score; `recommend customers`), quoted in the offer
+    where it says `{item}`. From a `Recommender`, the customers with a personal recommendation,
+    their reason and offer left null until `complete_cross_sell` scores the few that remain."""
+    recs = inputs.recommendations
+    assert recs is not None
+    if not isinstance(recs, pl.DataFrame):
+        return recs.eligible().to_frame("customer_id").lazy().select(
+            "customer_id", reason=pl.lit(None, pl.String), offer=pl.lit(None, pl.String))
+    best = recs.lazy().sort("customer_id", "score", "item", descending=[False, True, False]).unique(
+        "customer_id", keep="first", maintain_order=True)
+    return _quoted(best, cfg)
+
+
+def complete_cross_sell(rows: pl.DataFrame, inputs: ScenarioInputs, cfg: TargetCrossSell) -> pl.DataFrame:
+    """`rows` (customer_id, scenario, reason, offer, ...) with the reason and offer of the cross_sell
+    rows a `Recommender` left null: only these customers are scored (`Recommender.best`)."""
+    recs = inputs.recommendations
+    pending = pl.col("scenario").eq("cross_sell") & pl.col("reason").is_null()
+    if recs is None or isinstance(recs, pl.DataFrame) or not rows.select(pending.any()).item():
+        return rows
+    quoted = _quoted(recs.best(rows.filter(pending).get_column("customer_id")).lazy(), cfg).collect()
+    filled = rows.join(quoted.rename({"reason": "_reason", "offer": "_offer"}), on="customer_id", how="left", maintain_order="left")
+    return filled.with_columns(
+        reason=pl.when(pending).then(pl.col("_reason")).otherwise(pl.col("reason")),
+        offer=pl.when(pending).then(pl.col("_offer")).otherwise(pl.col("offer")),
+    ).drop("_reason", "_offer")
 
 
 # Each rule takes its own settings class (`settings_of`).

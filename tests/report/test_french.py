@@ -1,0 +1,65 @@
+"""The French report: the data-quality messages come from the French catalogue (`fidelcli.validate.messages`),
+keyed by check id, and no English check message is left in the page of the French back-office sample."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fidelcli.io.read import scan_table
+from fidelcli.validate import validate
+from fidelcli.validate.findings import CODES
+from fidelcli.validate.messages import FR, findings_frame
+
+ROOT = Path(__file__).parents[2]
+# Words of the English check messages (fidelcli/validate/checks.py, findings.py): none may reach the French page.
+ENGLISH = ["is empty on", " row", "rows", "negative amount", "return or cancellation", "amount of zero", "exact repeat", "on or after",
+           "date before", "far above", "outside", "personal data", "values are never shown", "pseudonymize", "no customer id",
+           "not a valid", "customer id absent", "cannot read", "every row", "error", "warning"]
+
+
+def test_every_check_has_a_french_message() -> None:
+    assert set(CODES) <= set(FR)
+
+
+def test_french_messages_of_a_file_with_problems(tmp_path: Path) -> None:
+    # 5 rows: row 2 repeats row 1, row 3 is a return (-5), row 4 has amount 0, row 5 is dated after the analysis date;
+    # the store is empty on rows 3 and 4.
+    source = tmp_path / "t.csv"
+    source.write_text("customer_id,date,amount,store\nA,2025-01-02,10,S1\nA,2025-01-02,10,S1\nB,2025-01-03,-5,\nC,2025-01-04,0,\n"
+                      "D,2025-03-01,7,S2\n", encoding="utf-8")
+    report = validate({"transactions": scan_table(str(source), "transactions")}, as_of=dt.date(2025, 2, 1), today=dt.date(2025, 6, 1))
+    english = dict(zip(report.findings_frame()["code"], report.findings_frame()["message"], strict=True))
+    french = dict(zip(findings_frame(report, lang="fr")["code"], findings_frame(report, lang="fr")["message"], strict=True))
+    assert english["negative-amount"] == "negative amount (a return or cancellation) on 1 row"
+    assert french == {
+        "duplicate-row": "répétition exacte d'une ligne précédente sur 1 ligne",
+        "future-date": "date le 2025-02-01 ou après sur 1 ligne",
+        "negative-amount": "montant négatif (retour ou annulation) sur 1 ligne",
+        "null-optional": "le magasin manque sur 2 lignes",
+        "zero-amount": "montant nul sur 1 ligne",
+    }
+    assert set(findings_frame(report, lang="fr")["severity"]) == {"avertissement", "info"}
+    assert findings_frame(report, lang="en").equals(report.findings_frame())
+
+
+@pytest.mark.slow
+def test_french_back_office_sample_page_has_no_english_check_message(tmp_path: Path) -> None:
+    (tmp_path / "f.toml").write_text(f'[inputs]\ntransactions = "{ROOT / "sample_data" / "export_backoffice_fr.csv"}"\n'
+                                     '[report]\nsections = ["rfm", "kpi"]\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "fidelcli", "--config", "f.toml", "report", "--out", "out", "--lang", "fr"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip()).read_text(encoding="utf-8")
+    quality = html.unescape(re.search(r'<section id="validation".*?</section>', page, re.S).group(0))  # type: ignore[union-attr]
+    # The two findings of this export, counted by `fidelcli validate` (632 returns, 13,178 rows without a store).
+    assert "montant négatif (retour ou annulation) sur 632 lignes" in quality
+    assert "le magasin manque sur 13\u202f178 lignes" in quality
+    text = re.sub(r"<[^>]+>", " ", quality)
+    assert [w for w in ENGLISH if w in text] == []

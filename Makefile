@@ -62,6 +62,12 @@ test-services:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium postgresql >/dev/null; \
 	  else echo "test-services: chromium or postgresql missing and apt-get unavailable: their tests will skip"; fi; fi
+	@# The Spark engine's tests need a Java runtime (17+, as PySpark 4 does); in CI they fail without one.
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null \
+	    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null; \
+	  else echo "test-services: java missing and apt-get unavailable: the Spark tests will skip (fail in CI)"; fi; fi
 
 # What a change must pass (.ci/run): lint, strict type check of the package, then every test.
 check: $(VENV)/.installed-dev test-services

@@ -2,6 +2,12 @@
 1,000,000, against lifetimes 0.11.3 on the same summaries.
 
 Run:  .venv/bin/python bench/bench_clv_fit.py [--skip-lifetimes] [--customers 1000000]
+      .venv/bin/python bench/bench_clv_fit.py --growth [--sizes 100000 1000000 10000000]
+
+--growth shows that a fit's cost follows the distinct rows, not the customers: for each size, the
+same simulation (BG/NBD in whole days, in weeks; mean spends in cents), the time to compress the
+customers' rows (grows with customers), the distinct (x, t_x, T) rows, and the BG/NBD and
+Gamma-Gamma fits on the compressed rows (the BG/NBD fit's cost follows the distinct rows).
 
 Customers are simulated (seeded) from known parameters with dates in whole days, then expressed
 in weeks (days / 7), as `fidelcli clv` does. lifetimes runs in its own venv, created on first use
@@ -129,12 +135,43 @@ def run_lifetimes(python: Path, kind: str, x: np.ndarray, t_x: np.ndarray, T: np
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def growth(sizes: list[int]) -> None:
+    """Compression and fit times per size (see the module docstring)."""
+    from fidelcli.models import GammaGamma
+
+    print(f"{'customers':>11} {'distinct xtT':>12} {'compress s':>10} {'BG/NBD fit s':>12} {'distinct x,m':>12} "
+          f"{'GG compress s':>13} {'GG fit s':>8} {'peak MB':>8}")
+    for n in sizes:
+        x, t_x, T = simulate_days("bgnbd", n, seed=2024)
+        rng = np.random.default_rng(7)
+        nu = rng.gamma(4.0, 1.0 / 15.0, size=n)
+        k = np.maximum(x, 1)
+        m = np.round(rng.gamma(6.0 * k, 1.0 / nu) / k, 2)  # mean spend of x purchases, in cents
+        t0 = time.perf_counter()
+        cx, ct, cT, cw = compress(x, t_x, T)
+        t1 = time.perf_counter()
+        BGNBD().fit(cx, ct, cT, weights=cw)
+        t2 = time.perf_counter()
+        keep = x > 0
+        gx, gm, gw = compress(x[keep], m[keep])
+        t3 = time.perf_counter()
+        GammaGamma().fit(gx, gm, weights=gw)
+        t4 = time.perf_counter()
+        print(f"{n:>11,} {cx.size:>12,} {t1 - t0:>10.2f} {t2 - t1:>12.2f} {gx.size:>12,} {t3 - t2:>13.2f} {t4 - t3:>8.2f} "
+              f"{peak_rss_mb():>8.0f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--growth", action="store_true", help="fit cost against customers and distinct rows")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--skip-lifetimes", action="store_true")
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per case")
     args = parser.parse_args()
+    if args.growth:
+        growth(args.sizes)
+        return
     n = args.customers
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cpus {os.cpu_count()}")
 

@@ -308,9 +308,8 @@ class TargetOutput(Section):
 class Target(Section):
     """Defaults of `target` (flags win; docs/target.md)."""
 
-    # Every scenario but cross_sell, whose recommendations score every customer (`all` adds it).
-    scenarios: list[str] = Field(default=[
-        "welcome", "second_purchase", "reactivation", "at_risk", "vip", "birthday", "anniversary", "abandoned_cart"])
+    # Every scenario (cross_sell scores only the customers left after the rules: docs/target.md).
+    scenarios: list[str] = Field(default=["all"])
     seed: int = 0
     control_share: float = Field(default=0.1, ge=0, lt=1)
     max_messages: int = Field(default=2, ge=1, description="frequency cap: at most this many messages ...")

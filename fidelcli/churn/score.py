@@ -16,6 +16,7 @@ from fidelcli.errors import ConfigError, InputError
 from fidelcli.result import Figure, JsonResult
 
 DEFAULT_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
+SCORE_BLOCK = 250_000  # customers scored at once (`score_churn`)
 
 
 def check_bands(bands: dict[str, float] | list[float]) -> dict[str, float]:
@@ -147,16 +148,24 @@ def score_churn(
                          f"uses spend features: {', '.join(spend)}", file=file,
                          hint="score transactions with amounts, as in training, or train a model on these transactions "
                               "(it then leaves the spend features out)")
-    X = model.matrix(frame)
-    prob = model.predict_proba(X)
+    # Scored by blocks of rows: the feature matrix and the drivers' sentences (one per sign and
+    # customer) of a block only, so their memory does not grow with the customers; every step is
+    # row by row, so the blocks give the same scores as one piece.
+    parts = [_score_block(frame.slice(start, SCORE_BLOCK), model, bands) for start in range(0, frame.height, SCORE_BLOCK)]
+    out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings, bands=bands)
+
+
+def _score_block(frame: pl.DataFrame, model: ChurnModel, bands: dict[str, float]) -> pl.DataFrame:
+    """customer_id, churn_probability, risk_band, driver_1..3 of the rows of `frame`."""
+    prob = model.predict_proba(model.matrix(frame))
     scored = frame.with_columns(churn_probability=pl.Series(prob, dtype=pl.Float64)).with_columns(
         risk_band=_band_expr(pl.col("churn_probability"), bands)
     )
     required = scored["churn_probability"] >= high_risk(bands)
-    out = scored.lazy().select("customer_id", "churn_probability", "risk_band").join(
+    return scored.lazy().select("customer_id", "churn_probability", "risk_band").join(
         churn_drivers(scored, required=required), on="customer_id", how="left", maintain_order="left"
     ).collect()
-    return ScoreResult(frame=out, cutoff=cutoff, warnings=fs.warnings, bands=bands)
 
 
 def band_summary(scored: pl.DataFrame, *, by: str = "risk_band") -> pl.DataFrame:
@@ -255,5 +264,8 @@ def churn_score_analysis(
     """
     checked = check_bands(bands or DEFAULT_BANDS)
     result = score_churn(tx, model, engine=engine, cutoff=tx.as_of - dt.timedelta(days=1), inputs=inputs, bands=checked)
+    # What the engine kept for the features (the collected purchase occasions: gigabytes at 100M
+    # lines) is of no use to the summary: free it before the summary's own reduction.
+    tx.cache.clear()
     result.summary = churn_summary(result.frame, tx, engine=engine, as_of=tx.as_of, bins=bins, lang=lang, bands=list(checked))
     return result

@@ -30,7 +30,7 @@ def _list_output(param: typer.CallbackParam, path: Path | None) -> Path | None:
 
 ScenarioOpt = Annotated[
     list[str] | None,
-    typer.Option("--scenario", "-s", help=f"Scenario to run (repeatable), or all: {', '.join(SCENARIOS)} (default \\[target] scenarios: all but cross_sell).",
+    typer.Option("--scenario", "-s", help=f"Scenario to run (repeatable), or all: {', '.join(SCENARIOS)} (default \\[target] scenarios: all).",
                  show_default=False),
 ]
 TouchpointsOpt = Annotated[str | None, typer.Option("--touchpoints", help="Touchpoints table (abandoned carts).", show_default=False)]

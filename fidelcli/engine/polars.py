@@ -258,7 +258,12 @@ class PolarsEngine:
     def _occasions(self, tx: Transactions) -> pl.LazyFrame:
         """The purchase occasions, collected once per `Transactions` (features at several cutoffs)."""
         if OCCASIONS not in tx.cache:
-            tx.cache[OCCASIONS] = self.occasions(tx)
+            # Only what the churn reductions read, without the occasion ids (half the memory at
+            # 100M lines): same-day occasions give the same features in any order; sorting ties by
+            # value keeps the order, hence the float sums, deterministic.
+            plan = (_by_occasion(tx.lf, value=True).filter(pl.col("date").is_not_null())
+                    .select("customer_id", "date", value=pl.col("value_cents") / 100))
+            tx.cache[OCCASIONS] = tx.collect(plan.sort("customer_id", "date", "value"))[0]
         frame: pl.DataFrame = tx.cache[OCCASIONS]
         return frame.lazy()
 

@@ -78,21 +78,31 @@ def line_features(lines: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
 
     Columns: customer_id, returns_share (returned amount / purchased amount), n_categories and
     n_channels when those columns exist. None when no such feature can be computed.
+
+    Every step streams, so its memory grows with customers (and their distinct categories), not
+    with lines: the amounts are plain conditional sums, and a count of distinct categories is the
+    number of distinct (customer, category) pairs of the purchase lines, joined to the customers.
     """
     cols = set(lines.collect_schema().names())
-    aggs: list[pl.Expr] = []
-    if "is_return" in cols and "amount" in cols:
-        bought = pl.col("amount").filter(~pl.col("is_return")).sum()
-        returned = pl.col("amount").filter(pl.col("is_return")).abs().sum()
-        aggs.append(pl.when(bought > 0).then(returned / bought).otherwise(None).alias("returns_share"))
-    purchase = ~pl.col("is_return") if "is_return" in cols else pl.lit(True)
-    if "category" in cols:
-        aggs.append(pl.col("category").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_categories"))
-    if "channel" in cols:
-        aggs.append(pl.col("channel").filter(purchase).drop_nulls().n_unique().cast(pl.Int64).alias("n_channels"))
-    if not aggs:
+    lines = lines.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date))
+    returns = "is_return" in cols and "amount" in cols
+    counted = [c for c in ("category", "channel") if c in cols]
+    if not returns and not counted:
         return None
-    return lines.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date)).group_by("customer_id").agg(aggs)
+    if returns:
+        is_ret, amount = pl.col("is_return"), pl.col("amount")
+        out = lines.group_by("customer_id").agg(
+            _bought=pl.when(~is_ret).then(amount).otherwise(0.0).sum(),
+            _returned=pl.when(is_ret).then(amount.abs()).otherwise(0.0).sum(),
+        ).select("customer_id", returns_share=pl.when(pl.col("_bought") > 0).then(pl.col("_returned") / pl.col("_bought")))
+    else:
+        out = lines.select("customer_id").unique()
+    purchases = lines.filter(~pl.col("is_return")) if "is_return" in cols else lines
+    for c in counted:
+        n = (purchases.select("customer_id", c).drop_nulls().unique().group_by("customer_id")
+             .agg(pl.len().cast(pl.Int64).alias(f"n_{c[:-1] + 'ies' if c.endswith('y') else c + 's'}")))
+        out = out.join(n, on="customer_id", how="left")
+    return out.with_columns(pl.col(f"n_{'categories' if c == 'category' else 'channels'}").fill_null(0) for c in counted)
 
 
 def purchase_labels(occasions: pl.LazyFrame, cutoff: dt.date, end: dt.date) -> pl.LazyFrame:

@@ -126,7 +126,7 @@ def _text(c: Column) -> Column:
 def _strip(c: Column) -> Column:
     from pyspark.sql import functions as F
 
-    return F.regexp_replace(c, r"^\s+|\s+$", "")
+    return F.regexp_replace(c, r"(?U)^\s+|\s+$", "")  # (?U): Unicode spaces (a no-break space), as Polars
 
 
 def _bounded_number(v: Column) -> Column:
@@ -152,8 +152,8 @@ def _number_from_text(c: Column, values: list[str], separator: str) -> Column:
     s = _strip(F.regexp_replace(c, r"[€$£¥]|EUR|USD|GBP|CHF", ""))
     negative = s.startswith("(") & s.endswith(")")
     s = _strip(F.regexp_replace(s, r"^\(+|\)+$", ""))
-    s = F.when(s.rlike(V.number_shape(decimal_comma=comma)), s).otherwise(F.lit("not a number"))
-    s = F.regexp_replace(s, r"[\s']", "")
+    s = F.when(s.rlike("(?U)" + V.number_shape(decimal_comma=comma)), s).otherwise(F.lit("not a number"))
+    s = F.regexp_replace(s, r"(?U)[\s']", "")
     s = F.regexp_replace(F.regexp_replace(s, r"\.", ""), ",", ".") if comma else F.regexp_replace(s, ",", "")
     return _bounded_number(s.cast("double") * F.when(negative, F.lit(-1.0)).otherwise(F.lit(1.0)))
 
@@ -169,7 +169,7 @@ def _date_from_text(c: Column, fmt: str) -> Column:
     if re.match(r"^(?:%[-_0]?[YyCmdjGgUuVWw]|[-/.,_])+$", fmt):
         part = F.regexp_extract(c, r"^([^ T]*)", 1)
     else:
-        part = _strip(F.regexp_replace(c, r"(?:T|\s+)\d{1,2}:\d{2}.*$", ""))
+        part = _strip(F.regexp_replace(c, r"(?U)(?:T|\s+)\d{1,2}:\d{2}.*$", ""))
     return _bounded_date(F.to_date(part, pattern))
 
 
@@ -323,7 +323,7 @@ def transactions(spark: SparkSession, table: Table, options: CleanOptions, *,
     lf = pl.defer(_not_in_polars, schema=schema)
     tx = Transactions(lf, file=table.file, profile=pl.defer(profile_frame, schema=PROFILE_SCHEMA), as_of=options.as_of,
                       start=options.start, end=options.end, has_amount=has_amount, table=table, on_warnings=on_warnings,
-                      lines=lf, occasion=occasion, spec=table.spec, options=options)  # type: ignore[arg-type]
+                      lines=lf, occasion=occasion, spec=table.spec, options=options)
     tx.cache[LINES] = lines
     tx.cache[TX] = lines.filter(lines["customer_id"].isNotNull())
     return tx

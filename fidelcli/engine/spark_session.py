@@ -91,15 +91,18 @@ def session(master: str = DEFAULT_MASTER, conf: Mapping[str, Any] | None = None)
                 active.conf.set(key, value)
             _SESSION.append(active)
             return active
-        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if "PYSPARK_GATEWAY_PORT" not in os.environ and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
             raise DependencyError("--engine spark needs a Java runtime (17 or later), and java is not on the PATH",
                                   hint="install one (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
-        settings = {**(local_settings(master) if local_cores(master) is not None else {}),
+        # Under spark-submit the JVM started this process: its --master and --conf are already set.
+        submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+        local = not submitted and local_cores(master) is not None
+        settings = {**(local_settings(master) if local else {}),
                     **{str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (conf or {}).items()}, **REQUIRED}
-        builder = SparkSession.builder.master(master).appName("fidelcli")
+        builder = SparkSession.builder.appName("fidelcli") if submitted else SparkSession.builder.master(master).appName("fidelcli")
         for key, value in settings.items():
             builder = builder.config(key, value)
-        spark = _quietly(builder.getOrCreate)
+        spark = builder.getOrCreate() if submitted else _quietly(builder.getOrCreate)
         spark.sparkContext.setLogLevel("WARN")
         _SESSION.append(spark)
         return spark

@@ -27,6 +27,7 @@ Kinds and what makes a cell one (after trimming and collapsing inner whitespace)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 
@@ -149,6 +150,55 @@ def value_kind(column: pl.Expr, *, clean: bool = True) -> pl.Expr:
     )
 
 
+# What a cleaned IBAN starts with (`is_iban` removes the single spaces `cleaned` leaves and upper-cases).
+_IBAN_START = r"^[A-Za-z] ?[A-Za-z] ?\d ?\d"
+
+
+def _candidates(text: pl.Series) -> dict[str, pl.Series]:
+    """Per kind, the values that could be of it, from what the kind cannot lack: an email an `@`;
+    an IBAN its start (two letters, two check digits: `_IBAN_START`); a phone number 9 to 15 digits;
+    every address pattern a digit; a name no digit and a space between its words (after `cleaned`,
+    whitespace is single spaces)."""
+    frame = text.to_frame("t").select(
+        digits=digit_count(pl.col("t")), at=pl.col("t").str.contains("@", literal=True),
+        iban=pl.col("t").str.contains(_IBAN_START), space=pl.col("t").str.contains(" ", literal=True))
+    digits = frame.get_column("digits")
+    return {
+        "email": frame.get_column("at"), "iban": frame.get_column("iban"), "phone": digits.is_between(9, 15),
+        "address": digits >= 1, "name": (digits == 0) & frame.get_column("space"),
+    }
+
+
+TESTS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "email": is_email, "iban": is_iban, "phone": is_phone, "address": is_address, "name": is_name}
+
+
+def kinds_of(text: pl.Series) -> pl.Series:
+    """`value_kind` of every value of the `cleaned` text `text` (a Series), computed test by test in
+    `value_kind`'s order on the values no earlier test took and that are candidates of the kind
+    (`_candidates`): the same answer as every regex on every value, at the cost of the candidates
+    only (a column of names never meets the phone, address or IBAN automata, a column of ids or
+    amounts never meets the name ones)."""
+    kind = pl.Series("kind", [None] * text.len(), dtype=pl.String)
+    candidates = _candidates(text)
+    for name in ("email", "iban", "phone", "address", "name"):
+        open_ = (candidates[name] & kind.is_null()).fill_null(False)
+        if not open_.any():
+            continue
+        where = open_.arg_true()
+        hit = text.gather(where).to_frame("t").select(TESTS[name](pl.col("t")).fill_null(False)).to_series()
+        kind = kind.scatter(where.filter(hit), name)
+    return kind
+
+
+def kind_counts(text: pl.Series, weights: pl.Series | None = None) -> dict[str, int]:
+    """{kind: how many values of `text` (each counting `weights`, e.g. its occurrences) are of it}
+    for every kind of `VALUE_KINDS` (`kinds_of`)."""
+    frame = pl.DataFrame({"kind": kinds_of(text), "w": weights if weights is not None else pl.repeat(1, text.len(), eager=True)})
+    got = dict(frame.group_by("kind").agg(pl.col("w").sum()).drop_nulls("kind").iter_rows())
+    return {k: int(got.get(k, 0)) for k in VALUE_KINDS}
+
+
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y")
 
 
@@ -161,7 +211,9 @@ def as_date(column: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
         return column.dt.date()
     if dtype == pl.String:
         head = column.str.strip_chars().str.slice(0, 10)
-        return pl.coalesce([head.str.to_date(f, strict=False) for f in _DATE_FORMATS])
+        # Every format starts with digits and a separator: the parsers run on those values only.
+        dated = pl.when(head.str.contains(r"^\d{1,4}[-/.]")).then(head)
+        return pl.coalesce([dated.str.to_date(f, strict=False) for f in _DATE_FORMATS])
     return None
 
 

@@ -95,16 +95,12 @@ def kind_by_content(column: str, counts: dict[str, int], total: int, *, names: b
 
 
 def content_exprs(column: str, dtype: pl.DataType, *, prefix: str, as_of: dt.date | None) -> list[pl.Expr]:
-    """Aggregates of one column: `{prefix}values` (non-empty values), `{prefix}<kind>` per value kind (text
-    columns, over the cleaned text staged as `{prefix}text`), and with `as_of` the birth-date statistics of
-    a date column (`detect.birth_date_stats`)."""
+    """Aggregates of one column: `{prefix}values` (non-empty values), and with `as_of` the birth-date
+    statistics of a date column (`detect.birth_date_stats`). Value kinds: `text_kinds`."""
     col = pl.col(column)
     out: list[pl.Expr] = []
     if dtype == pl.String:
-        text = pl.col(f"{prefix}text")  # `detect.cleaned(col)`, staged once by `scan_frame`
-        kind = detect.value_kind(text, clean=False)
-        out.append(text.count().alias(f"{prefix}values"))
-        out += [(kind == k).sum().alias(f"{prefix}{k}") for k in detect.VALUE_KINDS]
+        out.append(detect.cleaned(col).count().alias(f"{prefix}values"))
     else:
         out.append(col.count().alias(f"{prefix}values"))
     day = detect.as_date(col, dtype) if as_of is not None else None
@@ -136,18 +132,29 @@ class ColumnScan:
         return self.counts.get(kind) if kind in detect.VALUE_KINDS else None
 
 
+def text_kinds(lf: pl.LazyFrame, column: str) -> dict[str, int]:
+    """Values of each kind (`detect.VALUE_KINDS`) in a text column: its distinct cleaned values and
+    their counts (a streaming group-by), then `detect.kind_counts` on the distinct values only
+    (a status, a channel or a product id repeated a million times is tested once)."""
+    distinct = (
+        lf.select(detect.cleaned(pl.col(column)).alias("text")).drop_nulls()
+        .group_by("text").agg(n=pl.len()).collect(engine="streaming")
+    )
+    return detect.kind_counts(distinct.get_column("text"), distinct.get_column("n"))
+
+
 def scan_frame(lf: pl.LazyFrame, *, as_of: dt.date | None, columns: list[str] | None = None) -> list[ColumnScan]:
-    """Scan every column of `lf` (or `columns`) in one streaming pass: counts per value kind, and the
+    """Scan every column of `lf` (or `columns`): one streaming pass for the counts of values and the
+    birth-date statistics, then one per text column for its kinds of values (`text_kinds`); and the
     kind each column holds by name and by content."""
     schema = lf.collect_schema()
     names = list(schema.names()) if columns is None else columns
     exprs = [e for i, c in enumerate(names) for e in content_exprs(c, schema[c], prefix=f"c{i}_", as_of=as_of)]
-    staged = lf.with_columns(detect.cleaned(pl.col(c)).alias(f"c{i}_text") for i, c in enumerate(names) if schema[c] == pl.String)
-    row = staged.select(exprs).collect(engine="streaming").row(0, named=True) if exprs else {}
+    row = lf.select(exprs).collect(engine="streaming").row(0, named=True) if exprs else {}
     out: list[ColumnScan] = []
     for i, c in enumerate(names):
         p = f"c{i}_"
-        counts = {k: int(row[p + k]) for k in detect.VALUE_KINDS if p + k in row}
+        counts = text_kinds(lf, c) if schema[c] == pl.String else {}
         scan = ColumnScan(column=c, values=int(row[p + "values"]), counts=counts, by_name=kind_by_name(c))
         scan.by_content = kind_by_content(c, counts, scan.values)
         if scan.by_content is None and p + "dates" in row and detect.birth_date_like(

@@ -6,9 +6,10 @@ the ids matplotlib derives are salted with a constant, so the same data give the
 aggregated data reach a chart (per segment, per period, per cohort, histogram bins): the SVG size
 does not grow with the number of customers.
 
-Hover values without script: every bar, line point and heatmap cell is drawn as its own artist with
-a `gid`; the SVG text then gets a native `<title>` in that group (`TipFigure.tips`), which browsers
-show as a tooltip on hover and screen readers read. Printed, the values stay readable: bars carry
+Hover values without script: every bar and histogram bin is drawn as its own artist with a `gid`, every
+line one artist whose markers are its points; the SVG text then gets a native `<title>` in that group
+or marker (`TipFigure.tips`, `TipFigure.point_tips`), which browsers show as a tooltip on hover and
+screen readers read. Heatmaps are written as SVG directly (`heatmap`), each cell with its title. Printed, the values stay readable: bars carry
 their value at the end, lines their last value, heatmap cells their number.
 
 Sparklines are a single `<polyline>` written here: a chart too small for axes.
@@ -231,11 +232,11 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: list[list[float
                        f'<text x="{x + cw / 2:.0f}" y="{y + ch / 2 + 4:.0f}" text-anchor="middle" font-size="{fs - 1}" fill="{color}">{v:.0f}</text></g>')
     base = top_margin + grid_h
     for j, c in enumerate(columns):
-        x = left + j * cw + cw / 2
+        mid = left + j * cw + cw / 2
         if long:
-            out.append(f'<text x="{x:.0f}" y="{base + 12}" text-anchor="end" transform="rotate(-35 {x:.0f} {base + 12})">{_text(str(c))}</text>')
+            out.append(f'<text x="{mid:.0f}" y="{base + 12}" text-anchor="end" transform="rotate(-35 {mid:.0f} {base + 12})">{_text(str(c))}</text>')
         else:
-            out.append(f'<text x="{x:.0f}" y="{base + 14}" text-anchor="middle">{_text(str(c))}</text>')
+            out.append(f'<text x="{mid:.0f}" y="{base + 14}" text-anchor="middle">{_text(str(c))}</text>')
     out.append(f'<text x="{left + grid_w / 2:.0f}" y="{height - 6}" text-anchor="middle">{_text(xlabel)}</text>')
     out.append(f'<text x="12" y="{top_margin + grid_h / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 {top_margin + grid_h / 2:.0f})">'
                f"{_text(ylabel)}</text></svg>")

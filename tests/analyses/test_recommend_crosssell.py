@@ -60,12 +60,14 @@ def test_eligible_scores_the_customers_the_quick_test_cannot_decide(tmp_path: Pa
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,order_id,date,product_id\n" + "\n".join(rows) + "\n")
     model = item_recommender(_tx(path), engine=ENGINE, neighbours=1)
-    # Pairs in 2+ customers: p1-p2 (A, B), p1-p3 (C, D); cosine p1-p2 = 2 / sqrt(4 x 2) = p1-p3; p1
-    # keeps p2 (tie: the smaller code), p2 and p3 keep p1. C and D get p2, E gets p1; A and B none.
+    # Customers per product: p1 4 (A-D), p2 2, p3 3; pairs in 2+ customers: p1-p2 (A, B), p1-p3 (C, D).
+    # Cosine p1-p2 = 2 / sqrt(4 x 2) = 0.707 > p1-p3 = 2 / sqrt(4 x 3) = 0.577: p1 keeps p2; p2 and
+    # p3 keep p1. C and D get p2 (0.707), E (one product: decided by the quick test) p1 (0.577);
+    # A and B (h = 2 > 1 neighbour: scored) have bought every neighbour: none.
     assert model.eligible().to_list() == ["C", "D", "E"]
     best = model.best(pl.Series(["A", "B", "C", "D", "E"]))
     assert best.select("customer_id", "item").rows() == [("C", "p2"), ("D", "p2"), ("E", "p1")]
-    assert best["score"].to_list() == pytest.approx([2 / 8**0.5] * 3)
+    assert best["score"].to_list() == pytest.approx([2 / 8**0.5, 2 / 8**0.5, 2 / 12**0.5])
 
 
 def test_neighbour_blocks_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

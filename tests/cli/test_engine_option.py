@@ -38,7 +38,7 @@ def test_engine_flag_and_config_select_the_same_engine(sales: Path) -> None:
 
 
 def test_selection_point_returns_the_named_engine(sales: Path) -> None:
-    assert list(ENGINES) == ["polars"]
+    assert list(ENGINES) == ["polars", "spark"]
     options.context.engine_name = "polars"
     assert isinstance(options.engine(), PolarsEngine)
 

@@ -18,8 +18,7 @@ import polars as pl
 import pytest
 from btyd_sim import simulate_purchases, simulate_spend
 
-from fidelcli.models import BGBB, BGNBD, MBGNBD, GammaGamma, ParetoNBD
-from fidelcli.models import base, bgbb, gamma_gamma
+from fidelcli.models import BGBB, BGNBD, MBGNBD, GammaGamma, ParetoNBD, base, bgbb, gamma_gamma
 
 REL = 1e-9
 # Pareto/NBD (the derivatives of its A_0 terms) and BG/BB (its whole gradient) use finite

@@ -67,7 +67,7 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             assert page.eval_on_selector_all("figure svg", "els => els.every(e => e.getBoundingClientRect().width > 100)")
             assert page.eval_on_selector_all("nav.toc a", "els => els.length") == len(SECTIONS)
             tips = page.eval_on_selector_all("figure[data-chart]", "els => Object.fromEntries(els.map(e => [e.dataset.chart, "
-                                             "[...e.querySelectorAll('g.tip > title')].map(t => t.textContent)]))")
+                                             "[...e.querySelectorAll('.tip > title, .tips title')].map(t => t.textContent)]))")
             assert [c for c in HOVER if not tips[c]] == []
             assert tips["rfm-segments"][0] == expected_tip
             # No horizontal scrolling of the page itself on a phone (wide tables scroll in their box).

@@ -26,7 +26,6 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtr
 
 from fidelcli.analyses.journey.matrix import stage_rank
 from fidelcli.stats import holm, logistic_regression, logistic_risk_difference, z_quantile
@@ -106,6 +105,8 @@ def _fit_one(group: pl.DataFrame, *, outcome: Outcome, end: dt.date) -> dict[str
     fit = logistic_regression(x, y)
     if fit is None:
         return {**row, "note": "no finite fit (an outcome perfectly predicted)"}
+    from scipy.special import ndtr  # on first use: SciPy is not loaded by the commands that never get here
+
     z = z_quantile(CONFIDENCE)
     effect, se = logistic_risk_difference(fit, x, 1)
     b, b_se = float(fit.coef[1]), float(fit.std_errors()[1])

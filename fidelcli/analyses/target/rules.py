@@ -5,10 +5,11 @@ arbitration to one message per customer, and the seeded control group (docs/targ
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from fidelcli.config import TargetChannel
 
@@ -98,18 +99,59 @@ def arbitrate(rows: pl.DataFrame, order: Sequence[str]) -> pl.DataFrame:
     )
 
 
+# FNV-1a, 64 bits (Fowler, Noll & Vo; draft-eastlake-fnv), then the 64-bit finaliser of
+# MurmurHash3 (Appleby), so that every bit of the result depends on every byte of the key.
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+
+
+def _utf8(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets): the UTF-8 bytes of every value of `keys` (no null) end to end, and where
+    each value starts (one more offset than values: the last one is the end)."""
+    arrow = keys.cast(pl.Binary).to_arrow()
+    chunk = (arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow).cast(pa.large_binary())
+    _, offsets, data = chunk.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1] if offsets is not None else np.zeros(1, np.int64)
+    return (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)), starts
+
+
+def fnv1a(keys: pl.Series) -> np.ndarray:
+    """FNV-1a, 64 bits, of each text of `keys` (its UTF-8 bytes), modulo 2^64: vectorised over the
+    values, the loop is over byte positions."""
+    data, offsets = _utf8(keys)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    h = np.full(lengths.size, FNV_OFFSET, dtype=np.uint64)
+    shortest, longest = (int(lengths.min()), int(lengths.max())) if lengths.size else (0, 0)
+    for j in range(shortest):  # every key has a byte here
+        h = (h ^ data[starts + j]) * FNV_PRIME
+    for j in range(shortest, longest):
+        live = np.flatnonzero(lengths > j)
+        h[live] = (h[live] ^ data[starts[live] + j]) * FNV_PRIME
+    return h
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 finaliser of 64-bit values: x ^= x >> 33; x *= 0xff51afd7ed558ccd;
+    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53; x ^= x >> 33 (modulo 2^64)."""
+    h = h.copy()
+    for mult in FMIX:
+        h ^= h >> np.uint64(33)
+        h *= mult
+    h ^= h >> np.uint64(33)
+    return h
+
+
 def control_draw(customer_ids: Sequence[str] | pl.Series, scenarios: Sequence[str] | pl.Series, seed: int) -> pl.Series:
-    """A uniform number in [0, 1) per (customer, scenario), fixed by the seed: the first 8 bytes of
-    SHA-256("<seed>\\x1f<scenario>\\x1f<customer_id>") over 2^64. It depends on nothing else (not the
-    other customers, not the row order, not the Polars version), so a customer's control status is
-    stable across runs and files. Computed in Python for the rows left after arbitration only
-    (Polars' own hash is not stable across versions)."""
-    prefix = f"{seed}\x1f".encode()
-    values = [
-        int.from_bytes(hashlib.sha256(prefix + f"{s}\x1f{c}".encode()).digest()[:8], "big") / 2.0**64
-        for c, s in zip(customer_ids, scenarios, strict=True)
-    ]
-    return pl.Series("draw", values, dtype=pl.Float64)
+    """A uniform number in [0, 1) per (customer, scenario), fixed by the seed: the top 53 bits of
+    `fnv1a_mix("<seed>\\x1f<scenario>\\x1f<customer_id>")` over 2^53. It depends on nothing else (not
+    the other customers, not the row order, not the machine or the Polars version: the hash is
+    written here, on the key's UTF-8 bytes), so a customer's control status is stable across runs
+    and files for a seed."""
+    frame = pl.DataFrame({"c": pl.Series(customer_ids, dtype=pl.String), "s": pl.Series(scenarios, dtype=pl.String)})
+    keys = frame.select(pl.concat_str([pl.lit(f"{seed}\x1f"), pl.col("s"), pl.lit("\x1f"), pl.col("c")])).to_series()
+    draws = (fmix64(fnv1a(keys)) >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return pl.Series("draw", draws, dtype=pl.Float64)
 
 
 def control_flags(rows: pl.DataFrame, shares: Mapping[str, float], seed: int) -> pl.Series:

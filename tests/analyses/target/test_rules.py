@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from target_data import D, customers, inputs, summary
 
 from fidelcli.analyses.target import capped_customers, control_draw, suppressed_ids, target_lists
-from fidelcli.analyses.target.rules import arbitrate, with_channel
+from fidelcli.analyses.target.rules import arbitrate, fmix64, fnv1a, with_channel
 from fidelcli.config import Target
 from fidelcli.errors import InputError
 
@@ -72,11 +71,40 @@ def test_arbitration_highest_priority_then_scenario_order():
     assert got.select("customer_id", "scenario").rows() == [("A", "birthday"), ("B", "welcome")]
 
 
-def test_control_draw_is_sha256_of_seed_scenario_and_id():
-    # int(first 8 bytes of SHA-256(b"0\x1fwelcome\x1fC1"), big-endian) / 2**64, computed here with hashlib.
-    digest = hashlib.sha256(b"0\x1fwelcome\x1fC1").digest()
-    assert control_draw(["C1"], ["welcome"], 0).item() == int.from_bytes(digest[:8], "big") / 2**64 == pytest.approx(0.37144515800942407)
-    assert control_draw(["C1"], ["welcome"], 1).item() != control_draw(["C1"], ["welcome"], 0).item()
+def _fnv1a_mix(key: bytes) -> float:
+    """The draw of docs/target.md in plain Python integers: FNV-1a 64 over the bytes, the
+    MurmurHash3 finaliser, the top 53 bits over 2^53."""
+    h = 0xCBF29CE484222325
+    for byte in key:
+        h = ((h ^ byte) * 0x100000001B3) % 2**64
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) % 2**64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) % 2**64
+    h ^= h >> 33
+    return (h >> 11) / 2**53
+
+
+def test_control_draw_is_fnv1a_mixed_of_seed_scenario_and_id():
+    # Keys of different lengths in one call (the vectorised loop runs over byte positions), and a
+    # non-ASCII id (its UTF-8 bytes: c3 a9).
+    ids, scenarios = ["C1", "C1", "C12345678901", "é"], ["welcome", "welcome", "reactivation", "vip"]
+    got = control_draw(ids, scenarios, 0).to_list()
+    assert got == [_fnv1a_mix(f"0\x1f{s}\x1f{c}".encode()) for c, s in zip(ids, scenarios, strict=True)]
+    # Pinned: a change of hash would move every customer between groups (docs/target.md).
+    assert got[0] == got[1] == 0.4152378395704338
+    assert got[3] == 0.0364886048196269
+    assert control_draw(["C1"], ["welcome"], 1).item() == _fnv1a_mix(b"1\x1fwelcome\x1fC1") != got[0]
+
+
+def test_fnv1a_matches_the_published_test_vectors():
+    # FNV-1a 64 test vectors (Fowler, Noll & Vo, http://www.isthe.com/chongo/src/fnv/test_fnv.c):
+    # "" -> cbf29ce484222325 (the offset basis), "a" -> af63dc4c8601ec8c, "foobar" -> 85944171f73967e8.
+    got = fnv1a(pl.Series(["", "a", "foobar"])).tolist()
+    assert got == [0xCBF29CE484222325, 0xAF63DC4C8601EC8C, 0x85944171F73967E8]
+    # The finaliser maps 0 to 0 and is a bijection: distinct inputs stay distinct.
+    assert fmix64(np.array([0, 1, 2], dtype=np.uint64)).tolist()[0] == 0
+    assert len(set(fmix64(np.arange(1000, dtype=np.uint64)).tolist())) == 1000
 
 
 def test_unknown_scenario_and_missing_input_named_one_by_one():

@@ -12,6 +12,8 @@ Run:  .venv/bin/python bench/bench_recommend.py [--skip-mlxtend] [--sample DIR]
    first use: python -m venv; pip install mlxtend) reads them, one-hot encodes them sparsely, mines
    the itemsets of up to 3 items and the rules, timed as a whole process too. mlxtend is never a
    dependency of fidelcli. Rule counts (single-item consequents) are compared.
+4. With --customers: `fidelcli recommend customers -t FILE -o recs.parquet` (cosine, top 10) on the
+   sample, timed the same way (the whole command: baskets, neighbours, scores, lists, up-sell).
 Timings are printed, never asserted.
 """
 
@@ -109,8 +111,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sample", type=Path, default=None)
     ap.add_argument("--skip-mlxtend", action="store_true")
+    ap.add_argument("--customers", action="store_true", help="also time `recommend customers` on the sample")
     args = ap.parse_args()
     sample = sample_dir(args.sample)
+    if args.customers:
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, peak, _ = timed([str(FIDELCLI), "-q", "recommend", "customers", "-t", str(sample / "transactions.parquet"),
+                                   "-o", str(Path(tmp) / "recs.parquet")])
+        print(f"1M-customer sample: fidelcli recommend customers (cosine, top 10): {wall:.1f} s wall, {peak:.0f} MiB peak")
     cases = [
         ("1M-customer sample", sample / "transactions.parquet", [], 0.001, 0.1),
         ("UCI Online Retail", UCI, [], 0.01, 0.5),

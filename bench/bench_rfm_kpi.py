@@ -12,6 +12,9 @@ Run:  .venv/bin/python bench/bench_rfm_kpi.py [--customers 1000000] [--dir /tmp/
    - `fidelcli -q kpi -t transactions.parquet --period month` (stdout discarded; the sample has a
      margin column, so fidelcli also computes profit, which the DuckDB query leaves out);
    - the same monthly KPIs in DuckDB (active, new, returning, orders, revenue, retention...).
+   (customer_retention_rate: (E - N) / S, S = the customers acquired before the month, docs/metrics.md).
+   Every data shape (order ids or not, string or integer ids, CSV or Parquet, 1 or 10 lines per
+   occasion) with median-of-pairs timing: bench/bench_shapes.py.
 3. The RFM outputs are compared (every score and segment must agree) and the figures printed with the
    ratios fidelcli / DuckDB of the best wall time and of the CPU time (user + sys, steadier than wall
    time on a shared machine). Timings are printed, never asserted.
@@ -73,10 +76,11 @@ a AS (
          sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
          coalesce(sum(cents) FILTER (WHERE active AND NOT is_new), 0) AS ret_cents
   FROM a GROUP BY p
-), w AS (SELECT *, lag(e) OVER (ORDER BY p) AS s FROM per)
+), w AS (SELECT *, lag(e) OVER (ORDER BY p) AS prev_e,
+                 coalesce(sum(n) OVER (ORDER BY p ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS s FROM per)
 SELECT p AS period_start, e AS active_customers, n AS new_customers, e - n AS returning_customers, orders,
        cents / 100 AS revenue, cents / 100 / nullif(orders, 0) AS aov, orders / nullif(e, 0) AS purchase_frequency,
-       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(s, 0) AS retention_rate, 1 - kept / nullif(s, 0) AS churn_rate,
+       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(prev_e, 0) AS retention_rate, 1 - kept / nullif(prev_e, 0) AS churn_rate,
        (e - n) / nullif(s, 0) AS customer_retention_rate, ret_cents / nullif(cents, 0) AS returning_revenue_share
 FROM w ORDER BY p
 ) TO '{out}' (FORMAT csv)

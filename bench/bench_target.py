@@ -7,8 +7,9 @@ Run:  .venv/bin/python bench/bench_target.py [--sample DIR] [--customers 1000000
 2. `fidelcli -q target -t transactions.parquet -c customers.parquet --touchpoints touchpoints.parquet
    --campaigns campaigns.parquet -o targets.csv --format csv` runs in its own process under
    /usr/bin/time -v: wall time and peak RSS of the whole command (reading, the engine's reduction,
-   RFM, scenarios, rules, the control draws, writing both files). The default scenarios: every one
-   but cross_sell; at_risk is left out without a model.
+   RFM, scenarios, rules, the control draws, writing both files). The default scenarios: all of
+   them, cross_sell included (its recommender scores only the customers left in it after the
+   rules); at_risk is left out without a model.
 3. With --clv-model: `clv --model bgnbd --save-model clv.json` first (not timed), then the same
    command with --clv-model (at_risk and vip by CLV), timed the same way.
 Timings and the funnel are printed, never asserted (target in the issue: under 30 s).

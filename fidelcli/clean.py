@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import polars as pl
@@ -23,6 +23,16 @@ Occasion = Literal["day", "order"]
 # Statuses meaning a return, in English and French, matched case-insensitively at the start of the value
 # ("Returned", "retourné", "Remboursée", "ANNULÉ", "avoir"). One anchored regex: no per-row lowercasing.
 RETURN_STATUS = r"(?i)^\s*(return|refund|cancel|void|retour|rembours|annul|avoir)"
+
+
+@dataclass(frozen=True)
+class NativeIds:
+    """The cleaned lines (`Transactions.lines`) and their profile with the customer ids still the
+    source's integers: a reduction groups 10 million integers and casts the 1 million groups' ids
+    to text, instead of casting every line (docs/performance.md). The ids' text is the same."""
+
+    lines: pl.LazyFrame
+    profile: pl.LazyFrame
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,8 @@ class Transactions:
         # day occasions): an engine may then count occasions as distinct purchase days per customer,
         # in one group-by (docs/performance.md). False for frames built by other means.
         self.occasion_is_date = False
+        # Set by clean_transactions for integer ids of a typed source (`NativeIds`); see `collect(native=True)`.
+        self.native: NativeIds | None = None
         self.lines = lf if lines is None else lines
         self.file = file
         self.start = start
@@ -115,10 +127,12 @@ class Transactions:
         tx._profile_with_reductions = False
         return tx
 
-    def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
-        """Collect `plans` (reductions of `lf`), computing the profile in the same pass if still pending."""
+    def collect(self, *plans: pl.LazyFrame, native: bool = False) -> list[pl.DataFrame]:
+        """Collect `plans` (reductions of `lf`, or of `native.lines` with `native`), computing the
+        profile in the same pass if still pending."""
         pending = self._stats is None and self._profile_with_reductions
-        queries = [self._profile_plan, *plans] if pending else list(plans)
+        profile = self.native.profile if native and self.native is not None else self._profile_plan
+        queries = [profile, *plans] if pending else list(plans)
         diagnosed = self.table.diagnosed() if self.table is not None else nullcontext()
         with diagnosed:
             frames = pl.collect_all(queries, engine="streaming")
@@ -304,32 +318,52 @@ def clean_transactions(
     requested = occasion
     occasion, key = occasion_key(occasion, has_order_id="order_id" in table.exprs, file=table.file)
     has_amount = "amount" in table.exprs
-    profile = profile_plan(table.lf, has_amount=has_amount, as_of=as_of)
-    # Without an amount the column is left out, never filled: money is unknown, not 0 (SPEC section 1).
-    lf = table.lf.with_columns(is_return=return_flag(table))
-    lf = lf.filter(pl.col("date").is_not_null())
-    if as_of:
-        # Without an as-of date every row is before the default one (the day after the latest):
-        # no filter, so the profile and the first reduction share one scan of the source.
-        lf = lf.filter(pl.col("date") < pl.lit(as_of))
-    if start:
-        lf = lf.filter(pl.col("date") >= pl.lit(start))
-    if end:
-        lf = lf.filter(pl.col("date") <= pl.lit(end))
-    if has_amount:
-        lf = lf.with_columns(pl.col("amount").fill_null(0.0))
-    if returns == "net":
+    is_return = return_flag(table)
+
+    def cleaned(source: pl.LazyFrame) -> pl.LazyFrame:
+        # Without an amount the column is left out, never filled: money is unknown, not 0 (SPEC section 1).
+        lf = source.with_columns(is_return=is_return)
+        lf = lf.filter(pl.col("date").is_not_null())
+        if as_of:
+            # Without an as-of date every row is before the default one (the day after the latest):
+            # no filter, so the profile and the first reduction share one scan of the source.
+            lf = lf.filter(pl.col("date") < pl.lit(as_of))
+        if start:
+            lf = lf.filter(pl.col("date") >= pl.lit(start))
+        if end:
+            lf = lf.filter(pl.col("date") <= pl.lit(end))
         if has_amount:
-            lf = lf.with_columns(amount=pl.when(pl.col("is_return")).then(-pl.col("amount").abs()).otherwise(pl.col("amount")))
-    elif returns == "drop":
-        lf = lf.filter(~pl.col("is_return"))
-    else:
-        lf = lf.with_columns(is_return=pl.lit(False))
-    lines = lf.with_columns(occasion=key)
+            lf = lf.with_columns(pl.col("amount").fill_null(0.0))
+        if returns == "net":
+            if has_amount:
+                lf = lf.with_columns(amount=pl.when(pl.col("is_return")).then(-pl.col("amount").abs()).otherwise(pl.col("amount")))
+        elif returns == "drop":
+            lf = lf.filter(~pl.col("is_return"))
+        else:
+            lf = lf.with_columns(is_return=pl.lit(False))
+        return lf.with_columns(occasion=key)
+
+    lines = cleaned(table.lf)
     tx = Transactions(
-        lines.filter(pl.col("customer_id").is_not_null()), file=table.file, profile=profile, as_of=as_of, start=start, end=end,
+        lines.filter(pl.col("customer_id").is_not_null()), file=table.file,
+        profile=profile_plan(table.lf, has_amount=has_amount, as_of=as_of), as_of=as_of, start=start, end=end,
         has_amount=has_amount, table=table, on_warnings=on_warnings, lines=lines, occasion=occasion, spec=table.spec,
         options=CleanOptions(returns=returns, as_of=as_of, start=start, end=end, occasion=requested),
     )
     tx.occasion_is_date = occasion == "day"
+    native = _native_ids(table)
+    if native is not None:
+        tx.native = NativeIds(cleaned(native.lf), profile_plan(native.lf, has_amount=has_amount, as_of=as_of))
     return tx
+
+
+def _native_ids(table: Table) -> Table | None:
+    """The table with its customer ids as the source's integers (a typed source: Parquet, a
+    database), not yet cast to text; None when the source's ids are not integers."""
+    src = table.mapping.get("customer_id")
+    if src is None or table.exprs.get("customer_id") is None:
+        return None
+    dtype = table.raw.collect_schema().get(src)
+    if dtype is None or not dtype.is_integer():
+        return None
+    return replace(table, exprs={**table.exprs, "customer_id": pl.col(src)})

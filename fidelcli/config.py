@@ -351,6 +351,8 @@ class Retention(Section):
     campaigns: str = "3y"
     surveys: str = "3y"
     subscriptions: str = Field(default="5y", description="ended subscriptions: 5 years after their end (limitation period)")
+    customers: str = Field(default="3y", description="customers: 3 years after their last purchase, interaction, signup or enrollment "
+                                                     "(CNIL: 3 years after the end of the commercial relationship)")
 
 
 class Privacy(Section):

@@ -231,6 +231,7 @@ def _period(text: str) -> tuple[str, str]:
 @app.command("retain")
 def retain_cmd(
     transactions: options.TransactionsOpt = None,
+    customers: options.CustomersOpt = None,
     touchpoints: Annotated[str | None, typer.Option("--touchpoints", help="Touchpoints table.", show_default=False)] = None,
     campaigns: Annotated[str | None, typer.Option("--campaigns", help="Campaigns table.", show_default=False)] = None,
     surveys: Annotated[str | None, typer.Option("--surveys", help="Surveys table.", show_default=False)] = None,
@@ -246,10 +247,11 @@ def retain_cmd(
     """Drop the records older than their kind's retention period, atomically per file, with an audit log.
 
     Records are aged by transactions' date, touchpoints' timestamp, campaigns' sent_at, surveys' date and
-    subscriptions' end_date (a running subscription is kept). Records dated on or after as-of minus the
-    period are kept (3y before 2025-03-01 keeps 2022-03-01). Defaults: transactions 10y, touchpoints 3y,
-    campaigns 3y, surveys 3y, subscriptions 5y (\\[privacy.retention] of fidelcli.toml). Inputs not
-    given come from \\[inputs].
+    subscriptions' end_date (a running subscription is kept), customers by their last activity (latest
+    purchase in -t, interaction in --touchpoints, signup or enrollment date). Records dated on or after
+    as-of (default today: retention runs on the calendar) minus the period are kept (3y before 2025-03-01
+    keeps 2022-03-01). Defaults: transactions 10y, touchpoints 3y, campaigns 3y, surveys 3y, subscriptions
+    5y, customers 3y (\\[privacy.retention] of fidelcli.toml). Inputs not given come from \\[inputs].
 
     Example: fidelcli privacy retain -t sales.csv --touchpoints touchpoints.parquet --period touchpoints=2y
     """
@@ -257,10 +259,10 @@ def retain_cmd(
 
     cfg = options.config()
     given: dict[Kind, str | None] = {"transactions": transactions, "touchpoints": touchpoints, "campaigns": campaigns, "surveys": surveys,
-                                     "subscriptions": subscriptions}
+                                     "subscriptions": subscriptions, "customers": customers}
     sources = {kind: [src] for kind, src in ((k, s or getattr(cfg.inputs, k)) for k, s in given.items()) if src is not None}
     if not sources:
-        raise InputError("no input to prune", hint="give -t, --touchpoints, --campaigns, --surveys or --subscriptions, or set [inputs]")
+        raise InputError("no input to prune", hint="give -t, -c, --touchpoints, --campaigns, --surveys or --subscriptions, or set [inputs]")
     periods = {**cfg.privacy.retention.model_dump(), **dict(_period(p) for p in period or [])}
     explicit = parse_map_options(maps)
     columns = {kind: {**getattr(cfg.columns, kind), **(explicit if len(sources) == 1 else {})} for kind in sources}

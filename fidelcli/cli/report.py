@@ -113,7 +113,8 @@ def report_cmd(
     Inputs come from \\[inputs] of fidelcli.toml (or -t, -c, --subscriptions). Validation runs first:
     an error stops the run (exit 1, the findings on stderr and in DIR/last_failure.json). Then rfm,
     kpi, cohort, clv (with a holdout), churn (trained, or scored with \\[report] churn_model),
-    subscription: each with a timestamped log line, its time and row counts. The run directory holds
+    subscription, loyalty, roi program and A/B test, target (lists in targets/), recommend rules and
+    customers, journey: each with a timestamped log line, its time and row counts. The run directory holds
     report.html (self-contained: opens offline), summary.md, kpis.json (every headline figure),
     tables/ (Parquet or CSV), models/ and manifest.json; DIR/latest moves to it only when it is
     complete. A lock keeps two runs on DIR apart (a dead run's lock is taken over). --fail-on

@@ -71,6 +71,15 @@ def _by_day(tx: pl.LazyFrame, *keys: str | pl.Expr, profit: pl.Expr | None = Non
     }
 
 
+def _lines(tx: Transactions, *, anonymous: bool) -> pl.LazyFrame:
+    """The cleaned lines (`lf`; with `anonymous`, `lines`: those without a customer id too), their
+    customer ids still the source's integers when there are such (`Transactions.native`): for the
+    reductions that group by customer and cast the groups' ids to text afterwards."""
+    if tx.native is None:
+        return tx.lines if anonymous else tx.lf
+    return tx.native.lines if anonymous else tx.native.lines.filter(pl.col("customer_id").is_not_null())
+
+
 def net_occasions(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Every (customer, occasion) group of lines with its net value, returns included: the
     purchase occasions and the groups made only of returns (a cancellation invoice, a day with
@@ -124,7 +133,8 @@ class PolarsEngine:
         rows are returns have frequency 0 and null dates. Without amounts, revenue and revenue_cents
         are null. Sorted by customer_id.
         """
-        plan = tx.lf
+        native = tx.native is not None
+        plan = _lines(tx, anonymous=False)
         if tx.occasion_is_date:
             aggs = _by_day(plan)
             by_customer = plan.group_by("customer_id").agg(
@@ -142,10 +152,11 @@ class PolarsEngine:
         return tx.collect(
             by_customer
             .select(
-                "customer_id", "first_purchase", "last_purchase", "frequency",
+                pl.col("customer_id").cast(pl.String), "first_purchase", "last_purchase", "frequency",
                 revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents", returns="returns",
             )
-            .sort("customer_id")
+            .sort("customer_id"),
+            native=native,
         )[0]
 
     @staticmethod
@@ -167,7 +178,7 @@ class PolarsEngine:
         return (
             grouped
             .select(
-                "customer_id", "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
+                pl.col("customer_id").cast(pl.String), "period_start", "orders", revenue=pl.col("revenue_cents") / 100, revenue_cents="revenue_cents",
                 **({"profit_cents": "profit_cents"} if profit is not None else {}),
             )
             .sort("customer_id", "period_start")
@@ -187,9 +198,11 @@ class PolarsEngine:
         from the same pass over the data: `kpi()` counts them in the total revenue only.
         """
         if not (anonymous and tx.has_amount):
-            return tx.collect(self._activity_plan(tx.lf, period=period, by_day=tx.occasion_is_date))[0]
+            plan = self._activity_plan(_lines(tx, anonymous=False), period=period, by_day=tx.occasion_is_date)
+            return tx.collect(plan, native=tx.native is not None)[0]
         # The lines without a customer id are one more group (a null customer_id) of the same pass.
-        both = tx.collect(self._activity_plan(tx.lines, period=period, by_day=tx.occasion_is_date))[0]
+        plan = self._activity_plan(_lines(tx, anonymous=True), period=period, by_day=tx.occasion_is_date)
+        both = tx.collect(plan, native=tx.native is not None)[0]
         anonymous_rows = both.get_column("customer_id").is_null()
         activity, anon = both.filter(~anonymous_rows), both.filter(anonymous_rows)
         if tx.lines_after_as_of:

@@ -73,15 +73,26 @@ def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     )
 
 
+# Above this many distinct categories (channels), their count per customer is taken from the distinct
+# (customer, category) pairs instead of one flag per category.
+MAX_FLAGGED_LEVELS = 256
+
+
+def _count_name(column: str) -> str:
+    return "n_categories" if column == "category" else f"n_{column}s"
+
+
 def line_features(lines: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
     """Returns share and category/channel diversity from transaction lines dated on or before `cutoff`.
 
     Columns: customer_id, returns_share (returned amount / purchased amount), n_categories and
     n_channels when those columns exist. None when no such feature can be computed.
 
-    Every step streams, so its memory grows with customers (and their distinct categories), not
-    with lines: the amounts are plain conditional sums, and a count of distinct categories is the
-    number of distinct (customer, category) pairs of the purchase lines, joined to the customers.
+    One streaming group-by per customer: its memory grows with customers, not with lines. The
+    amounts are conditional sums; a customer's count of distinct categories is the number of
+    categories she bought at least once, one flag (a max of booleans) per category of the data
+    (found by a first, light scan of that column). With more than `MAX_FLAGGED_LEVELS` categories,
+    the count is taken from the distinct (customer, category) pairs instead (memory: the pairs).
     """
     cols = set(lines.collect_schema().names())
     lines = lines.filter(pl.col("date") <= pl.lit(cutoff, dtype=pl.Date))
@@ -89,20 +100,34 @@ def line_features(lines: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
     counted = [c for c in ("category", "channel") if c in cols]
     if not returns and not counted:
         return None
+    purchase = ~pl.col("is_return") if "is_return" in cols else pl.lit(True)
+    levels: dict[str, list[str]] = {}
+    if counted:
+        found = lines.select(pl.col(c).filter(purchase).drop_nulls().unique().sort().implode() for c in counted).collect(engine="streaming")
+        levels = {c: found[c][0].to_list() for c in counted}
+    flagged = [c for c in counted if len(levels[c]) <= MAX_FLAGGED_LEVELS]
+    aggs: dict[str, pl.Expr] = {}
     if returns:
         is_ret, amount = pl.col("is_return"), pl.col("amount")
-        out = lines.group_by("customer_id").agg(
-            _bought=pl.when(~is_ret).then(amount).otherwise(0.0).sum(),
-            _returned=pl.when(is_ret).then(amount.abs()).otherwise(0.0).sum(),
-        ).select("customer_id", returns_share=pl.when(pl.col("_bought") > 0).then(pl.col("_returned") / pl.col("_bought")))
-    else:
-        out = lines.select("customer_id").unique()
-    purchases = lines.filter(~pl.col("is_return")) if "is_return" in cols else lines
+        aggs["_bought"] = pl.when(~is_ret).then(amount).otherwise(0.0).sum()
+        aggs["_returned"] = pl.when(is_ret).then(amount.abs()).otherwise(0.0).sum()
+    for c in flagged:
+        aggs |= {f"_{c}_{i}": ((pl.col(c) == v) & purchase).max() for i, v in enumerate(levels[c])}
+    out = lines.group_by("customer_id").agg(**aggs) if aggs else lines.select("customer_id").unique()
+    new: dict[str, pl.Expr] = {}
+    if returns:
+        new["returns_share"] = pl.when(pl.col("_bought") > 0).then(pl.col("_returned") / pl.col("_bought"))
+    for c in flagged:
+        flags = [pl.col(f"_{c}_{i}").fill_null(False).cast(pl.Int64) for i in range(len(levels[c]))]
+        new[_count_name(c)] = pl.sum_horizontal(flags) if flags else pl.lit(0, pl.Int64)
+    out = out.select("customer_id", **new)
     for c in counted:
-        n = (purchases.select("customer_id", c).drop_nulls().unique().group_by("customer_id")
-             .agg(pl.len().cast(pl.Int64).alias(f"n_{c[:-1] + 'ies' if c.endswith('y') else c + 's'}")))
-        out = out.join(n, on="customer_id", how="left")
-    return out.with_columns(pl.col(f"n_{'categories' if c == 'category' else 'channels'}").fill_null(0) for c in counted)
+        if c in flagged:
+            continue
+        n = (lines.filter(purchase).select("customer_id", c).drop_nulls().unique().group_by("customer_id")
+             .agg(pl.len().cast(pl.Int64).alias(_count_name(c))))
+        out = out.join(n, on="customer_id", how="left").with_columns(pl.col(_count_name(c)).fill_null(0))
+    return out.select("customer_id", *(["returns_share"] if returns else []), *(_count_name(c) for c in counted))
 
 
 def purchase_labels(occasions: pl.LazyFrame, cutoff: dt.date, end: dt.date) -> pl.LazyFrame:

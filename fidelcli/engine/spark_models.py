@@ -103,12 +103,6 @@ def rf_summary(tx: Transactions, *, calibration_end: dt.date | None, time_unit: 
     return RFReductions(customers=customers, as_of=tx.as_of, occasions_by_day=by_day)
 
 
-def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
-    """(now - before) / (now + before), null when both are 0 (as `polars_churn` computes the trends)."""
-    total = now + before
-    return pl.when(total > 0).then((now - before) / total).otherwise(None)
-
-
 def _occasions(tx: Transactions) -> DataFrame:
     """The purchase occasions in Spark: customer_id, occasion, date, value_cents."""
     from pyspark.sql import functions as F
@@ -116,16 +110,24 @@ def _occasions(tx: Transactions) -> DataFrame:
     return by_occasion(frame(tx), value=True).filter(F.col("date").isNotNull()).select("customer_id", "occasion", "date", "value_cents")
 
 
+def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
+    """(now - before) / (now + before), null when both are 0 (as `polars_churn` computes the trends)."""
+    total = now + before
+    return pl.when(total > 0).then((now - before) / total).otherwise(None)
+
+
 def purchase_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame:
-    """`polars_churn.purchase_features` on Spark: the per-customer sums and counts in Spark, the
-    ratios in Polars (unsorted)."""
+    """`polars_churn.purchase_features` on Spark: the per-customer counts and sums in Spark (money
+    summed in cents), the ratios in Polars (unsorted). Equal to the Polars engine's to 1e-9 relative;
+    not bitwise: a float sum depends on the order of its terms, which differs between engines (and in
+    Polars between chunk layouts of the same frame)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     c = F.lit(cutoff)
     occ = _occasions(tx).filter(F.col("date") <= c)
     days_ago = F.datediff(c, F.col("date"))
-    prev_date = F.lag("date").over(Window.partitionBy("customer_id").orderBy("date", "occasion"))
+    prev_date = F.lag("date").over(Window.partitionBy("customer_id").orderBy("date", "value_cents"))
     occ = occ.withColumn("gap", F.datediff(F.col("date"), prev_date).cast("double"))
     v = F.col("value_cents")
 

@@ -12,7 +12,8 @@ returning charts and tables, in `views.py` or its own module).
 Example
 -------
 >>> [s.key for s in SECTIONS]  # doctest: +SKIP
-['rfm', 'kpi', 'cohort', 'clv', 'churn_model', 'churn', 'subscription']
+['rfm', 'kpi', 'cohort', 'clv', 'churn_model', 'churn', 'subscription', 'loyalty', 'roi_program', 'roi_abtest', 'target',
+ 'recommend_rules', 'recommend_customers', 'journey']
 """
 
 from __future__ import annotations

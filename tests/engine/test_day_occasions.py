@@ -100,3 +100,32 @@ def test_without_amounts_money_stays_unknown(tmp_path: Path) -> None:
     assert_frame_equal(engine.customer_summary(fast), engine.customer_summary(slow))
     assert_frame_equal(engine.activity(fast, period="month"), engine.activity(slow, period="month"))
     assert engine.customer_summary(fast).get_column("revenue_cents").null_count() == 3
+
+
+@pytest.mark.parametrize("order", [False, True])
+def test_integer_ids_are_grouped_as_integers_with_the_same_frames(tmp_path: Path, order: bool) -> None:
+    # A Parquet source with integer ids (and a line without one): the reductions group the integers
+    # (`Transactions.native`) and give the frames of the ids read as text, "10" sorted before "2".
+    frame = pl.DataFrame(
+        {
+            "customer_id": [2, 10, 10, 2, None, 3],
+            "order_id": [5, 6, 7, 8, 9, 10],
+            "date": [D(2024, 1, 2), D(2024, 1, 3), D(2024, 2, 3), D(2024, 2, 9), D(2024, 2, 10), D(2024, 3, 1)],
+            "amount": [10.0, 5.5, -2.0, 7.0, 1.0, 3.0],
+        }
+    )
+    path = tmp_path / "ids.parquet"
+    (frame if order else frame.drop("order_id")).write_parquet(path)
+    engine = PolarsEngine()
+    native = engine.load(scan_table(path, "transactions"), CleanOptions())
+    text = engine.load(scan_table(path, "transactions"), CleanOptions())
+    assert native.native is not None
+    text.native = None
+    summary = engine.customer_summary(native)
+    assert_frame_equal(summary, engine.customer_summary(text))
+    assert summary.get_column("customer_id").to_list() == ["10", "2", "3"]
+    assert summary.get_column("revenue_cents").to_list() == [350, 1700, 300]  # 10: 550 - 200; 2: 1000 + 700
+    for anonymous in (False, True):
+        assert_frame_equal(engine.activity(native, period="month", anonymous=anonymous),
+                           engine.activity(text, period="month", anonymous=anonymous))
+    assert native.warnings == text.warnings == ["1 rows without a customer id were dropped"]

@@ -154,3 +154,28 @@ def test_retain_drops_records_before_the_first_day_kept(files: Path, tmp_path: P
     assert (row["kept_from"], row["rows_before"], row["rows_removed"], row["rows_after"]) == ("2023-03-01", 5, 3, 2)
     (record,) = read_audit(audit)
     assert (record.action, record.kept_from, record.rows_removed, record.period) == ("retain", "2023-03-01", 3, "3y")
+
+
+def test_retain_drops_customers_without_activity_for_the_period(tmp_path: Path) -> None:
+    pl.DataFrame({"customer_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
+                  "signup_date": ["2015-01-01", "2019-01-01", "2020-01-01", "", "2025-12-01", "", "2018-01-01"],
+                  "email": [f"c{i}@example.org" for i in range(1, 8)]}).write_csv(tmp_path / "customers.csv")
+    pl.DataFrame({"customer_id": ["C1", "C1", "C2", "C3", "C4", "C7"],
+                  "date": ["2015-01-02", "2024-03-01", "2020-06-01", "2023-02-28", "2023-03-01", "2019-01-01"],
+                  "amount": ["1", "2", "3", "4", "5", "6"]}).write_csv(tmp_path / "sales.csv")
+    pl.DataFrame({"customer_id": ["C7"], "timestamp": ["2024-05-05 10:00:00"], "channel": ["email"], "stage": ["visit"]}).write_csv(tmp_path / "tp.csv")
+    audit = tmp_path / "audit.jsonl"
+    r = invoke("privacy", "retain", "-c", str(tmp_path / "customers.csv"), "-t", str(tmp_path / "sales.csv"), "--touchpoints",
+               str(tmp_path / "tp.csv"), "--as-of", "2026-03-01", "--period", "transactions=3y", "--audit", str(audit), "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    # First day kept: 2026-03-01 - 3y = 2023-03-01. Last activity: C1 2024-03-01 (purchase), C2 2020-06-01, C3 2023-02-28
+    # (the day before: goes), C4 2023-03-01 (kept), C5 2025-12-01 (signup), C6 none (undated: kept), C7 2024-05-05 (touchpoint).
+    # C2's purchases all go with transactions=3y, yet C2 goes too: activity is read before any file is pruned.
+    assert pl.read_csv(tmp_path / "customers.csv")["customer_id"].to_list() == ["C1", "C4", "C5", "C6", "C7"]
+    table = pl.read_csv(r.stdout.encode())
+    row = table.filter(pl.col("kind") == "customers").row(0, named=True)
+    assert (row["date_column"], row["period"], row["kept_from"], row["rows_before"], row["rows_removed"], row["undated"]) == (
+        "last activity", "3y", "2023-03-01", 7, 2, 1)
+    assert pl.read_csv(tmp_path / "sales.csv")["customer_id"].to_list() == ["C1", "C4"]
+    assert {rec.file.rsplit("/", 1)[-1]: rec.rows_removed for rec in read_audit(audit)} == {"customers.csv": 2, "sales.csv": 4, "tp.csv": 0}
+    assert all("C2" not in line and "c2@" not in line for line in audit.read_text().splitlines())

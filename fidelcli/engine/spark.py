@@ -39,7 +39,7 @@ from fidelcli.engine.spark_ops import (
     spark_frame,
     with_money,
 )
-from fidelcli.engine.spark_read import LINES, transactions
+from fidelcli.engine.spark_read import SparkTransactions, transactions
 from fidelcli.engine.spark_session import DEFAULT_MASTER, session, to_polars
 from fidelcli.errors import InputError
 from fidelcli.io.read import Table, scan_table
@@ -104,11 +104,12 @@ class SparkEngine:
         df = frame(tx)
         if not (anonymous and tx.has_amount):
             return self._activity(df, period)
-        both = self._activity(tx.cache[LINES], period)
+        assert isinstance(tx, SparkTransactions)
+        both = self._activity(tx.spark_lines, period)
         anonymous_rows = both.get_column("customer_id").is_null()
         activity, anon = both.filter(~anonymous_rows), both.filter(anonymous_rows)
         if tx.lines_after_as_of:
-            lines = tx.cache[LINES]
+            lines = tx.spark_lines
             days = to_polars(lines.filter(F.col("customer_id").isNull()).groupBy("date").agg(F.sum(cents(F.col("amount"))).alias("revenue_cents")))
             anon = (days.filter(pl.col("date") < tx.as_of)
                     .group_by(pl.col("date").dt.truncate({"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}[period])

@@ -2,8 +2,9 @@
 churn features and labels, each the Spark version of its Polars reduction (`polars_clv`,
 `polars_churn`), returning the same columns and dtypes.
 
-The per-customer aggregates are computed in Spark; the few derived columns (ratios, trends) and the
-arithmetic of `polars_clv.net_money` run in Polars on the reduced rows, so they are the same code.
+The per-customer aggregates are computed in Spark (money in cents); the few derived columns
+(ratios, trends) and the arithmetic of `polars_clv.net_money` run in Polars on the reduced rows, so
+they are the same code.
 The BG/BB (discrete) summary is `polars_clv.discrete_reduction` on the occasion groups brought
 back from Spark (one row per customer and occasion), as the Polars engine collects them too.
 """

@@ -12,7 +12,7 @@ import polars as pl
 
 from fidelcli.clean import Occasion, Transactions, occasion_key
 from fidelcli.engine.periods import Period
-from fidelcli.engine.spark_read import TX
+from fidelcli.engine.spark_read import SparkTransactions
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -28,12 +28,11 @@ def frame(tx: Transactions) -> DataFrame:
     Raises InputError for transactions loaded by another engine."""
     from fidelcli.errors import InputError
 
-    if TX not in tx.cache:
+    if not isinstance(tx, SparkTransactions):
         raise InputError("these transactions were not loaded by the Spark engine", file=tx.file,
                          hint="load them with get_engine('spark').load(...)")
     tx.resolve()
-    df: DataFrame = tx.cache[TX]
-    return df
+    return tx.spark_tx
 
 
 def keyed_by(tx: Transactions, occasion: Occasion | None, df: DataFrame | None = None) -> DataFrame:

@@ -44,8 +44,15 @@ from fidelcli.io.sources import TEXT_SUFFIXES, list_files, suffix
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-TX = "spark.tx"  # the cleaned transactions (rows with a customer id), a Spark DataFrame, in `Transactions.cache`
-LINES = "spark.lines"  # the same before the rows without a customer id are dropped
+
+
+class SparkTransactions(Transactions):
+    """Cleaned transactions whose frames live in Spark: `tx` (rows with a customer id) and `lines`
+    (before the rows without one are dropped), Spark DataFrames. Kept as attributes, not in
+    `cache` (which an analysis may clear to free memory between reductions)."""
+
+    spark_tx: DataFrame
+    spark_lines: DataFrame
 
 # strptime directives and their Spark (java.time) patterns; one letter reads one or two digits.
 _DIRECTIVES = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%b": "MMM", "%B": "MMMM", "%y": "yy",
@@ -302,9 +309,9 @@ def _not_in_polars() -> pl.DataFrame:
 
 
 def transactions(spark: SparkSession, table: Table, options: CleanOptions, *,
-                 on_warnings: Callable[[list[str]], None] | None = None) -> Transactions:
-    """The cleaned transactions as a `Transactions` handle whose frames live in Spark (`TX`,
-    `LINES` in its cache); its `lf` has their schema but refuses to be collected by Polars. The
+                 on_warnings: Callable[[list[str]], None] | None = None) -> SparkTransactions:
+    """The cleaned transactions as a `SparkTransactions` handle whose frames live in Spark; its `lf`
+    has their schema but refuses to be collected by Polars. The
     profile (warnings, default analysis date) is one Spark pass, run when first needed."""
     if table.kind != "transactions":
         raise InputError(f"expected a transactions table, got {table.kind}", file=table.file)
@@ -321,9 +328,9 @@ def transactions(spark: SparkSession, table: Table, options: CleanOptions, *,
         return state["profile"]
 
     lf = pl.defer(_not_in_polars, schema=schema)
-    tx = Transactions(lf, file=table.file, profile=pl.defer(profile_frame, schema=PROFILE_SCHEMA), as_of=options.as_of,
+    tx = SparkTransactions(lf, file=table.file, profile=pl.defer(profile_frame, schema=PROFILE_SCHEMA), as_of=options.as_of,
                       start=options.start, end=options.end, has_amount=has_amount, table=table, on_warnings=on_warnings,
                       lines=lf, occasion=occasion, spec=table.spec, options=options)
-    tx.cache[LINES] = lines
-    tx.cache[TX] = lines.filter(lines["customer_id"].isNotNull())
+    tx.spark_lines = lines
+    tx.spark_tx = lines.filter(lines["customer_id"].isNotNull())
     return tx

@@ -196,29 +196,41 @@ def test_cli_rfm_is_byte_for_byte_and_the_other_commands_equal_as_json(spark_eng
         ["cohort", "-t", tx, "--period", "quarter"],
         ["clv", "-t", tx, "--time-unit", "week", "--horizon", "12m"],
         ["recommend", "rules", "-t", tx, "--min-support", "0.01", "--min-confidence", "0.2"],
-        ["churn", "train", "-t", tx, "--cutoff", "2025-06-30", "--horizon", "90d", "--model-out", "{engine}.json"],
-        ["churn", "score", "-t", tx, "--model", "polars.json"],
     ]
     for command in commands:
         out = {}
         for engine in ("polars", "spark"):
-            args = [a.format(engine=engine) for a in command]
-            out[engine] = json.loads(_cli("--engine", engine, *args, "--format", "json").stdout)
+            out[engine] = json.loads(_cli("--engine", engine, *command, "--format", "json").stdout)
         _close(out["spark"], out["polars"], " ".join(command[:2]))
+    # The churn features are equal to 1e-9 (test_sample_equals_polars), not bitwise: a float sum
+    # depends on the order of its terms. Gradient-boosted trees bin the features by their distinct
+    # values, so a last-bit difference can move a bin edge: the trained model's figures agree to
+    # CHURN_TOLERANCE, not to 1e-9.
+    train = {}
+    for engine in ("polars", "spark"):
+        args = ["churn", "train", "-t", tx, "--cutoff", "2025-06-30", "--horizon", "90d", "--model-out", f"{engine}.json"]
+        train[engine] = json.loads(_cli("--engine", engine, *args, "--format", "json").stdout)
+    _close(train["spark"], train["polars"], "churn train", rel=CHURN_TOLERANCE)
+    scores = [json.loads(_cli("--engine", engine, "churn", "score", "-t", tx, "--model", "polars.json", "--format", "json").stdout)
+              for engine in ("polars", "spark")]
+    _close(scores[1], scores[0], "churn score", rel=CHURN_TOLERANCE)
 
 
-def _close(got: Any, expected: Any, where: str) -> None:
-    """Equal JSON values: exact but for floats (1e-9 relative)."""
+CHURN_TOLERANCE = 1e-3
+
+
+def _close(got: Any, expected: Any, where: str, rel: float = 1e-9) -> None:
+    """Equal JSON values: exact but for floats (`rel` relative)."""
     if isinstance(expected, float) and isinstance(got, (int, float)):
-        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), where
+        assert got == pytest.approx(expected, rel=rel, abs=rel * 1e-3), where
     elif isinstance(expected, dict):
         assert isinstance(got, dict) and got.keys() == expected.keys(), where
         for k in expected:
-            _close(got[k], expected[k], f"{where}.{k}")
+            _close(got[k], expected[k], f"{where}.{k}", rel)
     elif isinstance(expected, list):
         assert isinstance(got, list) and len(got) == len(expected), where
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            _close(g, e, f"{where}[{i}]")
+            _close(g, e, f"{where}[{i}]", rel)
     else:
         assert got == expected, where
 

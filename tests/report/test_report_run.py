@@ -152,21 +152,36 @@ def test_killed_run_leaves_the_previous_report_intact(shop: Path) -> None:
 
 @pytest.mark.slow
 def test_two_runs_at_once_one_refused_one_waits(shop: Path) -> None:
-    first = subprocess.Popen([*FIDELCLI, "--config", "fast.toml", "report", "--out", "twice"], cwd=shop, stderr=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    # A holder process takes the directory's lock as a running report does and keeps it until told:
+    # the outcome does not depend on how fast a report runs on a loaded machine.
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from fidelcli.report import run\n"
+        "with run.locked(Path('twice')):\n    print('locked', flush=True); sys.stdin.readline()\n")],
+        cwd=shop, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        _wait_for(first, "writing into twice")
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         refused = cli("--config", "fast.toml", "report", "--out", "twice", cwd=shop)
         assert refused.returncode == 2
-        assert refused.stderr.splitlines()[-2:] == [f"error: twice: another report run (pid {first.pid}) is writing this directory",
+        assert refused.stderr.splitlines()[-2:] == [f"error: twice: another report run (pid {holder.pid}) is writing this directory",
                                                     "hint: wait for it to finish, or give --wait SECONDS"]
-        waited = cli("--config", "fast.toml", "report", "--out", "twice", "--wait", "600", cwd=shop)
+        assert not (shop / "twice" / "runs").exists()  # the refused run wrote nothing
+        waiting = subprocess.Popen([*FIDELCLI, "--config", "fast.toml", "report", "--out", "twice", "--wait", "600"], cwd=shop,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        assert waiting.poll() is None  # still waiting for the lock
     finally:
-        out, _ = first.communicate(timeout=600)
-    assert first.returncode == 0 and waited.returncode == 0, waited.stderr
+        holder.communicate("\n", timeout=60)
+    out, err = waiting.communicate(timeout=600)
+    assert waiting.returncode == 0, err
+    # Two real runs started together: both complete, each in its own run directory.
+    both = [subprocess.Popen([*FIDELCLI, "--config", "fast.toml", "report", "--out", "twice", "--wait", "600"], cwd=shop,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in both:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
     complete = sorted(p.name for p in (shop / "twice" / "runs").iterdir() if not p.name.startswith("."))
-    assert len(complete) == 2 and (shop / "twice" / "latest").resolve().name == complete[-1]
-    for name in complete:  # both complete and readable: neither wrote into the other
+    assert len(complete) == 3 and (shop / "twice" / "latest").resolve().name in complete
+    for name in complete:  # all complete and readable: none wrote into another
         assert json.loads((shop / "twice" / "runs" / name / "kpis.json").read_text())["rfm.customers"] == 300
 
 

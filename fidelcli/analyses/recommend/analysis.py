@@ -223,6 +223,7 @@ def recommend_customers(
             raise InputError(f"--calibration-end {calibration_end} leaves no calibration or no holdout period",
                              file=tx.file, hint=f"choose a date between {since} and {last}")
     lines_all, items = encode(baskets, "product_id", keep=("customer_id", "date"))
+    del baskets  # the text rows (about 1 GiB per 10 M lines) are not needed past the codes
     # Customers as integer codes (their rank in the sorted ids) from here on: every join, group-by
     # and sort below is on integers, in the ids' order; the ids come back in the tables returned.
     ids = lines_all.get_column("customer_id").unique().sort()

@@ -22,9 +22,10 @@ from fidelcli.engine import Engine, EngineName, PolarsEngine, get_engine
 from fidelcli.errors import ConfigError, InputError
 from fidelcli.io.read import scan_table
 
-# Every engine of `ENGINES`; the Spark one (local[2], the `spark_engine` fixture of tests/conftest.py)
-# runs in one xdist worker, which starts its session once.
-ENGINES = [pytest.param(name, marks=[pytest.mark.xdist_group("spark")] if name == "spark" else [], id=name) for name in ENGINE_NAMES]
+# Every engine of `ENGINES`; the Spark one is the `spark_engine` fixture of tests/conftest.py (local[2]):
+# the module runs in one xdist worker (with tests/engine/test_spark.py), which starts its session once.
+ENGINES = [pytest.param(name, id=name) for name in ENGINE_NAMES]
+pytestmark = pytest.mark.xdist_group("spark")  # the whole module: marks on fixture params do not group reliably
 D = dt.date
 AS_OF = D(2024, 4, 1)
 CAL_END = D(2024, 2, 29)

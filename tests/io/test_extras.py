@@ -61,10 +61,10 @@ def test_extras_and_version_are_declared_once():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
     # Each extra installs the module `require` imports for it; the tests install the ones they cover.
-    assert {e: extras[e][0].split(">")[0].split("[")[0] for e in MODULES} == {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg"}
+    assert {e: extras[e][0].split(">")[0].split("[")[0] for e in MODULES} == {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg", "spark": "pyspark"}
     # The tests exercise every optional reader and writer: the test extra pulls in every runtime extra.
-    assert "fidelcli[plots,duckdb,postgres]" in extras["test"] and "fidelcli[test]" in extras["dev"]
-    assert not any(d.startswith(("matplotlib", "duckdb", "psycopg")) for d in project["dependencies"])
+    assert "fidelcli[plots,duckdb,postgres,spark]" in extras["test"] and "fidelcli[test]" in extras["dev"]
+    assert not any(d.startswith(("matplotlib", "duckdb", "psycopg", "pyspark")) for d in project["dependencies"])
     # The version: only fidelcli.__version__, which the installed metadata repeats.
     assert "version" not in project and project["dynamic"] == ["version"]
     assert version("fidelcli") == fidelcli.__version__

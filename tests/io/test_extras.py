@@ -61,7 +61,8 @@ def test_extras_and_version_are_declared_once():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
     # Each extra installs the module `require` imports for it; the tests install the ones they cover.
-    assert {e: extras[e][0].split(">")[0].split("[")[0] for e in MODULES} == {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg", "spark": "pyspark"}
+    expected = {"plots": "matplotlib", "duckdb": "duckdb", "postgres": "psycopg", "spark": "pyspark"}
+    assert {e: extras[e][0].split(">")[0].split("[")[0] for e in MODULES} == expected
     # The tests exercise every optional reader and writer: the test extra pulls in every runtime extra.
     assert "fidelcli[plots,duckdb,postgres,spark]" in extras["test"] and "fidelcli[test]" in extras["dev"]
     assert not any(d.startswith(("matplotlib", "duckdb", "psycopg", "pyspark")) for d in project["dependencies"])

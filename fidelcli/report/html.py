@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fidelcli.report.views import Block, Chart, Note, TableBlock
+from fidelcli.report.warnings_fr import french_warning
 
 # headers, formatted rows, right-aligned columns (`fidelcli.cli.render.formatted_cells`).
 Cells = Callable[[pl.DataFrame], tuple[list[str], list[list[str]], list[bool]]]
@@ -100,6 +101,11 @@ def _block(block: Block, cells: Cells) -> str:
     return f'<p class="note">{_e(block.text)}</p>'
 
 
+def section_warnings(section: PageSection, lang: str) -> list[str]:
+    """The section's warnings in the page's language (the analyses write them in English)."""
+    return [french_warning(w) for w in section.warnings] if lang == "fr" else list(section.warnings)
+
+
 def _cards(cards: list[Card]) -> str:
     out = []
     for c in cards:
@@ -117,7 +123,8 @@ def page(*, title: str, subtitle: str, lang: str, cards: list[Card], cards_title
     nav = "".join(f'<li><a href="#{_e(a)}">{_e(t)}</a></li>' for a, t in toc)
     parts = [f'<section id="kpis"><h2>{_e(cards_title)}</h2>{_cards(cards)}</section>']
     for s in sections:
-        warn = "".join(f'<p class="warn">{_e(warnings_title)}: {_e(w)}</p>' for w in s.warnings)
+        colon = " : " if lang == "fr" else ": "
+        warn = "".join(f'<p class="warn">{_e(warnings_title)}{colon}{_e(w)}</p>' for w in section_warnings(s, lang))
         blocks = "".join(_block(b, cells) for b in s.blocks)
         parts.append(f'<section id="{_e(s.anchor)}" data-section="{_e(s.anchor)}"><h2>{_e(s.title)}</h2>{warn}{blocks}</section>')
     return (

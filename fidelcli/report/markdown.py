@@ -3,7 +3,7 @@ an e-mail or a pull request; the same cards and tables as report.html."""
 
 from __future__ import annotations
 
-from fidelcli.report.html import Card, Cells, PageSection
+from fidelcli.report.html import Card, Cells, PageSection, section_warnings
 from fidelcli.report.views import Note, TableBlock
 
 
@@ -19,14 +19,14 @@ def _table(block: TableBlock, cells: Cells, *, max_rows: int = 20) -> list[str]:
 
 
 def summary(*, title: str, subtitle: str, cards: list[Card], sections: list[PageSection], cells: Cells,
-            skipped: dict[str, str], skipped_title: str) -> str:
-    """The Markdown document."""
+            skipped: dict[str, str], skipped_title: str, lang: str = "en") -> str:
+    """The Markdown document (the sections' warnings in `lang`)."""
     lines = [f"# {title}", "", subtitle, ""]
     lines += [f"- **{c.label}**: {c.value}" + (f" ({c.change})" if c.change else "") for c in cards]
     lines.append("")
     for s in sections:
         lines += [f"## {s.title}", ""]
-        lines += [f"> {w}" for w in s.warnings]
+        lines += [f"> {w}" for w in section_warnings(s, lang)]
         for b in s.blocks:
             if isinstance(b, TableBlock):
                 lines += _table(b, cells)

@@ -152,7 +152,8 @@ def write_run(
                      sections=sections, toc_title=text["toc"], cells=rendering.cells, warnings_title=text["warning"])
     (directory / "report.html").write_text(page, encoding="utf-8")
     (directory / "summary.md").write_text(markdown.summary(title=text["title"], subtitle=subtitle, cards=card_list, sections=sections,
-                                                           cells=rendering.cells, skipped=result.skipped, skipped_title=text["skipped"]),
+                                                           cells=rendering.cells, skipped=result.skipped, skipped_title=text["skipped"],
+                                                           lang=rendering.lang),
                                           encoding="utf-8")
     written += ["report.html", "summary.md"]
     return {"files": written, "compared_to": previous.name if previous is not None else None}

@@ -63,3 +63,25 @@ def test_french_back_office_sample_page_has_no_english_check_message(tmp_path: P
     assert "le magasin manque sur 13\u202f178 lignes" in quality
     text = re.sub(r"<[^>]+>", " ", quality)
     assert [w for w in ENGLISH if w in text] == []
+
+
+# Words of the English warnings of the analyses (`fidelcli.report.warnings_fr` gives their French text).
+ENGLISH_WARNING_WORDS = [" the ", " of ", " customers ", " rows ", " with ", " no rule ", " repeat "]
+
+
+@pytest.mark.slow
+def test_french_back_office_sample_default_report_has_no_english_line(tmp_path: Path) -> None:
+    # The default report: every section this input (transactions only) allows, its warnings included.
+    (tmp_path / "f.toml").write_text(f'[inputs]\ntransactions = "{ROOT / "sample_data" / "export_backoffice_fr.csv"}"\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "fidelcli", "-q", "--config", "f.toml", "report", "--out", "out", "--lang", "fr"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    page = Path(done.stdout.strip()).read_text(encoding="utf-8")
+    # The analyses of this export warn (7 repeat customers left out of the spend model, no association rule): in French.
+    assert "avertissement : 7 clients réguliers dont les retours annulent les achats répétés" in html.unescape(page)
+    assert "avertissement : aucune règle n'atteint un support de 0,01 et une confiance de 0,5" in html.unescape(page)
+    visible = re.sub(r"<style>.*?</style>|<svg.*?</svg>", "", page, flags=re.S)
+    lines = [line for line in html.unescape(re.sub(r"<[^>]+>", "\n", visible)).splitlines() if line.strip()]
+    assert [line for line in lines if any(w in f" {line} " for w in ENGLISH_WARNING_WORDS)] == []
+    summary = (Path(done.stdout.strip()).parent / "summary.md").read_text(encoding="utf-8")
+    assert [line for line in summary.splitlines() if line.startswith(">") and any(w in line for w in ENGLISH_WARNING_WORDS)] == []

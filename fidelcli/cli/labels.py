@@ -87,7 +87,35 @@ FR: dict[str, str] = {
     "median_days": "jours (médiane)", "q1_days": "jours (Q1)", "q3_days": "jours (Q3)", "mean_days": "jours (moyenne)",
     "rank": "rang", "path": "parcours", "stages": "étapes", "stage": "étape", "channel": "canal", "negative": "expériences négatives",
     "effect": "effet", "effect_low": "effet (bas)", "effect_high": "effet (haut)",
+    "recipients": "destinataires", "incremental_revenue": "CA incrémental", "program_cost": "coût du programme",
+    "roi_percent": "ROI (%)", "orders_per_customer": "commandes par client",
 }
+
+# Values of the report's label columns (a row's name, not a figure): `value_label`. The keys of FR are labels too.
+LABEL_COLUMNS = frozenset({"measure", "label", "covariate", "metric", "test"})
+VALUES_FR: dict[str, str] = {
+    "uplift (difference in differences)": "hausse (double différence)",
+    "naive: members chose to join": "naïf : les adhérents ont choisi d'adhérer",
+    "months from first purchase to enrollment": "mois entre le premier achat et l'adhésion",
+    "two-proportion z": "z à deux proportions", "welch": "Welch", "welch, capped": "Welch, plafonné",
+}
+VALUE_PATTERNS_FR = [
+    (r"orders in the (\d+) months before", "commandes des {0} mois avant"),
+    (r"revenue in the (\d+) months before", "chiffre d'affaires des {0} mois avant"),
+]
+
+
+def value_label(value: str, lang: str = "en") -> str:
+    """A value of a label column (`LABEL_COLUMNS`: the roi program's measures, the A/B test's metrics...) in `lang`."""
+    if lang != "fr":
+        return value
+    if value in VALUES_FR or value in FR:
+        return VALUES_FR.get(value) or FR[value]
+    for pattern, template in VALUE_PATTERNS_FR:
+        match = re.fullmatch(pattern, value)
+        if match:
+            return template.format(*match.groups())
+    return value
 
 
 def label(column: str, lang: str = "en") -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from fidelcli.cli.labels import LABEL_COLUMNS, value_label
 from fidelcli.report.views import Block, Chart, Note, TableBlock
 from fidelcli.report.warnings_fr import french_warning
 
@@ -106,6 +107,21 @@ def section_warnings(section: PageSection, lang: str) -> list[str]:
     return [french_warning(w) for w in section.warnings] if lang == "fr" else list(section.warnings)
 
 
+def labelled_cells(cells: Cells, lang: str) -> Cells:
+    """`cells` with the values of the label columns (`fidelcli.cli.labels.LABEL_COLUMNS`) in `lang`: a table's row names
+    (`uplift (difference in differences)`, `revenue_per_customer`...) read like its headers. Translated after formatting,
+    since the formatting of a long table's values depends on its row names."""
+    if lang != "fr":
+        return cells
+
+    def labelled(frame: pl.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
+        headers, rows, numeric = cells(frame)
+        at = {i for i, c in enumerate(frame.columns) if c in LABEL_COLUMNS}
+        return headers, [[value_label(v, lang) if i in at else v for i, v in enumerate(r)] for r in rows], numeric
+
+    return labelled
+
+
 def _cards(cards: list[Card]) -> str:
     out = []
     for c in cards:
@@ -121,6 +137,7 @@ def page(*, title: str, subtitle: str, lang: str, cards: list[Card], cards_title
     """The whole HTML document."""
     toc = [("kpis", cards_title), *[(s.anchor, s.title) for s in sections]]
     nav = "".join(f'<li><a href="#{_e(a)}">{_e(t)}</a></li>' for a, t in toc)
+    cells = labelled_cells(cells, lang)
     parts = [f'<section id="kpis"><h2>{_e(cards_title)}</h2>{_cards(cards)}</section>']
     for s in sections:
         colon = " : " if lang == "fr" else ": "

@@ -3,7 +3,7 @@ an e-mail or a pull request; the same cards and tables as report.html."""
 
 from __future__ import annotations
 
-from fidelcli.report.html import Card, Cells, PageSection, section_warnings
+from fidelcli.report.html import Card, Cells, PageSection, labelled_cells, section_warnings
 from fidelcli.report.views import Note, TableBlock
 
 
@@ -21,6 +21,7 @@ def _table(block: TableBlock, cells: Cells, *, max_rows: int = 20) -> list[str]:
 def summary(*, title: str, subtitle: str, cards: list[Card], sections: list[PageSection], cells: Cells,
             skipped: dict[str, str], skipped_title: str, lang: str = "en") -> str:
     """The Markdown document (the sections' warnings in `lang`)."""
+    cells = labelled_cells(cells, lang)
     lines = [f"# {title}", "", subtitle, ""]
     lines += [f"- **{c.label}**: {c.value}" + (f" ({c.change})" if c.change else "") for c in cards]
     lines.append("")

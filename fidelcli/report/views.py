@@ -15,6 +15,7 @@ import polars as pl
 
 from fidelcli.cli.labels import label
 from fidelcli.report import charts
+from fidelcli.report.sentences_fr import moment_sentences
 from fidelcli.result import Result
 
 
@@ -306,8 +307,11 @@ def journey_view(result: Result, ctx: ViewContext) -> list[Block]:
         keep = [c for c in ("rank", "stage", "channel", "customers", "negative", "effect", "effect_low", "effect_high", "p_holm")
                 if c in moments.columns]
         blocks.append(TableBlock(ctx.t("Moments of truth"), moments.select(keep).head(10)))
-        blocks += [Note(str(text)) for text in tables["summary"].get_column("moment_of_truth").to_list()] \
-            if "moment_of_truth" in tables["summary"].columns else []
+        summary = tables["summary"]
+        if "moment_of_truth" in summary.columns:
+            texts = ([str(t) for t in summary.get_column("moment_of_truth").to_list()] if ctx.lang != "fr"
+                     else moment_sentences(summary, moments, result.headline()))
+            blocks += [Note(text) for text in texts]
     return blocks
 
 

@@ -104,6 +104,11 @@ CATALOGUE: list[tuple[str, str]] = [
      r"and the holdout starts on (?P<start>\S+)",
      "la fin de calibration {end} tombe au milieu d'une période ({u_unit}) : la calibration couvre les périodes complètes "
      "jusqu'au {effective} et la validation commence le {start}"),
+    (r"(?P<w_error>.+): expected_value and clv are left empty \(expected purchases and P\(alive\) are reported\)",
+     "{w_error} : expected_value et clv sont laissés vides (les achats attendus et P(alive) sont donnés)"),
+    (r"gamma_gamma: only (?P<n_count>{N}) customer\(s\) with repeat purchases and a positive spend",
+     "gamma_gamma : seulement {n_count} client(s) avec des achats répétés et une dépense positive"),
+    (r"model (?P<error>.+) \(left out of the comparison\)", "modèle {error} (écarté de la comparaison)"),
     (r"the expected relationship duration could not be measured from the data \(a summary table, or no churn observed\): "
      r"historical_clv is empty; pass --lifetime YEARS",
      "la durée attendue de la relation n'a pas pu être mesurée sur les données (table de synthèse, ou aucune attrition "
@@ -119,11 +124,17 @@ CATALOGUE: list[tuple[str, str]] = [
      "{n_se}, plus grande que lui-même : les données montrent trop peu d'abandons pour distinguer les clients actifs des "
      "clients perdus ; lisez p_alive et les horizons longs avec prudence"),
     # fidelcli/report/sections.py
-    (r"no model could be fitted without the last (?P<holdout>\S+) \((?P<exc>.*)\): fitted on all the data, no holdout accuracy",
-     "aucun modèle n'a pu être ajusté sans les derniers {holdout} ({exc}) : ajusté sur toutes les données, sans précision "
+    (r"no model could be fitted without the last (?P<holdout>\S+) \((?P<w_exc>.*)\): fitted on all the data, no holdout accuracy",
+     "aucun modèle n'a pu être ajusté sans les derniers {holdout} ({w_exc}) : ajusté sur toutes les données, sans précision "
      "en validation"),
-    (r"the churn model cannot score here \((?P<exc>.*)\): at_risk left out",
-     "le modèle d'attrition ne peut pas noter ici ({exc}) : at_risk est laissé de côté"),
+    (r"the churn model cannot score here \((?P<w_exc>.*)\): at_risk left out",
+     "le modèle d'attrition ne peut pas noter ici ({w_exc}) : at_risk est laissé de côté"),
+    # the same, written in French by sections.py: only the error inside it is English
+    (r"le modèle d'attrition ne peut pas noter ici \((?P<w_exc>.*)\) : at_risk est laissé de côté",
+     "le modèle d'attrition ne peut pas noter ici ({w_exc}) : at_risk est laissé de côté"),
+    # fidelcli/churn/modelfile.py: the error nested in the two warnings above (after its location, if any)
+    (r"(?P<loc>.*?)the model needs feature\(s\) the data does not provide: (?P<features>.*)",
+     "{loc}le modèle demande des variables que les données n'ont pas : {features}"),
 ]
 CATALOGUE += [
     # fidelcli/analyses/target
@@ -184,6 +195,9 @@ CATALOGUE += [
      "pas de colonne loyalty_member : chaque client est simulé comme adhérent dès son premier achat"),
     (r"(?P<n_missing>{N}) members without an enrollment_date are enrolled at their first purchase",
      "{n_missing} adhérents sans enrollment_date sont inscrits à leur premier achat"),
+    # fidelcli/analyses/loyalty/kpis.py
+    (r"(?P<n_negative>{N}) members have a negative balance: returns took back points already redeemed",
+     "{n_negative} adhérents ont un solde négatif : des retours ont repris des points déjà utilisés"),
     (r"the transactions have no category column: category multipliers are not applied",
      "les transactions n'ont pas de colonne de catégorie : les multiplicateurs par catégorie ne sont pas appliqués"),
     # fidelcli/analyses/journey

@@ -58,6 +58,14 @@ EXAMPLES: list[tuple[str, str]] = [
      "left out of the spend model: their expected_value is empty and their clv 0",
      "7 clients réguliers dont les retours annulent les achats répétés (dépense nette <= 0) sont écartés du modèle de "
      "dépense : leur expected_value est vide et leur clv 0"),
+    ("gamma_gamma: only 2 customer(s) with repeat purchases and a positive spend: expected_value and clv are left empty "
+     "(expected purchases and P(alive) are reported)",
+     "gamma_gamma : seulement 2 client(s) avec des achats répétés et une dépense positive : expected_value et clv sont laissés "
+     "vides (les achats attendus et P(alive) sont donnés)"),
+    ("gamma_gamma: only 1 customer(s) with repeat purchases and a positive spend",
+     "gamma_gamma : seulement 1 client(s) avec des achats répétés et une dépense positive"),
+    ("model pareto_nbd: the fit did not converge (left out of the comparison)",
+     "modèle pareto_nbd: the fit did not converge (écarté de la comparaison)"),
     (f"frequency and mean spend are correlated (r = {0.4567:.2f}): the Gamma-Gamma "
      "independence assumption is doubtful, read expected values with care",
      "la fréquence et la dépense moyenne sont corrélées (r = 0,46) : l'hypothèse d'indépendance du modèle Gamma-Gamma est "
@@ -89,6 +97,17 @@ EXAMPLES: list[tuple[str, str]] = [
      "sans précision en validation"),
     ("the churn model cannot score here (no surveys input): at_risk left out",
      "le modèle d'attrition ne peut pas noter ici (no surveys input) : at_risk est laissé de côté"),
+    # ... with the error of a model file that needs more than the data has (fidelcli/churn/modelfile.py), in English or
+    # inside the French text sections.py writes for a French run
+    ("the churn model cannot score here (the model needs feature(s) the data does not provide: last_nps, last_csat): at_risk left out",
+     "le modèle d'attrition ne peut pas noter ici (le modèle demande des variables que les données n'ont pas : last_nps, last_csat) : "
+     "at_risk est laissé de côté"),
+    ("le modèle d'attrition ne peut pas noter ici (the model needs feature(s) the data does not provide: last_nps) : at_risk est "
+     "laissé de côté",
+     "le modèle d'attrition ne peut pas noter ici (le modèle demande des variables que les données n'ont pas : last_nps) : at_risk est "
+     "laissé de côté"),
+    ("file m.json: the model needs feature(s) the data does not provide: last_ces",
+     "file m.json: le modèle demande des variables que les données n'ont pas : last_ces"),
     # fidelcli/analyses/target
     ("the customers table has no email column: the email column of the target file is empty",
      "la table des clients n'a pas de colonne email : la colonne email du fichier de ciblage est vide"),
@@ -153,6 +172,11 @@ EXAMPLES: list[tuple[str, str]] = [
      f"of the buyers' revenue, the lift per recipient is {0.1234:.4g} (p = {0.2:.2g}) instead of {1.5:.4g} (p = {0.01:.2g})",
      "le chiffre d'affaires de 'B' face à 'control' tient à quelques grandes valeurs : plafonné au quantile 99\u202f% du "
      "chiffre d'affaires des acheteurs, l'effet par destinataire est 0,1234 (p = 0,2) au lieu de 1,5 (p = 0,01)"),
+    # fidelcli/analyses/loyalty/kpis.py, alone and nested in the roi program's loyalty simulation
+    (f"{3:,} members have a negative balance: returns took back points already redeemed",
+     "3 adhérents ont un solde négatif : des retours ont repris des points déjà utilisés"),
+    (f"loyalty simulation: {1200:,} members have a negative balance: returns took back points already redeemed",
+     f"simulation de fidélité : 1{S}200 adhérents ont un solde négatif : des retours ont repris des points déjà utilisés"),
     # fidelcli/analyses/loyalty/simulate.py
     ("no loyalty_member column: every customer is simulated as a member from the first purchase",
      "pas de colonne loyalty_member : chaque client est simulé comme adhérent dès son premier achat"),
@@ -254,6 +278,16 @@ def literal_warnings() -> list[tuple[str, ast.Constant | ast.JoinedStr]]:
                     arg = arg.orelse  # the English branch of a language choice
                 if isinstance(arg, ast.Constant | ast.JoinedStr):
                     found.append((f"{path.relative_to(ROOT)}:{node.lineno}", arg))
+            # `warnings = [*warnings, f"..."]`, `warnings += [f"..."]`, `warnings.extend([f"..."])`
+            value = None
+            if isinstance(node, ast.Assign) and any(_is_warnings(t) for t in node.targets) or (
+                    isinstance(node, ast.AugAssign) and _is_warnings(node.target)):
+                value = node.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "extend"
+                  and _is_warnings(node.func.value) and node.args):
+                value = node.args[0]
+            if isinstance(value, ast.List):
+                found += [(f"{path.relative_to(ROOT)}:{node.lineno}", e) for e in value.elts if isinstance(e, ast.Constant | ast.JoinedStr)]
     return found
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from fidelcli.analyses.journey.moments import sentence_points
 from fidelcli.report.warnings_fr import NNBSP, french_number
 
 
@@ -21,14 +22,13 @@ def _n(value: float, spec: str) -> str:
 
 def moment_sentence(row: Mapping[str, object], settings: Mapping[str, object]) -> str:
     """One moment of truth (a `moments` row with an effect) in French; see `journey.moments.sentence`."""
-    effect, low, high = (100 * float(row[k]) for k in ("effect", "effect_low", "effect_high"))  # type: ignore[arg-type]
+    effect, low, high, raw_neg, raw_other = sentence_points(row)
     w = settings.get("window_days")
     goal = (f"d'acheter encore plus de {w} jours après" if settings.get("outcome") == "retention" else f"de racheter dans les {w} jours")
     direction = "moins" if effect < 0 else "plus"
     neg_max = float(settings.get("negative_max") or 2)  # type: ignore[arg-type]
     threshold = str(int(neg_max)) if neg_max.is_integer() else french_number(str(neg_max))
     sure = "" if low > 0 or high < 0 else f" (indiscernable d'une absence d'effet à 95{NNBSP}%)"
-    raw_neg, raw_other = (100 * float(row[k]) for k in ("outcome_negative", "outcome_other"))  # type: ignore[arg-type]
     return (
         f"{row['stage']} via {row['channel']} : les clients ayant eu une expérience négative (satisfaction 1-{threshold}) étaient "
         f"{_n(abs(effect), '.1f')} points {direction} susceptibles {goal} que des clients comparables (mêmes achats et dépenses "

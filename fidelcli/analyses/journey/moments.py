@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -151,15 +151,22 @@ def moments_of_truth(rows: pl.DataFrame, order: Sequence[str], *, settings: Mome
     return ranked.select(*MOMENT_COLUMNS)
 
 
+def sentence_points(row: Mapping[str, object]) -> tuple[float, float, float, float, float]:
+    """The figures a moment's sentence states, in points: effect, its 95 % interval (low, high), and the
+    raw outcome rates of customers with and without a negative experience (one home for every language)."""
+    keys = ("effect", "effect_low", "effect_high", "outcome_negative", "outcome_other")
+    effect, low, high, neg, other = (100 * float(row[k]) for k in keys)  # type: ignore[arg-type]
+    return effect, low, high, neg, other
+
+
 def sentence(row: dict[str, object], *, settings: MomentSettings) -> str:
     """One moment of truth in plain words (a row of `moments_of_truth` with an effect)."""
-    effect, low, high = (100 * float(row[k]) for k in ("effect", "effect_low", "effect_high"))  # type: ignore[arg-type]
+    effect, low, high, raw_neg, raw_other = sentence_points(row)
     w = settings.window_days
     goal = (f"to still be buying more than {w} days later" if settings.outcome == "retention" else f"to buy again within {w} days")
     direction = "less" if effect < 0 else "more"
     threshold = int(settings.negative_max) if float(settings.negative_max).is_integer() else settings.negative_max
     sure = "" if low > 0 or high < 0 else " (not distinguishable from no effect at 95 %)"
-    raw_neg, raw_other = (100 * float(row[k]) for k in ("outcome_negative", "outcome_other"))  # type: ignore[arg-type]
     return (
         f"{row['stage']} via {row['channel']}: customers with a negative experience (satisfaction 1-{threshold}) were "
         f"{abs(effect):.1f} points {direction} likely {goal} than comparable customers (same purchases and spend before), "

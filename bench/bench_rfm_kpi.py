@@ -35,7 +35,7 @@ from _shell import shell_env  # bench/_shell.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from duckdb_reference import rfm_sql  # noqa: E402  (tests/duckdb_reference.py: the test's RFM in SQL)
+from duckdb_reference import kpi_sql, rfm_sql  # noqa: E402  (tests/duckdb_reference.py: the RFM and KPI queries in SQL)
 
 PYTHON = sys.executable
 FIDELCLI = str(Path(PYTHON).with_name("fidelcli"))
@@ -53,38 +53,6 @@ LINES = """
 # RFM: the reference's query in one statement (nothing materialised), written to Parquet.
 RFM_SQL = "COPY ({rfm}) TO '{out}' (FORMAT parquet)"
 
-KPI_SQL = """
-COPY (
-WITH lines AS ({lines}),
-ref AS (SELECT max(d) + 1 AS as_of FROM lines),
-occm AS (
-  SELECT cid, CAST(date_trunc('month', d) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
-         min(d) FILTER (WHERE NOT is_return) AS bought,
-         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amt) ELSE amt END * 100, 0) AS BIGINT)) AS cents
-  FROM lines GROUP BY ALL
-), act AS (
-  SELECT cid, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(bought) AS first_d
-  FROM occm GROUP BY ALL
-), fp AS (SELECT cid, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
-a AS (
-  SELECT act.*, act.orders > 0 AS active, act.orders > 0 AND fp.fp = act.p AS is_new,
-         act.orders > 0 AND prev.cid IS NOT NULL AS kept
-  FROM act JOIN fp USING (cid)
-  LEFT JOIN act prev ON prev.cid = act.cid AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
-), per AS (
-  SELECT p, count(*) FILTER (WHERE active) AS e, count(*) FILTER (WHERE is_new) AS n, sum(orders) AS orders,
-         sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
-         coalesce(sum(cents) FILTER (WHERE active AND NOT is_new), 0) AS ret_cents
-  FROM a GROUP BY p
-), w AS (SELECT *, lag(e) OVER (ORDER BY p) AS prev_e,
-                 coalesce(sum(n) OVER (ORDER BY p ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS s FROM per)
-SELECT p AS period_start, e AS active_customers, n AS new_customers, e - n AS returning_customers, orders,
-       cents / 100 AS revenue, cents / 100 / nullif(orders, 0) AS aov, orders / nullif(e, 0) AS purchase_frequency,
-       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(prev_e, 0) AS retention_rate, 1 - kept / nullif(prev_e, 0) AS churn_rate,
-       (e - n) / nullif(s, 0) AS customer_retention_rate, ret_cents / nullif(cents, 0) AS returning_revenue_share
-FROM w ORDER BY p
-) TO '{out}' (FORMAT csv)
-"""
 
 
 def timed(cmd: list[str], *, stdout_to: Path | None = None) -> tuple[float, float, float]:
@@ -146,7 +114,7 @@ def main() -> None:
     rfm_d = best(duck(RFM_SQL.format(rfm=rfm_sql(lines_sql), out=out / "rfm_duckdb.parquet")), args.repeat)
     rows.append(("rfm -o rfm.parquet", rfm_f, rfm_d))
     kpi_f = best([FIDELCLI, "-q", "kpi", "-t", str(src), "--period", "month"], args.repeat)
-    kpi_d = best(duck(KPI_SQL.format(lines=lines_sql, out=out / "kpi_duckdb.csv")), args.repeat)
+    kpi_d = best(duck(f"COPY ({kpi_sql(lines_sql)}) TO '{out / 'kpi_duckdb.csv'}' (FORMAT csv)"), args.repeat)
     rows.append(("kpi --period month", kpi_f, kpi_d))
 
     a = pl.read_parquet(out / "rfm.parquet")

@@ -52,7 +52,7 @@ from _shell import shell_env  # bench/_shell.py
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "shapes"
 sys.path.insert(0, str(ROOT / "tests"))
-from duckdb_reference import rfm_sql  # noqa: E402  (tests/duckdb_reference.py: the tests' RFM in SQL)
+from duckdb_reference import kpi_sql, rfm_sql  # noqa: E402  (tests/duckdb_reference.py: the RFM and KPI queries in SQL)
 
 PYTHON = sys.executable
 FIDELCLI = str(Path(PYTHON).with_name("fidelcli"))
@@ -66,39 +66,6 @@ LINES = """
   FROM {read} WHERE customer_id IS NOT NULL AND date IS NOT NULL
 """
 
-KPI_SQL = """
-WITH lines AS ({lines}),
-occm AS (
-  SELECT cid, CAST(date_trunc('month', d) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
-         min(d) FILTER (WHERE NOT is_return) AS bought,
-         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amt) ELSE amt END * 100, 0) AS BIGINT)) AS cents
-  FROM lines GROUP BY ALL
-), act AS (
-  SELECT cid, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(bought) AS first_d
-  FROM occm GROUP BY ALL
-), fp AS (SELECT cid, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
-a AS (
-  SELECT act.*, act.orders > 0 AS active, act.orders > 0 AND fp.fp = act.p AS is_new,
-         act.orders > 0 AND prev.cid IS NOT NULL AS kept
-  FROM act JOIN fp USING (cid)
-  LEFT JOIN act prev ON prev.cid = act.cid AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
-), per AS (
-  SELECT p, count(*) FILTER (WHERE active) AS e, count(*) FILTER (WHERE is_new) AS n, sum(orders) AS orders,
-         sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
-         coalesce(sum(cents) FILTER (WHERE active AND NOT is_new), 0) AS ret_cents
-  FROM a GROUP BY p
-), w AS (
-  SELECT *, lag(e) OVER (ORDER BY p) AS prev_e,
-         coalesce(sum(n) OVER (ORDER BY p ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS s
-  FROM per
-)
-SELECT p AS period_start, e AS active_customers, n AS new_customers, e - n AS returning_customers, orders,
-       cents / 100 AS revenue, cents / 100 / nullif(orders, 0) AS aov, orders / nullif(e, 0) AS purchase_frequency,
-       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(prev_e, 0) AS retention_rate,
-       1 - kept / nullif(prev_e, 0) AS churn_rate, (e - n) / nullif(s, 0) AS customer_retention_rate,
-       ret_cents / nullif(cents, 0) AS returning_revenue_share
-FROM w ORDER BY p
-"""
 KPI_COLUMNS = [
     "period_start", "active_customers", "new_customers", "returning_customers", "orders", "revenue", "aov",
     "purchase_frequency", "repeat_purchase_rate", "retention_rate", "churn_rate", "customer_retention_rate",
@@ -179,7 +146,7 @@ def commands(path: Path, shape: Shape, out: Path) -> dict[str, tuple[list[str], 
     lines = duck_lines(path, shape)
     duck = "import duckdb; duckdb.connect().execute({!r})".format
     rfm_duck = f"COPY ({rfm_sql(lines)}) TO '{out / 'rfm_duckdb.parquet'}' (FORMAT parquet)"
-    kpi_duck = f"COPY ({KPI_SQL.format(lines=lines)}) TO '{out / 'kpi_duckdb.csv'}' (FORMAT csv)"
+    kpi_duck = f"COPY ({kpi_sql(lines)}) TO '{out / 'kpi_duckdb.csv'}' (FORMAT csv)"
     return {
         "rfm": ([FIDELCLI, "-q", "rfm", "-t", str(path), "-o", str(out / "rfm.parquet")], [PYTHON, "-c", duck(rfm_duck)]),
         "kpi": ([FIDELCLI, "-q", "kpi", "-t", str(path), "--period", "month", "-o", str(out / "kpi.csv")],

@@ -100,3 +100,44 @@ def rfm_sql(lines: str | None = None) -> str:
     `load`, or, given the source query `lines`, in one statement from it with nothing materialised."""
     steps = RFM if lines is None else [("lines", lines), *CUSTOMERS, *RFM]
     return "WITH " + ",\n".join(f"{name} AS ({query})" for name, query in steps) + RFM_SELECT
+
+
+# KPI per month in SQL (docs/metrics.md definitions), over a `lines` query giving cid, occ, d, amt, is_return.
+KPI_SQL = """
+WITH lines AS ({lines}),
+occm AS (
+  SELECT cid, CAST(date_trunc('month', d) AS DATE) AS p, occ, bool_or(NOT is_return) AS purchase,
+         min(d) FILTER (WHERE NOT is_return) AS bought,
+         sum(CAST(round_even(CASE WHEN is_return THEN -abs(amt) ELSE amt END * 100, 0) AS BIGINT)) AS cents
+  FROM lines GROUP BY ALL
+), act AS (
+  SELECT cid, p, count(*) FILTER (WHERE purchase) AS orders, sum(cents) AS cents, min(bought) AS first_d
+  FROM occm GROUP BY ALL
+), fp AS (SELECT cid, CAST(date_trunc('month', min(first_d)) AS DATE) AS fp FROM act GROUP BY ALL),
+a AS (
+  SELECT act.*, act.orders > 0 AS active, act.orders > 0 AND fp.fp = act.p AS is_new,
+         act.orders > 0 AND prev.cid IS NOT NULL AS kept
+  FROM act JOIN fp USING (cid)
+  LEFT JOIN act prev ON prev.cid = act.cid AND prev.p = CAST(act.p - INTERVAL 1 MONTH AS DATE) AND prev.orders > 0
+), per AS (
+  SELECT p, count(*) FILTER (WHERE active) AS e, count(*) FILTER (WHERE is_new) AS n, sum(orders) AS orders,
+         sum(cents) AS cents, count(*) FILTER (WHERE orders >= 2) AS rep, count(*) FILTER (WHERE kept) AS kept,
+         coalesce(sum(cents) FILTER (WHERE active AND NOT is_new), 0) AS ret_cents
+  FROM a GROUP BY p
+), w AS (
+  SELECT *, lag(e) OVER (ORDER BY p) AS prev_e,
+         coalesce(sum(n) OVER (ORDER BY p ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS s
+  FROM per
+)
+SELECT p AS period_start, e AS active_customers, n AS new_customers, e - n AS returning_customers, orders,
+       cents / 100 AS revenue, cents / 100 / nullif(orders, 0) AS aov, orders / nullif(e, 0) AS purchase_frequency,
+       rep / nullif(e, 0) AS repeat_purchase_rate, kept / nullif(prev_e, 0) AS retention_rate,
+       1 - kept / nullif(prev_e, 0) AS churn_rate, (e - n) / nullif(s, 0) AS customer_retention_rate,
+       ret_cents / nullif(cents, 0) AS returning_revenue_share
+FROM w ORDER BY p
+"""
+
+
+def kpi_sql(lines: str) -> str:
+    """The monthly KPI table of `fidelcli kpi --period month` as DuckDB SQL over the `lines` query."""
+    return KPI_SQL.format(lines=lines)

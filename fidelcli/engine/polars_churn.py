@@ -9,17 +9,39 @@ per `Transactions` (training computes features at several cutoffs).
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 import polars as pl
 
 WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 TREND_DAYS = 90
+FrameT = TypeVar("FrameT", pl.LazyFrame, pl.DataFrame)
 
 
 def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
     """(now - before) / (now + before): -1 = stopped, 0 = flat, +1 = new; null when both are 0."""
     total = now + before
     return pl.when(total > 0).then((now - before) / total).otherwise(None)
+
+
+def derived_purchase_features(per: FrameT, cutoff: dt.date) -> FrameT:
+    """The purchase features derived from the per-customer counts and sums (first/last purchase,
+    frequency, monetary, orders/spend per window): recency, tenure, average order value, mean gap,
+    trends and recency ratio. One definition for every engine (the Spark engine reduces in Spark,
+    then derives here)."""
+    c = pl.lit(cutoff, dtype=pl.Date)
+    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
+    return per.with_columns(
+        recency_days=(c - pl.col("last_purchase")).dt.total_days(),
+        tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
+        avg_order_value=pl.col("monetary") / pl.col("frequency"),
+        # mean gap between consecutive purchases = span / (n - 1); undefined for one purchase
+        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
+        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
+        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
+    ).with_columns(
+        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
+    )
 
 
 def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
@@ -59,18 +81,7 @@ def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
             spend_prev_90d=pl.col("value").filter(prev).sum(),
         )
     )
-    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
-    return per.with_columns(
-        recency_days=(c - pl.col("last_purchase")).dt.total_days(),
-        tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
-        avg_order_value=pl.col("monetary") / pl.col("frequency"),
-        # mean gap between consecutive purchases = span / (n - 1); undefined for one purchase
-        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
-        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
-        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
-    ).with_columns(
-        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
-    )
+    return derived_purchase_features(per, cutoff)
 
 
 # Above this many distinct categories (channels), their count per customer is taken from the distinct

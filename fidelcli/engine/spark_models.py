@@ -111,12 +111,6 @@ def _occasions(tx: Transactions) -> DataFrame:
     return by_occasion(frame(tx), value=True).filter(F.col("date").isNotNull()).select("customer_id", "occasion", "date", "value_cents")
 
 
-def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
-    """(now - before) / (now + before), null when both are 0 (as `polars_churn` computes the trends)."""
-    total = now + before
-    return pl.when(total > 0).then((now - before) / total).otherwise(None)
-
-
 def purchase_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame:
     """`polars_churn.purchase_features` on Spark: the per-customer counts and sums in Spark (money
     summed in cents), the ratios in Polars (unsorted). Equal to the Polars engine's to 1e-9 relative;
@@ -147,18 +141,7 @@ def purchase_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame:
     got = to_polars(per)
     money = [f"spend_{w}d" for w in polars_churn.WINDOWS] + ["monetary", "spend_prev_90d"]
     got = got.with_columns(pl.col(money).cast(pl.Float64) / 100, pl.col("ipt_std_days").cast(pl.Float64))
-    span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
-    cut = pl.lit(cutoff, dtype=pl.Date)
-    return got.with_columns(
-        recency_days=(cut - pl.col("last_purchase")).dt.total_days(),
-        tenure_days=(cut - pl.col("first_purchase")).dt.total_days(),
-        avg_order_value=pl.col("monetary") / pl.col("frequency"),
-        ipt_mean_days=pl.when(pl.col("frequency") > 1).then(span / (pl.col("frequency") - 1)).otherwise(None),
-        orders_trend=_symmetric_change(pl.col("orders_90d").cast(pl.Float64), pl.col("orders_prev_90d").cast(pl.Float64)),
-        spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
-    ).with_columns(
-        recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
-    )
+    return polars_churn.derived_purchase_features(got, cutoff)
 
 
 def line_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame | None:

@@ -272,11 +272,11 @@ class PolarsEngine:
         """The purchase occasions, collected once per `Transactions` (features at several cutoffs)."""
         if OCCASIONS not in tx.cache:
             # Only what the churn reductions read, without the occasion ids (half the memory at
-            # 100M lines): same-day occasions give the same features in any order; sorting ties by
-            # value keeps the order, hence the float sums, deterministic.
+            # 100M lines): same-day occasions give the same features in any order (money is summed
+            # in integer cents); ties sorted by value keep the order deterministic.
             plan = (_by_occasion(tx.lf, value=True).filter(pl.col("date").is_not_null())
-                    .select("customer_id", "date", value=pl.col("value_cents") / 100))
-            tx.cache[OCCASIONS] = tx.collect(plan.sort("customer_id", "date", "value"))[0]
+                    .select("customer_id", "date", "value_cents"))
+            tx.cache[OCCASIONS] = tx.collect(plan.sort("customer_id", "date", "value_cents"))[0]
         frame: pl.DataFrame = tx.cache[OCCASIONS]
         return frame.lazy()
 

@@ -13,9 +13,17 @@ from typing import TypeVar
 
 import polars as pl
 
+from fidelcli.engine.periods import cents
+
 WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 TREND_DAYS = 90
 FrameT = TypeVar("FrameT", pl.LazyFrame, pl.DataFrame)
+# The columns of `purchase_features`, in order.
+PURCHASE_FEATURES: tuple[str, ...] = (
+    "customer_id", *(f"{kind}_{w}d" for w in WINDOWS for kind in ("orders", "spend")), "first_purchase", "last_purchase",
+    "frequency", "monetary", "ipt_std_days", "orders_prev_90d", "spend_prev_90d", "recency_days", "tenure_days", "avg_order_value",
+    "ipt_mean_days", "orders_trend", "spend_trend", "recency_ratio",
+)
 
 
 def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
@@ -25,12 +33,25 @@ def _symmetric_change(now: pl.Expr, before: pl.Expr) -> pl.Expr:
 
 
 def derived_purchase_features(per: FrameT, cutoff: dt.date) -> FrameT:
-    """The purchase features derived from the per-customer counts and sums (first/last purchase,
-    frequency, monetary, orders/spend per window): recency, tenure, average order value, mean gap,
-    trends and recency ratio. One definition for every engine (the Spark engine reduces in Spark,
-    then derives here)."""
+    """The purchase features derived from the per-customer integer counts and sums: first/last
+    purchase, frequency, money in cents (monetary_cents, spend_{w}d_cents, spend_prev_90d_cents) and
+    the gaps between consecutive purchases (gap_n, gap_sum, gap_sum_sq: count, sum and sum of squares
+    of the days between them). Derives money in currency units, recency, tenure, average order value,
+    mean and spread of the gaps, trends and recency ratio.
+
+    One definition for every engine (the Spark engine reduces in Spark, then derives here): every
+    float is computed here from exact integers, so both engines give the same bits whatever the order
+    in which their sums ran."""
     c = pl.lit(cutoff, dtype=pl.Date)
     span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
+    money = {f"spend_{w}d": pl.col(f"spend_{w}d_cents") / 100 for w in WINDOWS}
+    n, s1, s2 = pl.col("gap_n"), pl.col("gap_sum"), pl.col("gap_sum_sq")
+    # sample variance of the gaps from exact integer sums: (n S2 - S1^2) / (n (n - 1)), n >= 2
+    spread = ((n * s2 - s1 * s1).cast(pl.Float64) / (n * (n - 1)).cast(pl.Float64)).sqrt()
+    per = per.with_columns(
+        monetary=pl.col("monetary_cents") / 100, spend_prev_90d=pl.col("spend_prev_90d_cents") / 100, **money,
+        ipt_std_days=pl.when(n > 1).then(spread).otherwise(None),
+    )
     return per.with_columns(
         recency_days=(c - pl.col("last_purchase")).dt.total_days(),
         tenure_days=(c - pl.col("first_purchase")).dt.total_days(),
@@ -41,14 +62,14 @@ def derived_purchase_features(per: FrameT, cutoff: dt.date) -> FrameT:
         spend_trend=_symmetric_change(pl.col("spend_90d").clip(lower_bound=0), pl.col("spend_prev_90d").clip(lower_bound=0)),
     ).with_columns(
         recency_ratio=pl.when(pl.col("ipt_mean_days") > 0).then(pl.col("recency_days") / pl.col("ipt_mean_days")).otherwise(None),
-    )
+    ).select(PURCHASE_FEATURES)
 
 
 def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     """Per-customer purchase behaviour from the purchase occasions dated on or before `cutoff`.
 
-    `occasions`: one row per purchase occasion, customer_id, date, value, sorted by customer_id and
-    date (as `PolarsEngine.occasions` returns them).
+    `occasions`: one row per purchase occasion, customer_id, date, value_cents (Int64), sorted by
+    customer_id and date (as `PolarsEngine._occasions` returns them).
 
     Columns: customer_id, first_purchase, last_purchase, recency_days, tenure_days, frequency,
     monetary, avg_order_value, orders_{30,90,180,365}d, spend_{30,90,180,365}d, orders_prev_90d,
@@ -61,11 +82,11 @@ def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     windows = []
     for w in WINDOWS:
         inside = days_ago < w
-        windows += [inside.sum().cast(pl.Int64).alias(f"orders_{w}d"), pl.col("value").filter(inside).sum().alias(f"spend_{w}d")]
+        windows += [inside.sum().cast(pl.Int64).alias(f"orders_{w}d"), pl.col("value_cents").filter(inside).sum().alias(f"spend_{w}d_cents")]
     prev = (days_ago >= TREND_DAYS) & (days_ago < 2 * TREND_DAYS)
     # days since the customer's previous occasion, in one linear pass over the sorted occasions
     same = pl.col("customer_id") == pl.col("customer_id").shift(1)
-    gap = pl.when(same).then((pl.col("date") - pl.col("date").shift(1)).dt.total_days().cast(pl.Float64))
+    gap = pl.when(same).then((pl.col("date") - pl.col("date").shift(1)).dt.total_days().cast(pl.Int64))
     per = (
         occasions.filter(pl.col("date") <= c)
         .with_columns(gap=gap)
@@ -75,10 +96,12 @@ def purchase_features(occasions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
             first_purchase=pl.col("date").min(),
             last_purchase=pl.col("date").max(),
             frequency=pl.len().cast(pl.Int64),
-            monetary=pl.col("value").sum(),
-            ipt_std_days=pl.col("gap").std(),
+            monetary_cents=pl.col("value_cents").sum(),
+            gap_n=pl.col("gap").count().cast(pl.Int64),
+            gap_sum=pl.col("gap").sum(),
+            gap_sum_sq=(pl.col("gap") * pl.col("gap")).sum(),
             orders_prev_90d=prev.sum().cast(pl.Int64),
-            spend_prev_90d=pl.col("value").filter(prev).sum(),
+            spend_prev_90d_cents=pl.col("value_cents").filter(prev).sum(),
         )
     )
     return derived_purchase_features(per, cutoff)
@@ -120,14 +143,15 @@ def line_features(lines: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame | None:
     aggs: dict[str, pl.Expr] = {}
     if returns:
         is_ret, amount = pl.col("is_return"), pl.col("amount")
-        aggs["_bought"] = pl.when(~is_ret).then(amount).otherwise(0.0).sum()
-        aggs["_returned"] = pl.when(is_ret).then(amount.abs()).otherwise(0.0).sum()
+        # in integer cents: the share is then a ratio of exact sums, the same in every engine
+        aggs["_bought"] = pl.when(~is_ret).then(cents(amount)).otherwise(0).sum()
+        aggs["_returned"] = pl.when(is_ret).then(cents(amount).abs()).otherwise(0).sum()
     for c in flagged:
         aggs |= {f"_{c}_{i}": ((pl.col(c) == v) & purchase).max() for i, v in enumerate(levels[c])}
     out = lines.group_by("customer_id").agg(**aggs) if aggs else lines.select("customer_id").unique()
     new: dict[str, pl.Expr] = {}
     if returns:
-        new["returns_share"] = pl.when(pl.col("_bought") > 0).then(pl.col("_returned") / pl.col("_bought"))
+        new["returns_share"] = pl.when(pl.col("_bought") > 0).then(pl.col("_returned").cast(pl.Float64) / pl.col("_bought").cast(pl.Float64))
     for c in flagged:
         flags = [pl.col(f"_{c}_{i}").fill_null(False).cast(pl.Int64) for i in range(len(levels[c]))]
         new[_count_name(c)] = pl.sum_horizontal(flags) if flags else pl.lit(0, pl.Int64)

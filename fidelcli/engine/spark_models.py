@@ -20,7 +20,7 @@ from fidelcli.clean import Occasion, Transactions
 from fidelcli.engine import polars_churn, polars_clv
 from fidelcli.engine.periods import TimeUnit
 from fidelcli.engine.results import RFReductions
-from fidelcli.engine.spark_ops import by_occasion, frame, keyed_by, net_occasions, spark_frame
+from fidelcli.engine.spark_ops import by_occasion, cents, frame, keyed_by, net_occasions, spark_frame
 from fidelcli.engine.spark_session import to_polars
 
 if TYPE_CHECKING:
@@ -112,10 +112,10 @@ def _occasions(tx: Transactions) -> DataFrame:
 
 
 def purchase_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame:
-    """`polars_churn.purchase_features` on Spark: the per-customer counts and sums in Spark (money
-    summed in cents), the ratios in Polars (unsorted). Equal to the Polars engine's to 1e-9 relative;
-    not bitwise: a float sum depends on the order of its terms, which differs between engines (and in
-    Polars between chunk layouts of the same frame)."""
+    """`polars_churn.purchase_features` on Spark: the per-customer integer counts and sums in Spark
+    (money in cents; the days between consecutive purchases as count, sum and sum of squares), every
+    float derived from them in Polars (`polars_churn.derived_purchase_features`), so the features
+    equal the Polars engine's bit for bit. Unsorted."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -123,25 +123,22 @@ def purchase_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame:
     occ = _occasions(tx).filter(F.col("date") <= c)
     days_ago = F.datediff(c, F.col("date"))
     prev_date = F.lag("date").over(Window.partitionBy("customer_id").orderBy("date", "value_cents"))
-    occ = occ.withColumn("gap", F.datediff(F.col("date"), prev_date).cast("double"))
-    v = F.col("value_cents")
+    occ = occ.withColumn("gap", F.datediff(F.col("date"), prev_date).cast("bigint"))
+    v, gap = F.col("value_cents"), F.col("gap")
 
-    def spend(cond: Column) -> Column:
-        return F.coalesce(F.sum(F.when(cond, v)), F.lit(0).cast("bigint"))
+    def total(x: Column) -> Column:
+        return F.coalesce(F.sum(x), F.lit(0).cast("bigint"))
 
     windows: list[Column] = []
     for w in polars_churn.WINDOWS:
-        windows += [F.count_if(days_ago < w).alias(f"orders_{w}d"), spend(days_ago < w).alias(f"spend_{w}d")]
+        windows += [F.count_if(days_ago < w).alias(f"orders_{w}d"), total(F.when(days_ago < w, v)).alias(f"spend_{w}d_cents")]
     prev = (days_ago >= polars_churn.TREND_DAYS) & (days_ago < 2 * polars_churn.TREND_DAYS)
     per = occ.groupBy("customer_id").agg(
         *windows, F.min("date").alias("first_purchase"), F.max("date").alias("last_purchase"), F.count(F.lit(1)).alias("frequency"),
-        F.sum(v).alias("monetary"), F.stddev_samp("gap").alias("ipt_std_days"), F.count_if(prev).alias("orders_prev_90d"),
-        spend(prev).alias("spend_prev_90d"),
+        total(v).alias("monetary_cents"), F.count(gap).alias("gap_n"), total(gap).alias("gap_sum"), total(gap * gap).alias("gap_sum_sq"),
+        F.count_if(prev).alias("orders_prev_90d"), total(F.when(prev, v)).alias("spend_prev_90d_cents"),
     )
-    got = to_polars(per)
-    money = [f"spend_{w}d" for w in polars_churn.WINDOWS] + ["monetary", "spend_prev_90d"]
-    got = got.with_columns(pl.col(money).cast(pl.Float64) / 100, pl.col("ipt_std_days").cast(pl.Float64))
-    return polars_churn.derived_purchase_features(got, cutoff)
+    return polars_churn.derived_purchase_features(to_polars(per), cutoff)
 
 
 def line_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame | None:
@@ -152,16 +149,22 @@ def line_features(tx: Transactions, cutoff: dt.date) -> pl.DataFrame | None:
     cols = set(df.columns)
     aggs: list[Column] = []
     ret = F.col("is_return")
-    if "amount" in cols:
-        bought = F.coalesce(F.sum(F.when(~ret, F.col("amount"))), F.lit(0.0))
-        returned = F.coalesce(F.sum(F.when(ret, F.abs(F.col("amount")))), F.lit(0.0))
-        aggs.append(F.when(bought > 0, returned / bought).alias("returns_share"))
+    if "amount" in cols:  # in integer cents, as `polars_churn.line_features`
+        bought = F.coalesce(F.sum(F.when(~ret, cents(F.col("amount")))), F.lit(0).cast("bigint"))
+        returned = F.coalesce(F.sum(F.when(ret, F.abs(cents(F.col("amount"))))), F.lit(0).cast("bigint"))
+        aggs.append(F.when(bought > 0, bought.cast("double")).alias("_bought"))
+        aggs.append(returned.cast("double").alias("_returned"))
     for name, out in (("category", "n_categories"), ("channel", "n_channels")):
         if name in cols:
             aggs.append(F.count_distinct(F.when(~ret, F.col(name))).alias(out))
     if not aggs:
         return None
-    return to_polars(df.filter(F.col("date") <= F.lit(cutoff)).groupBy("customer_id").agg(*aggs))
+    got = to_polars(df.filter(F.col("date") <= F.lit(cutoff)).groupBy("customer_id").agg(*aggs))
+    if "amount" not in cols:
+        return got
+    # the share divided here, in Polars, as the Polars engine does (the same IEEE division)
+    return got.select("customer_id", (pl.col("_returned") / pl.col("_bought")).alias("returns_share"),
+                      *(c for c in ("n_categories", "n_channels") if c in got.columns))
 
 
 def purchase_labels(tx: Transactions, cutoff: dt.date, end: dt.date) -> pl.DataFrame:

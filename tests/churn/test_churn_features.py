@@ -175,3 +175,19 @@ def test_subscription_features_by_hand(tiny: Path) -> None:
         "subscriptions_ended": [1, 0, 0], "subscription_price": [19.9, 9.9, None],
     })
     assert_frame_equal(got.select(expected.columns), expected, check_dtypes=False)
+
+
+def test_spread_and_money_come_from_exact_integer_sums() -> None:
+    from fidelcli.engine.polars_churn import purchase_features
+
+    # D: occasions on Jan 1, Jan 11, Jan 31 and Mar 31 2024 (gaps 10, 20, 60 days: leap February) of 0.10, 0.20,
+    # 0.10 and 0.20: gaps n = 3, S1 = 90, S2 = 100 + 400 + 3600 = 4100 -> variance
+    # (3 x 4100 - 90^2) / (3 x 2) = 4200 / 6 = 700 (= ((-20)^2 + (-10)^2 + 30^2) / 2), spread sqrt(700).
+    # Money is summed in cents: 60 cents -> 0.6 exactly (the float sum 0.1 + 0.2 + 0.1 + 0.2 is
+    # 0.6000000000000001); average order 0.6 / 4 = 0.15.
+    days = [dt.date(2024, 1, 1), dt.date(2024, 1, 11), dt.date(2024, 1, 31), dt.date(2024, 3, 31)]
+    occ = pl.LazyFrame({"customer_id": ["D"] * 4, "date": days, "value_cents": [10, 20, 10, 20]})
+    got = purchase_features(occ, C).collect().row(0, named=True)
+    assert got["ipt_std_days"] == 700 ** 0.5 and got["ipt_mean_days"] == 30.0
+    assert got["monetary"] == 0.6 and got["avg_order_value"] == 0.15 and 0.1 + 0.2 + 0.1 + 0.2 != 0.6
+    assert got["spend_90d"] == 0.2 and got["spend_prev_90d"] == 0.4  # Mar 31 is 61 days before May 31; Jan 1..31 are 151..121

@@ -1,8 +1,8 @@
 """The Spark engine equals the Polars engine on real and sample data, and its settings and failures.
 
 Every reduction of the engine interface is run by both engines on the same source and compared:
-exact for counts, dates, ids and cents, 1e-9 relative for the other floats (sums of floats in
-another order). Sources: the sample (`sample_data/`, order ids, returns, margins), the CDNOW 1/10
+exact for counts, dates, ids and cents and for the churn features (derived from integer sums),
+1e-9 relative for the other floats (sums of floats in another order). Sources: the sample (`sample_data/`, order ids, returns, margins), the CDNOW 1/10
 cohort (CLVTools), the first 15,000 lines of UCI Online Retail (cancellations `C...`, lines without
 a customer, quantity x unit price, times), the French back-office export in UTF-8 (`;`, decimal
 commas, `€`, dd/mm/yyyy) and in cp1252 (handed over by Polars), and the sample as a partitioned
@@ -88,7 +88,15 @@ def _same(spark_engine: Engine, source: Path, cal: dt.date, horizon: dt.date, **
             continue
         assert got is not None, name
         assert got.schema == expected.schema, name
-        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=0.0), name
+        if name in BITWISE:
+            assert_frame_equal(got, expected, check_exact=True), name
+        else:
+            assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=0.0), name
+
+
+# The churn features: every float is derived in Polars from integer counts and sums (cents, days),
+# so they are equal bit for bit, and so are the churn models trained on them.
+BITWISE = {"purchase_features", "line_features", "purchase_labels"}
 
 
 def test_local_settings_and_cores() -> None:
@@ -202,21 +210,17 @@ def test_cli_rfm_is_byte_for_byte_and_the_other_commands_equal_as_json(spark_eng
         for engine in ("polars", "spark"):
             out[engine] = json.loads(_cli("--engine", engine, *command, "--format", "json").stdout)
         _close(out["spark"], out["polars"], " ".join(command[:2]))
-    # The churn features are equal to 1e-9 (test_sample_equals_polars), not bitwise: a float sum
-    # depends on the order of its terms. Gradient-boosted trees bin the features by their distinct
-    # values, so a last-bit difference can move a bin edge: the trained model's figures agree to
-    # CHURN_TOLERANCE, not to 1e-9.
+    # The churn features are equal bit for bit (BITWISE): the model trained on either engine's
+    # features is the same model, and its scores are the same, to the last digit.
     train = {}
     for engine in ("polars", "spark"):
         args = ["churn", "train", "-t", tx, "--cutoff", "2025-06-30", "--horizon", "90d", "--model-out", f"{engine}.json"]
         train[engine] = json.loads(_cli("--engine", engine, *args, "--format", "json").stdout)
-    _close(train["spark"], train["polars"], "churn train", rel=CHURN_TOLERANCE)
-    scores = [json.loads(_cli("--engine", engine, "churn", "score", "-t", tx, "--model", "polars.json", "--format", "json").stdout)
+    assert train["spark"] == train["polars"]
+    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "polars.json").read_bytes()
+    scores = [_cli("--engine", engine, "churn", "score", "-t", tx, "--model", "polars.json", "--format", "json").stdout
               for engine in ("polars", "spark")]
-    _close(scores[1], scores[0], "churn score", rel=CHURN_TOLERANCE)
-
-
-CHURN_TOLERANCE = 1e-3
+    assert scores[1] == scores[0]
 
 
 def _close(got: Any, expected: Any, where: str, rel: float = 1e-9) -> None:

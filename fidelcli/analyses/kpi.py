@@ -19,8 +19,17 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from fidelcli.analyses.kpi_inputs import campaign_kpis, customer_kpis, profit_kpis, ratio, spend_kpis, survey_kpis
-from fidelcli.engine.periods import TRUNCATE, Period, cents, period_index, period_start
+from fidelcli.analyses.kpi_inputs import (
+    anonymous_revenue,
+    campaign_kpis,
+    customer_kpis,
+    profit_kpis,
+    ratio,
+    spend_kpis,
+    split_anonymous,
+    survey_kpis,
+)
+from fidelcli.engine.periods import PERIOD_DAYS, TRUNCATE, Period, cents, period_start
 from fidelcli.errors import InputError
 from fidelcli.result import Figure, JsonResult
 
@@ -103,8 +112,8 @@ def _shift(expr: pl.Expr, period: Period, n: int) -> pl.Expr:
 def _by_customer_and_period(activity: pl.DataFrame) -> pl.DataFrame:
     """`activity` sorted by customer_id, then period_start: checked (two cheap passes) and returned
     as is when it already is, as the engine gives it; sorted otherwise."""
-    cid, start = pl.col("customer_id"), pl.col("period_start")
     if activity.get_column("customer_id").is_sorted():
+        cid, start = pl.col("customer_id"), pl.col("period_start")
         out_of_order = activity.select(((cid == cid.shift(1)) & (start <= start.shift(1))).any()).item()
         if not out_of_order:
             return activity
@@ -173,10 +182,7 @@ def kpi(
     ------
     InputError: no activity to report, or surveys without a score.
     """
-    cid = pl.col("customer_id")
-    anonymous = activity.filter(cid.is_null()) if activity.get_column("customer_id").null_count() else None
-    if anonymous is not None:
-        activity = activity.filter(cid.is_not_null())
+    activity, anonymous = split_anonymous(activity)
     if activity.height == 0:
         raise InputError("no transaction in the analysis window", hint="check --start/--end/--as-of")
     money = activity.get_column("revenue_cents").null_count() < activity.height
@@ -230,22 +236,29 @@ def customer_periods(activity: pl.DataFrame, summary: pl.DataFrame | None, *, pe
     customer_id of those whose first purchase, known only from a longer `summary`, is before the
     first period (empty without `summary`).
     """
-    cid = pl.col("customer_id")
     # Sorted by customer and period, a customer's active rows are consecutive and in time order: the
     # row before tells whether they were active in the period before, and their first active row is
     # their first purchase period (no join needed).
     act = _by_customer_and_period(activity).with_columns(active=pl.col("orders") > 0)
-    ac = act.filter("active")
-    same = (cid == cid.shift(1)).fill_null(False)
-    index, year = period_index(pl.col("period_start"), period), pl.col("period_start").dt.year()
+    # Rows with returns only (not active) are rare: without any, no filter and no concatenation (copies).
+    inactive = act.select((~pl.col("active")).any()).item()
+    ac = act.filter("active") if inactive else act
+    cid = pl.col("customer_id")
+    # The flags from three columns computed once (each a pass over millions of rows): same customer
+    # as the row before; the days since the row before's period start, for the periods in a row
+    # (`PERIOD_DAYS`: integer arithmetic, no calendar); the calendar year.
+    lo, hi = PERIOD_DAYS[period]
+    ac = ac.with_columns(_same=(cid == cid.shift(1)).fill_null(False), _gap=pl.col("period_start").to_physical().diff(),
+                         _year=pl.col("period_start").dt.year())
+    same, year = pl.col("_same"), pl.col("_year")
     ac = ac.with_columns(
-        was_active=same & (index.shift(1) == index - 1).fill_null(False),
+        was_active=same & pl.col("_gap").is_between(lo, hi).fill_null(False),
         new=~same,
         # The customer's first active period of the calendar year, and whether they were active the
         # year before (for the yearly table).
         first_in_year=~(same & (year == year.shift(1)).fill_null(False)),
         year_retained=same & (year.shift(1) == year - 1).fill_null(False),
-    )
+    ).drop("_same", "_gap", "_year")
     # Customers acquired before the first period (known only from a longer summary): in every base.
     known_before = pl.DataFrame({"customer_id": []}, schema={"customer_id": activity.schema["customer_id"]})
     if summary is not None:
@@ -255,6 +268,8 @@ def customer_periods(activity: pl.DataFrame, summary: pl.DataFrame | None, *, pe
             new=(pl.col("first_period") == pl.col("period_start")).fill_null(False)
         ).drop("first_period")
         known_before = first.filter(pl.col("first_period") < act.get_column("period_start").min()).select("customer_id")
+    if not inactive:
+        return ac, known_before
     act = pl.concat([ac, act.filter(~pl.col("active")).with_columns(
         was_active=pl.lit(False), new=pl.lit(False), first_in_year=pl.lit(False), year_retained=pl.lit(False))])
     return act, known_before
@@ -284,16 +299,20 @@ def base_kpis(
         levels = act.select(GROUP).unique().sort(GROUP, nulls_last=True)
         calendar = calendar.join(levels, how="cross")
 
+    def count(flag: pl.Expr) -> pl.Expr:
+        # Cast before the sum: a boolean sum per group costs about three times an integer one.
+        return flag.cast(pl.Int64).sum()
+
     agg = act.group_by(keys).agg(
-        active_customers=pl.col("active").sum().cast(pl.Int64),
-        new_customers=pl.col("new").sum().cast(pl.Int64),
+        active_customers=count(pl.col("active")),
+        new_customers=count(pl.col("new")),
         orders=pl.col("orders").sum().cast(pl.Int64),
         revenue_cents=pl.col("revenue_cents").sum(),
-        repeaters=(pl.col("orders") >= 2).sum().cast(pl.Int64),
-        retained=(pl.col("active") & pl.col("was_active")).sum().cast(pl.Int64),
-        returning_cents=pl.col("revenue_cents").filter(pl.col("active") & ~pl.col("new")).sum(),
-        year_firsts=pl.col("first_in_year").sum().cast(pl.Int64),
-        year_retained=pl.col("year_retained").sum().cast(pl.Int64),
+        repeaters=count(pl.col("orders") >= 2),
+        retained=count(pl.col("active") & pl.col("was_active")),
+        returning_cents=pl.when(pl.col("active") & ~pl.col("new")).then(pl.col("revenue_cents")).sum(),
+        year_firsts=count(pl.col("first_in_year")),
+        year_retained=count(pl.col("year_retained")),
     )
     counts = ["active_customers", "new_customers", "orders", "revenue_cents", "repeaters", "retained", "returning_cents",
               "year_firsts", "year_retained"]
@@ -338,23 +357,6 @@ def base_kpis(
         returning_revenue_share=ratio(pl.col("returning_cents").cast(pl.Float64), pl.col("revenue_cents")),
     ).with_columns(churn_rate=1 - pl.col("retention_rate"))
     return df, first_day
-
-
-def anonymous_revenue(anonymous: pl.DataFrame | None, df: pl.DataFrame, *, grouped: bool) -> tuple[float | None, list[str]]:
-    """The share of the revenue on lines without a customer id (None when none, or a total of 0) and the warning
-    saying so; `df` is `base_kpis()`'s (its revenue_cents: the customers' revenue)."""
-    if anonymous is None:
-        return None, []
-    anon_total = int(anonymous.get_column("revenue_cents").sum())
-    total = int(df.get_column("revenue_cents").sum()) + anon_total
-    if not anon_total:
-        return None, []
-    share = anon_total / total if total else None
-    return share, [
-        (f"{share:.1%}" if share is not None else "part") + f" of the revenue ({anon_total / 100:,.2f} of "
-        f"{total / 100:,.2f}) is on lines without a customer id: revenue counts them; customer_revenue and "
-        "every per-customer figure do not" + (", nor does any group" if grouped else "")
-    ]
 
 
 def _yearly(

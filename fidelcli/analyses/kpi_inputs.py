@@ -1,8 +1,8 @@
-"""KPIs from the optional inputs of `kpi()`: profit (a margin column or rate), customer attributes
-(referrals, loyalty membership), surveys (NPS, CSAT, CES), marketing spend (CAC) and campaigns (open,
-click, conversion rates).
+"""KPIs from the optional inputs of `kpi()`: the lines without a customer id (in the revenue only),
+profit (a margin column or rate), customer attributes (referrals, loyalty membership), surveys (NPS,
+CSAT, CES), marketing spend (CAC) and campaigns (open, click, conversion rates).
 
-Each function adds its columns to the per-period frame of `kpi()` (one row per period, or per period
+Each `*_kpis` function adds its columns to the per-period frame of `kpi()` (one row per period, or per period
 and group) and returns (frame, the columns it added, warnings). Definitions are in docs/metrics.md.
 Survey, spend and campaign rows are placed in the period of their own date.
 """
@@ -21,6 +21,36 @@ Added = tuple[pl.DataFrame, list[str], list[str]]
 def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     """num / den, null when the base is 0 (or null): never NaN nor inf."""
     return pl.when(den != 0).then(num / den).otherwise(None)
+
+
+def split_anonymous(activity: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """(the rows with a customer id, those without: None when there are none). The engine puts the
+    rows without one at the end: two slices then, no copy; filters otherwise."""
+    ids = activity.get_column("customer_id")
+    n = ids.null_count()
+    if not n:
+        return activity, None
+    if ids.tail(n).null_count() == n:
+        return activity.head(activity.height - n), activity.tail(n)
+    cid = pl.col("customer_id")
+    return activity.filter(cid.is_not_null()), activity.filter(cid.is_null())
+
+
+def anonymous_revenue(anonymous: pl.DataFrame | None, df: pl.DataFrame, *, grouped: bool) -> tuple[float | None, list[str]]:
+    """The share of the revenue on lines without a customer id (None when none, or a total of 0) and the warning
+    saying so; `df` is `base_kpis()`'s (its revenue_cents: the customers' revenue)."""
+    if anonymous is None:
+        return None, []
+    anon_total = int(anonymous.get_column("revenue_cents").sum())
+    total = int(df.get_column("revenue_cents").sum()) + anon_total
+    if not anon_total:
+        return None, []
+    share = anon_total / total if total else None
+    return share, [
+        (f"{share:.1%}" if share is not None else "part") + f" of the revenue ({anon_total / 100:,.2f} of "
+        f"{total / 100:,.2f}) is on lines without a customer id: revenue counts them; customer_revenue and "
+        "every per-customer figure do not" + (", nor does any group" if grouped else "")
+    ]
 
 
 def _grouped(frame: pl.DataFrame, groups: pl.DataFrame | None) -> pl.DataFrame:

@@ -21,6 +21,9 @@ TRUNCATE: dict[Period, str] = {"day": "1d", "week": "1w", "month": "1mo", "quart
 # Months per period, for the periods made of whole months.
 MONTHS: dict[MonthPeriod, int] = {"month": 1, "quarter": 3, "year": 12}
 EPOCH = dt.date(1970, 1, 1)  # a Thursday
+# The days between the starts of two periods in a row (shortest, longest): two starts of one kind of
+# period are consecutive exactly when their gap is in this range (two periods apart is longer).
+PERIOD_DAYS: dict[Period, tuple[int, int]] = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "quarter": (90, 92), "year": (365, 366)}
 
 
 def cents(expr: pl.Expr) -> pl.Expr:
@@ -44,6 +47,15 @@ def profit_line(columns: list[str]) -> pl.Expr | None:
 def period_start(expr: pl.Expr, period: Period) -> pl.Expr:
     """First day of the period containing the date (weeks start on Monday)."""
     return expr.dt.truncate(TRUNCATE[period])
+
+
+def day_period_start(expr: pl.Expr, period: Period) -> pl.Expr:
+    """`period_start` of a Date column (not a Datetime). The first day of a month is the date minus
+    its day of the month plus one, in days: about 0.2 s against 0.47 s for `dt.truncate("1mo")` on
+    10 M dates (docs/performance.md); the other periods truncate."""
+    if period == "month":
+        return (expr.to_physical() - expr.dt.day().cast(pl.Int32) + 1).cast(pl.Date)
+    return period_start(expr, period)
 
 
 def period_index(expr: pl.Expr, period: Period) -> pl.Expr:

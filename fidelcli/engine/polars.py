@@ -15,7 +15,7 @@ import polars as pl
 
 from fidelcli.clean import CleanOptions, Occasion, Transactions, clean_transactions
 from fidelcli.engine import polars_churn, polars_clv, polars_journey, polars_loyalty
-from fidelcli.engine.periods import MonthPeriod, Period, TimeUnit, cents, period_start, profit_line
+from fidelcli.engine.periods import MonthPeriod, Period, TimeUnit, cents, day_period_start, period_start, profit_line
 from fidelcli.engine.polars_subscriptions import subscription_periods
 from fidelcli.engine.results import RFReductions, SubscriptionPeriods
 from fidelcli.errors import InputError
@@ -69,6 +69,23 @@ def _by_day(tx: pl.LazyFrame, *keys: str | pl.Expr, profit: pl.Expr | None = Non
         "returns": pl.col("is_return").sum().cast(pl.Int64),
         **({"profit_cents": cents(profit).sum()} if profit is not None else {}),
     }
+
+
+# The day's rank (0-based) in its period, for the periods of at most 32 days.
+DAY_OF_PERIOD: dict[Period, Callable[[pl.Expr], pl.Expr]] = {
+    "day": lambda d: pl.lit(0, pl.Int64),
+    "week": lambda d: d.dt.weekday().cast(pl.Int64) - 1,
+    "month": lambda d: d.dt.day().cast(pl.Int64) - 1,
+}
+
+
+def _days_in_period(period: Period) -> pl.Expr:
+    """The number of distinct days with a purchase line in a (customer, period) group, for the periods
+    of `DAY_OF_PERIOD`: a bit per day of the period (`bitwise_or`), counted (`bitwise_count_ones`).
+    Equal to `_by_day`'s `n_unique` of the days, with a 4-byte state per group instead of a set of
+    days: measured in docs/performance.md."""
+    bit = pl.lit(2, pl.Int64).pow(DAY_OF_PERIOD[period](pl.col("date"))).cast(pl.UInt32)
+    return pl.when(~pl.col("is_return")).then(bit).otherwise(pl.lit(0, pl.UInt32)).bitwise_or().bitwise_count_ones().cast(pl.Int64)
 
 
 def _lines(tx: Transactions, *, anonymous: bool) -> pl.LazyFrame:
@@ -161,10 +178,14 @@ class PolarsEngine:
 
     @staticmethod
     def _activity_plan(plan: pl.LazyFrame, *, period: Period, by_day: bool = False) -> pl.LazyFrame:
-        profit = profit_line(plan.collect_schema().names())
-        start = period_start(pl.col("date"), period).alias("period_start")
+        schema = plan.collect_schema()
+        profit = profit_line(schema.names())
+        first_day = day_period_start if schema["date"] == pl.Date else period_start
+        start = first_day(pl.col("date"), period).alias("period_start")
         if by_day:  # the occasions are days: one group-by (`_by_day`), a day lies in one period
             aggs = _by_day(plan, profit=profit)
+            if period in DAY_OF_PERIOD:
+                aggs["occasions"] = _days_in_period(period)
             grouped = plan.group_by("customer_id", start).agg(
                 orders=aggs["occasions"], revenue_cents=aggs["revenue_cents"],
                 **({"profit_cents": aggs["profit_cents"]} if profit is not None else {}))

@@ -14,6 +14,6 @@ def main() -> None:
     from fidelcli.cli import allocator
 
     allocator.configure(sys.argv[1:])
-    from fidelcli.cli.app import app
+    from fidelcli.cli.app import build
 
-    app()
+    build(allocator.command_of(sys.argv[1:]))()

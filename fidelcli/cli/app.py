@@ -4,6 +4,7 @@ of `fidelcli --help`), and the one error handler. The command modules never impo
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 import sys
 import traceback
@@ -16,26 +17,7 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from fidelcli import __version__
-from fidelcli.cli import (
-    allocator,
-    churn,
-    clv,
-    cohort,
-    journey,
-    kpi,
-    loyalty,
-    options,
-    privacy,
-    recommend,
-    render,
-    report,
-    rfm,
-    roi,
-    sample,
-    subscription,
-    target,
-    validate,
-)
+from fidelcli.cli import allocator, options, render
 from fidelcli.cli.typer_compat import ClickException, Context
 from fidelcli.engine import EngineName
 from fidelcli.errors import FidelError
@@ -171,25 +153,12 @@ class FidelGroup(TyperGroup):
             raise typer.Exit(_report(exc)) from None
 
 
-app = typer.Typer(
-    cls=FidelGroup,
-    name="fidelcli",
-    help="Customer-loyalty analytics from transaction exports: validate, RFM, KPIs, cohorts, CLV, churn.\n\n"
-    "Example: fidelcli rfm -t sales.csv --summary",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"fidelcli {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     config: Annotated[Path | None, typer.Option("--config", help="Config file (default ./fidelcli.toml if present).", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
@@ -228,20 +197,63 @@ def _profiled(name: str) -> str:
     return name
 
 
-# In the order of `fidelcli --help`. The console script (`fidelcli.cli.main`) sets the allocator
-# before this module, and Polars, are imported.
-app.command(_profiled("validate"))(validate.validate_cmd)
-app.command(_profiled("rfm"))(rfm.rfm_cmd)
-app.command(_profiled("kpi"))(kpi.kpi_cmd)
-app.command(_profiled("cohort"))(cohort.cohort_cmd)
-app.command(_profiled("clv"))(clv.clv_cmd)
-app.command(_profiled("subscription"))(subscription.subscription_cmd)
-app.add_typer(churn.app, name=_profiled("churn"))
-app.add_typer(roi.app, name=_profiled("roi"))
-app.command(_profiled("loyalty"))(loyalty.loyalty_cmd)
-app.command(_profiled("target"))(target.target_cmd)
-app.add_typer(recommend.app, name=_profiled("recommend"))
-app.command(_profiled("journey"))(journey.journey_cmd)
-app.add_typer(privacy.app, name=_profiled("privacy"))
-app.command(_profiled("report"))(report.report_cmd)
-app.command(_profiled("sample"))(sample.sample_cmd)
+# Every command, in the order of `fidelcli --help`: its module in fidelcli.cli and, there, its
+# function, or the Typer app of its subcommands (`app`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "validate_cmd"),
+    "rfm": ("rfm", "rfm_cmd"),
+    "kpi": ("kpi", "kpi_cmd"),
+    "cohort": ("cohort", "cohort_cmd"),
+    "clv": ("clv", "clv_cmd"),
+    "subscription": ("subscription", "subscription_cmd"),
+    "churn": ("churn", "app"),
+    "roi": ("roi", "app"),
+    "loyalty": ("loyalty", "loyalty_cmd"),
+    "target": ("target", "target_cmd"),
+    "recommend": ("recommend", "app"),
+    "journey": ("journey", "journey_cmd"),
+    "privacy": ("privacy", "app"),
+    "report": ("report", "report_cmd"),
+    "sample": ("sample", "sample_cmd"),
+}
+
+
+def build(command: str | None = None) -> typer.Typer:
+    """The `fidelcli` app: every command of `COMMANDS`, or only `command` when it is one of them.
+
+    The console script (`fidelcli.cli.main`) builds the app of the command it runs, so the other
+    commands' modules, and the libraries only they import (NumPy, PyArrow...), are never loaded: a
+    shorter start for every command (docs/performance.md). Its help, options, errors and output are
+    those of the full app's command.
+    """
+    new = typer.Typer(
+        cls=FidelGroup,
+        name="fidelcli",
+        help="Customer-loyalty analytics from transaction exports: validate, RFM, KPIs, cohorts, CLV, churn.\n\n"
+        "Example: fidelcli rfm -t sales.csv --summary",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+    new.callback()(root)
+    for name in [command] if command in COMMANDS else list(COMMANDS):
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"fidelcli.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            new.add_typer(target, name=_profiled(name))
+        else:
+            new.command(_profiled(name))(target)
+    return new
+
+
+_built: dict[str, typer.Typer] = {}
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`: the full app (every command), built on first use (`from fidelcli.cli.app import app`)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if "app" not in _built:
+        _built["app"] = build()
+    return _built["app"]

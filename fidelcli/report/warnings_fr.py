@@ -190,7 +190,7 @@ CATALOGUE += [
      r"buyers' revenue, the lift per recipient is (?P<n_capped>{N}) \(p = (?P<n_pc>{N})\) instead of (?P<n_lift>{N}) \(p = (?P<n_pl>{N})\)",
      "le chiffre d'affaires de {variant} face à {control} tient à quelques grandes valeurs : plafonné au quantile {n_q} du "
      "chiffre d'affaires des acheteurs, l'effet par destinataire est {n_capped} (p = {n_pc}) au lieu de {n_lift} (p = {n_pl})"),
-    # fidelcli/analyses/loyalty/simulate.py
+    # fidelcli/analyses/loyalty/simulation.py
     (r"no loyalty_member column: every customer is simulated as a member from the first purchase",
      "pas de colonne loyalty_member : chaque client est simulé comme adhérent dès son premier achat"),
     (r"(?P<n_missing>{N}) members without an enrollment_date are enrolled at their first purchase",

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from fidelcli.analyses.loyalty import LoyaltyRules, PaidTier, Tier, simulate
-from fidelcli.analyses.loyalty.simulate import members_of
+from fidelcli.analyses.loyalty.simulation import members_of
 
 D = dt.date
 ONE_TIER = [Tier(name="basic")]

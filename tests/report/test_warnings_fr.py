@@ -177,7 +177,7 @@ EXAMPLES: list[tuple[str, str]] = [
      "3 adhérents ont un solde négatif : des retours ont repris des points déjà utilisés"),
     (f"loyalty simulation: {1200:,} members have a negative balance: returns took back points already redeemed",
      f"simulation de fidélité : 1{S}200 adhérents ont un solde négatif : des retours ont repris des points déjà utilisés"),
-    # fidelcli/analyses/loyalty/simulate.py
+    # fidelcli/analyses/loyalty/simulation.py
     ("no loyalty_member column: every customer is simulated as a member from the first purchase",
      "pas de colonne loyalty_member : chaque client est simulé comme adhérent dès son premier achat"),
     ("8 members without an enrollment_date are enrolled at their first purchase",

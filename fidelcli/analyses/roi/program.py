@@ -379,7 +379,7 @@ def program_roi(
     activity = engine.activity(tx, period="month")
     rewards = None
     if loyalty is not None and (costs.rewards is None or costs.fees is None):
-        from fidelcli.analyses.loyalty.simulate import simulate_loyalty
+        from fidelcli.analyses.loyalty.simulation import simulate_loyalty
 
         rewards = simulate_loyalty(tx, customers, engine=engine, rules=loyalty)
     result = program_effect(activity, customers, as_of=tx.as_of, window=window, margin=margin, costs=costs, rewards=rewards,
